@@ -1,0 +1,182 @@
+//! `ggen.toml`: a package's manifest, or a consumer project's dependency list.
+//!
+//! ```
+//! use ggen_marketplace::format::manifest::Manifest;
+//! let manifest = Manifest::parse(r#"
+//! [package]
+//! name = "io.ggen.rust.axum"
+//! version = "0.3.1"
+//! description = "An axum web server"
+//! license = "MIT"
+//! keywords = ["rust", "axum"]
+//!
+//! [dependencies]
+//! "io.ggen.rust.base" = "^0.4"
+//! "#).unwrap();
+//! let package = manifest.package_for_publishing().unwrap();
+//! assert_eq!(package.version, semver::Version::new(0, 3, 1));
+//! assert_eq!(manifest.dependencies["io.ggen.rust.base"], "^0.4");
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::name::{self, NameError};
+use super::req::{self, RequirementError};
+
+/// The file name of a manifest.
+pub const MANIFEST_FILE: &str = "ggen.toml";
+
+/// A parsed `ggen.toml`. Sections other than `[package]` and
+/// `[dependencies]` belong to ggen itself and are ignored here.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Present in a package; absent in a consumer project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageMeta>,
+    /// Package name → version requirement.
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, String>,
+}
+
+/// The `[package]` table as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageMeta {
+    /// The package name (strict publishing rules).
+    pub name: String,
+    /// The semver version.
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// One line saying what the package generates.
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// SPDX licence expression.
+    pub license: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Search keywords.
+    pub keywords: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Categories.
+    pub categories: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Source repository URL.
+    pub repository: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Path of the README inside the package.
+    pub readme: Option<String>,
+}
+
+/// A package's identity after every publishing rule has been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishablePackage<'a> {
+    /// The `[package]` table.
+    pub meta: &'a PackageMeta,
+    /// The parsed version.
+    pub version: semver::Version,
+}
+
+/// Why a manifest cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the #[error] messages name each field
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    /// Not TOML, or a field of the wrong type or unknown.
+    #[error("{MANIFEST_FILE} is not valid TOML or has a field of the wrong type: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A package manifest without `[package]`.
+    #[error("{MANIFEST_FILE} has no [package] table; a package needs `name` and `version` under [package]")]
+    NoPackage,
+    /// The package name breaks the publishing rules.
+    #[error("{MANIFEST_FILE}: {0}")]
+    Name(#[from] NameError),
+    /// The version is not semver.
+    #[error("{MANIFEST_FILE}: version `{version}` is not semver (e.g. 1.2.3): {source}")]
+    Version { version: String, source: semver::Error },
+    /// A dependency requirement does not parse.
+    #[error("{MANIFEST_FILE}: dependency `{name}`: {source}")]
+    Dependency { name: String, source: RequirementError },
+    /// A dependency name is not a valid name.
+    #[error("{MANIFEST_FILE}: dependency name: {0}")]
+    DependencyName(NameError),
+}
+
+impl Manifest {
+    /// Parses manifest text.
+    pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Reads and parses `path`.
+    pub fn read(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Checks every rule a new package version must meet: a strict name, a
+    /// semver version, valid dependency names and requirements.
+    pub fn package_for_publishing(&self) -> Result<PublishablePackage<'_>, ManifestError> {
+        let meta = self.package.as_ref().ok_or(ManifestError::NoPackage)?;
+        name::validate_for_publishing(&meta.name)?;
+        let version = semver::Version::parse(&meta.version).map_err(|source| ManifestError::Version {
+            version: meta.version.clone(),
+            source,
+        })?;
+        self.validate_dependencies()?;
+        Ok(PublishablePackage { meta, version })
+    }
+
+    /// Checks dependency names and requirements.
+    pub fn validate_dependencies(&self) -> Result<(), ManifestError> {
+        for (dep, requirement) in &self.dependencies {
+            name::validate_for_reading(dep).map_err(ManifestError::DependencyName)?;
+            req::parse(requirement).map_err(|source| ManifestError::Dependency {
+                name: dep.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_consumer_project_has_only_dependencies() {
+        let manifest = Manifest::parse("[dependencies]\n\"io.ggen.base\" = \"1\"\n[ggen]\nout = \"gen\"\n").unwrap();
+        assert!(manifest.package.is_none());
+        assert!(manifest.validate_dependencies().is_ok());
+        assert!(matches!(
+            manifest.package_for_publishing(),
+            Err(ManifestError::NoPackage)
+        ));
+    }
+
+    #[test]
+    fn refuses_bad_names_versions_and_requirements() {
+        let bad_name = Manifest::parse("[package]\nname = \"Bad Name\"\nversion = \"1.0.0\"\n").unwrap();
+        assert!(matches!(bad_name.package_for_publishing(), Err(ManifestError::Name(_))));
+        let bad_version = Manifest::parse("[package]\nname = \"ok\"\nversion = \"1.0\"\n").unwrap();
+        let err = bad_version.package_for_publishing().unwrap_err();
+        assert!(err.to_string().contains("`1.0` is not semver"), "{err}");
+        let bad_req =
+            Manifest::parse("[package]\nname = \"ok\"\nversion = \"1.0.0\"\n[dependencies]\nx = \"not a req\"\n")
+                .unwrap();
+        assert!(matches!(bad_req.package_for_publishing(), Err(ManifestError::Dependency { name, .. }) if name == "x"));
+    }
+
+    #[test]
+    fn refuses_unknown_package_fields() {
+        let err = Manifest::parse("[package]\nname = \"ok\"\nversion = \"1.0.0\"\nauthor = \"me\"\n").unwrap_err();
+        assert!(err.to_string().contains("author"), "{err}");
+    }
+}

@@ -1,0 +1,17 @@
+//! The index format: names and shard paths, entries, `config.json`, the
+//! `ggen.toml` manifest, version requirements and the canonical form that
+//! signatures cover. Pure data and rules: nothing here touches the network.
+
+pub mod canonical;
+pub mod config;
+pub mod entry;
+pub mod manifest;
+pub mod name;
+pub mod req;
+
+pub use config::{IndexConfig, SignaturePolicy};
+pub use entry::{DepKind, Dependency, IndexEntry};
+pub use manifest::{Manifest, PackageMeta};
+
+/// The file at the root of every index.
+pub const CONFIG_FILE: &str = "config.json";

@@ -1,0 +1,7 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod format;
+pub mod sources;
+pub mod util;
+pub mod workflows;

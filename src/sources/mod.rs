@@ -1,0 +1,131 @@
+//! Ways of reaching an index. Every source answers the same questions —
+//! the index's `config.json`, the file of one package, the names it holds —
+//! whether it is a plain directory, a git repository or a sparse HTTP index.
+//!
+//! ```
+//! use ggen_marketplace::sources::{PackageSource, local::LocalSource};
+//! let dir = tempfile::tempdir().unwrap();
+//! std::fs::write(dir.path().join("config.json"), r#"{"dl":"archives/{crate}-{version}.tar.gz"}"#).unwrap();
+//! std::fs::create_dir_all(dir.path().join("de/mo")).unwrap();
+//! let line = r#"{"name":"demo","vers":"1.0.0","deps":[],"cksum":"00","features":{},"yanked":false}"#;
+//! std::fs::write(dir.path().join("de/mo/demo"), format!("{line}\n")).unwrap();
+//!
+//! let source = LocalSource::open(dir.path()).unwrap();
+//! let entries = source.entries("Demo").unwrap().expect("found case-insensitively");
+//! assert_eq!(entries[0].vers, "1.0.0");
+//! assert!(source.entries("no-such-package").unwrap().is_none());
+//! assert_eq!(source.package_names().unwrap(), Some(vec!["demo".to_string()]));
+//! ```
+
+pub mod local;
+
+use std::path::PathBuf;
+
+use crate::format::entry::EntryParseError;
+use crate::format::{IndexConfig, IndexEntry, config::ConfigError, name};
+use crate::util::progress::Progress;
+
+/// One version line of a package file, kept verbatim beside its parsed form
+/// because signatures cover the line as stored (see `format::canonical`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryLine {
+    /// The line exactly as stored, without its newline.
+    pub line: String,
+    /// The parsed entry.
+    pub entry: IndexEntry,
+}
+
+/// What an update did, for people and for `--json`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct UpdateReport {
+    /// Whether anything changed.
+    pub changed: bool,
+    /// One line for people, e.g. "fetched 3f2a1c0..9b8e7d1" or "up to date".
+    pub summary: String,
+}
+
+/// Why a source could not answer.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the #[error] messages name each field
+pub enum SourceError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {source}", path.display())]
+    Config { path: PathBuf, source: ConfigError },
+    #[error("{location} has no config.json; is it the root of an index?")]
+    NoConfig { location: String },
+    #[error("{location}, line {line}: {source}")]
+    Entry {
+        location: String,
+        line: usize,
+        source: EntryParseError,
+    },
+    #[error("package file {location} is not UTF-8")]
+    NotUtf8 { location: String },
+}
+
+/// Read access to an index, whatever the transport.
+pub trait PackageSource: Sync {
+    /// A short description of where the index is, for messages.
+    fn describe(&self) -> String;
+
+    /// The index's `config.json`.
+    fn config(&self) -> Result<IndexConfig, SourceError>;
+
+    /// The text of the package file stored under `file_name` (an already
+    /// lowercased name, as found in the index), or `None` if there is none.
+    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError>;
+
+    /// Every package name, where the transport can list them (a sparse index
+    /// cannot: `None`).
+    fn package_names(&self) -> Result<Option<Vec<String>>, SourceError>;
+
+    /// The base that a relative `dl` is resolved against: the index's URL or
+    /// directory.
+    fn download_base(&self) -> String;
+
+    /// Brings the local copy up to date with the remote index (git fetch,
+    /// sparse revalidation). A plain directory has nothing to do.
+    fn update(&self, progress: &dyn Progress) -> Result<UpdateReport, SourceError>;
+
+    /// Every version of `name` with its stored line, looked up the way Cargo
+    /// does (lowercased, then the `-`/`_` variants), or `None` if the index
+    /// has no such package. Unreadable lines are errors: a caller that wants
+    /// to skip them, like `index check`, reads the file itself.
+    fn entry_lines(&self, name: &str) -> Result<Option<Vec<EntryLine>>, SourceError> {
+        for variant in name::lookup_variants(name) {
+            if let Some(text) = self.read_package_file(&variant)? {
+                let location = format!("{} {}", self.describe(), name::index_path(&variant));
+                return parse_entry_lines(&location, &text).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every version of `name`, parsed, or `None` if there is no such package.
+    fn entries(&self, name: &str) -> Result<Option<Vec<IndexEntry>>, SourceError> {
+        Ok(self
+            .entry_lines(name)?
+            .map(|lines| lines.into_iter().map(|l| l.entry).collect()))
+    }
+}
+
+/// Parses every non-blank line of a package file.
+pub fn parse_entry_lines(location: &str, text: &str) -> Result<Vec<EntryLine>, SourceError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            IndexEntry::from_line(line)
+                .map(|entry| EntryLine {
+                    line: line.to_owned(),
+                    entry,
+                })
+                .map_err(|source| SourceError::Entry {
+                    location: location.to_owned(),
+                    line: i + 1,
+                    source,
+                })
+        })
+        .collect()
+}

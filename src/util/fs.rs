@@ -1,0 +1,148 @@
+//! Crash-safe file writes and advisory file locks.
+//!
+//! Every write of shared state goes through [`write_atomic`] (temp file in the
+//! same directory, fsync, rename) under a [`FileLock`], so a crash leaves the
+//! old file or the new one, never half of either, and concurrent runs wait
+//! for each other instead of interleaving.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// A filesystem operation that failed, with the path it failed on.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {}: {source}", path.display())]
+pub struct FsError {
+    /// What was being done ("write", "lock", …).
+    pub action: &'static str,
+    /// The path it was done to.
+    pub path: PathBuf,
+    /// The underlying error.
+    pub source: io::Error,
+}
+
+impl FsError {
+    /// Wraps `source` with what was done to which path.
+    pub fn new(action: &'static str, path: &Path, source: io::Error) -> Self {
+        FsError {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temp file beside it, fsync,
+/// rename. Parent directories are created.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(parent)
+        .map_err(|e| FsError::new("create temp file in", parent, e))?;
+    temp.write_all(bytes)
+        .map_err(|e| FsError::new("write", temp.path(), e))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| FsError::new("sync", temp.path(), e))?;
+    temp.persist(path)
+        .map_err(|e| FsError::new("rename into", path, e.error))?;
+    Ok(())
+}
+
+/// An exclusive advisory lock on a lock file, held until dropped.
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl FileLock {
+    /// Takes the exclusive lock on `path` (created if missing), waiting for
+    /// any other holder. Calls `on_wait` once if it has to wait, so a CLI
+    /// can say "waiting for lock on …".
+    pub fn exclusive(path: &Path, on_wait: impl FnOnce(&Path)) -> Result<Self, FsError> {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| FsError::new("open lock file", path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                on_wait(path);
+                file.lock().map_err(|e| FsError::new("lock", path, e))?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(FsError::new("lock", path, e)),
+        }
+        Ok(FileLock {
+            file,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock as well; unlocking first makes
+        // the release immediate even if the handle were leaked elsewhere.
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn atomic_write_replaces_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/file.txt");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temp files left behind");
+    }
+
+    #[test]
+    fn a_second_locker_waits_for_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lock");
+        let first = FileLock::exclusive(&path, |_| panic!("nobody holds it yet")).unwrap();
+        let (waited_tx, waited_rx) = mpsc::channel();
+        let (got_tx, got_rx) = mpsc::channel();
+        let path2 = path.clone();
+        let waiter = std::thread::spawn(move || {
+            let _second = FileLock::exclusive(&path2, |_| waited_tx.send(()).unwrap()).unwrap();
+            got_tx.send(()).unwrap();
+        });
+        waited_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("second locker reports waiting");
+        assert!(
+            got_rx.recv_timeout(Duration::from_millis(200)).is_err(),
+            "lock is exclusive"
+        );
+        drop(first);
+        got_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("lock is handed over");
+        waiter.join().unwrap();
+    }
+}
