@@ -18,6 +18,7 @@
 //! ```
 
 pub mod local;
+pub mod location;
 
 use std::path::PathBuf;
 
@@ -33,6 +34,15 @@ pub struct EntryLine {
     pub line: String,
     /// The parsed entry.
     pub entry: IndexEntry,
+}
+
+/// Package names known to a source.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NameListing {
+    /// Package file names (lowercase).
+    pub names: Vec<String>,
+    /// False when the source could only list part of the index.
+    pub complete: bool,
 }
 
 /// What an update did, for people and for `--json`.
@@ -79,6 +89,18 @@ pub trait PackageSource: Sync {
     /// Every package name, where the transport can list them (a sparse index
     /// cannot: `None`).
     fn package_names(&self) -> Result<Option<Vec<String>>, SourceError>;
+
+    /// The names a search can look through, and whether that is the whole
+    /// index: a sparse index only knows what it has cached.
+    fn searchable_names(&self) -> Result<NameListing, SourceError> {
+        Ok(match self.package_names()? {
+            Some(names) => NameListing { names, complete: true },
+            None => NameListing {
+                names: Vec::new(),
+                complete: false,
+            },
+        })
+    }
 
     /// The base that a relative `dl` is resolved against: the index's URL or
     /// directory.

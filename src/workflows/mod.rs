@@ -2,3 +2,6 @@
 //! archive. Each workflow returns a result value; printing is the caller's.
 
 pub mod index_init;
+pub mod info;
+pub mod registry;
+pub mod search;
