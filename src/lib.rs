@@ -3,5 +3,6 @@
 
 pub mod format;
 pub mod sources;
+pub mod trust;
 pub mod util;
 pub mod workflows;
