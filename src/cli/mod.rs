@@ -3,6 +3,7 @@
 
 mod index;
 mod output;
+mod trust;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +21,10 @@ enum Command {
     /// Create, extend and check an index (registry operators).
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Make a minisign key pair for signing index entries (publishers).
+    Keygen(trust::KeygenArgs),
+    /// Sign entries of a local index in place with a minisign secret key.
+    Sign(trust::SignArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -27,6 +32,8 @@ pub fn run() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Index(command) => index::run(command),
+        Command::Keygen(args) => trust::run_keygen(args),
+        Command::Sign(args) => trust::run_sign(args),
     };
     match result {
         Ok(code) => code,

@@ -77,7 +77,7 @@ pub enum KeyError {
     #[error("not a minisign signature ({reason}); expected the four lines of a .minisig file")]
     BadSignature { reason: &'static str },
     /// A key id is not 16 hex digits.
-    #[error("`{text}` is not a key id; a key id is 16 hex digits, as minisign prints it")]
+    #[error("`{text}` is not a key id; a key id is 16 hex digits, as `ggen-market keygen` prints it")]
     BadKeyId { text: String },
     /// The secret key is encrypted with something other than scrypt.
     #[error(
@@ -127,7 +127,8 @@ impl KeyId {
 }
 
 impl fmt::Display for KeyId {
-    /// 16 uppercase hex digits of the little-endian number, as `minisign` prints it.
+    /// 16 uppercase hex digits of the little-endian number, as `minisign`
+    /// prints it (always zero-padded to 16 digits here).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:016X}", u64::from_le_bytes(self.0))
     }
@@ -142,10 +143,12 @@ impl fmt::Debug for KeyId {
 impl FromStr for KeyId {
     type Err = KeyError;
 
-    /// Parses 16 hex digits, in either case.
+    /// Parses up to 16 hex digits, in either case. The minisign CLI drops
+    /// leading zeros in the comments it writes (`%PRIX64`), so a shorter id
+    /// is read as zero-padded.
     fn from_str(text: &str) -> Result<Self, KeyError> {
         let bad = || KeyError::BadKeyId { text: text.to_owned() };
-        if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !(1..=16).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad());
         }
         let number = u64::from_str_radix(text, 16).map_err(|_| bad())?;
@@ -520,8 +523,12 @@ mod tests {
         let key = PublicKey::from_base64("RWRlEYRWT2QoaMfnPGnOLmANabNxjYmV2qNKT2S7wnax4WYWa6Xkl+GX").unwrap();
         assert_eq!(key.id().to_string(), "6828644F56841165");
         assert_eq!("6828644f56841165".parse::<KeyId>().unwrap(), key.id());
-        assert!("6828644F5684116".parse::<KeyId>().is_err());
-        assert!("6828644F5684116G".parse::<KeyId>().is_err());
+        // minisign writes ids without leading zeros in .pub comments.
+        let short: KeyId = "1B064C9522E8E5E".parse().unwrap();
+        assert_eq!(short.to_string(), "01B064C9522E8E5E");
+        for bad in ["", "6828644F5684116G", "16828644F56841165", "-828644F56841165"] {
+            assert!(bad.parse::<KeyId>().is_err(), "{bad}");
+        }
         let json = serde_json::to_string(&key.id()).unwrap();
         assert_eq!(json, "\"6828644F56841165\"");
         assert_eq!(serde_json::from_str::<KeyId>(&json).unwrap(), key.id());

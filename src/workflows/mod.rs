@@ -2,3 +2,5 @@
 //! archive. Each workflow returns a result value; printing is the caller's.
 
 pub mod index_init;
+pub mod keygen;
+pub mod sign;
