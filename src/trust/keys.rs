@@ -346,11 +346,12 @@ impl SecretKey {
         let inner = match [bytes[2], bytes[3]] {
             SCRYPT => {
                 let password = passwords.password(path)?;
-                minisign::SecretKey::from_box(
-                    minisign::SecretKeyBox::from_string(text).map_err(minisign_error)?,
-                    Some(password),
-                )
-                .map_err(|_| KeyError::WrongPassword { path: path.to_owned() })?
+                let boxed = minisign::SecretKeyBox::from_string(text).map_err(minisign_error)?;
+                minisign::SecretKey::from_box(boxed, Some(password)).map_err(|e| match e.kind() {
+                    // The checksum does not match after decryption.
+                    minisign::ErrorKind::Verify => KeyError::WrongPassword { path: path.to_owned() },
+                    _ => minisign_error(e),
+                })?
             }
             NO_KDF => unencrypted_secret_key(text, &bytes)?,
             _ => return Err(KeyError::UnsupportedEncryption),

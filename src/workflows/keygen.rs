@@ -65,7 +65,7 @@ pub struct GeneratedKeyFiles {
 #[allow(missing_docs)] // the #[error] messages name each field
 pub enum KeygenError {
     /// A key file is already there.
-    #[error("{} already exists; pass --force to replace it (the old key can then no longer sign), or choose another --name", path.display())]
+    #[error("{} already exists; pass --force to replace it (the old key pair is then lost), or choose another --name", path.display())]
     Exists { path: PathBuf },
     /// The name would not make a plain file name.
     #[error("`{name}` cannot name a key file; use letters, digits, `-`, `_` and `.`, not starting with `.`")]

@@ -187,13 +187,24 @@ pub fn sign_index(
         }
     }
     for (path, text) in changed_files {
-        write_atomic(&path, text.as_bytes())?;
+        replace_keeping_permissions(&path, &text)?;
     }
     Ok(SignReport {
         index: index.to_owned(),
         key_id: key.id(),
         signed,
     })
+}
+
+/// Replaces a package file atomically. The temp file behind `write_atomic`
+/// is created 0600; a package file must stay as readable as it was, or a
+/// web server serving the index could no longer read it.
+fn replace_keeping_permissions(path: &Path, text: &str) -> Result<(), FsError> {
+    let permissions = std::fs::metadata(path)
+        .map_err(|e| FsError::new("read metadata of", path, e))?
+        .permissions();
+    write_atomic(path, text.as_bytes())?;
+    std::fs::set_permissions(path, permissions).map_err(|e| FsError::new("set permissions of", path, e))
 }
 
 /// The package files to visit, each with the versions wanted from it
@@ -365,6 +376,19 @@ mod tests {
         let sig = Signature::parse(value["sig"].as_str().unwrap()).unwrap();
         let message = canonical_form(&line("demo", "1.1.0")).unwrap();
         assert!(key.public().verifies(message.as_bytes(), &sig));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keeps_the_file_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let index = index_with(&[("de/mo/demo", format!("{}\n", line("demo", "1.0.0")))]);
+        let file = index.path().join("de/mo/demo");
+        for mode in [0o644, 0o664] {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            sign_index(index.path(), &new_key(), &versions(&["demo@1.0.0"]), |_| {}).unwrap();
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, mode);
+        }
     }
 
     #[test]
