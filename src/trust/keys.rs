@@ -482,12 +482,11 @@ fn decode_secret_key(text: &str) -> Result<Vec<u8>, KeyError> {
 fn unencrypted_secret_key(text: &str, bytes: &[u8]) -> Result<minisign::SecretKey, KeyError> {
     let checksum = &bytes[SECRET_KEY_CHECKSUM_AT..];
     let key = if checksum.iter().all(|&b| b == 0) {
-        minisign::SecretKey::from_bytes(bytes).map_err(|_| KeyError::CorruptSecretKey)?
+        minisign::SecretKey::from_bytes(bytes)
     } else {
         minisign::SecretKey::from_unencrypted_box(minisign::SecretKeyBox::from_string(text).map_err(minisign_error)?)
-            .map_err(|_| KeyError::CorruptSecretKey)?
     };
-    Ok(key)
+    key.map_err(|_| KeyError::CorruptSecretKey)
 }
 
 fn read_key_file(path: &Path) -> Result<String, KeyError> {
