@@ -4,5 +4,6 @@
 pub mod format;
 pub mod home;
 pub mod sources;
+pub mod trust;
 pub mod util;
 pub mod workflows;

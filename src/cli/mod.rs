@@ -4,6 +4,7 @@
 mod discover;
 mod index;
 mod output;
+mod trust;
 
 use clap::{Args, Parser, Subcommand};
 use ggen_marketplace::home::GgenHome;
@@ -45,6 +46,10 @@ enum Command {
     /// Create, extend and check an index (registry operators).
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Make a minisign key pair for signing index entries (publishers).
+    Keygen(trust::KeygenArgs),
+    /// Sign entries of a local index in place with a minisign secret key.
+    Sign(trust::SignArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -55,6 +60,8 @@ pub fn run() -> i32 {
         Command::Info(args) => discover::info(&cli.global, args),
         Command::Sync(args) => discover::sync(&cli.global, args),
         Command::Index(command) => index::run(command),
+        Command::Keygen(args) => trust::run_keygen(args),
+        Command::Sign(args) => trust::run_sign(args),
     };
     match result {
         Ok(code) => code,

@@ -3,5 +3,7 @@
 
 pub mod index_init;
 pub mod info;
+pub mod keygen;
 pub mod registry;
 pub mod search;
+pub mod sign;
