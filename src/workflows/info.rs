@@ -26,6 +26,7 @@ use crate::format::canonical::{CanonicalError, canonical_form};
 use crate::format::entry::DepKind;
 use crate::format::req::{self, RequirementError};
 use crate::sources::{EntryLine, PackageSource, SourceError};
+use crate::trust::Signature;
 
 /// A package and its versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,7 +48,8 @@ pub struct VersionInfo {
     pub yanked: bool,
     /// SHA-256 of the archive.
     pub checksum: String,
-    /// The minisign key id of the signature, if signed.
+    /// The minisign key id the signature names, if signed (not verified
+    /// here: `install` verifies).
     pub signer: Option<String>,
     /// Description.
     pub description: Option<String>,
@@ -153,13 +155,18 @@ fn lines_of(source: &dyn PackageSource, name: &str) -> Result<Vec<EntryLine>, In
         })
 }
 
+/// The key id a signature names (not a verification: `install` verifies).
+fn signer_of(sig: &str) -> String {
+    Signature::parse(sig).map_or_else(|_| "unreadable signature".to_owned(), |sig| sig.key_id().to_string())
+}
+
 fn version_info(line: &EntryLine) -> VersionInfo {
     let entry = &line.entry;
     VersionInfo {
         version: entry.vers.clone(),
         yanked: entry.yanked,
         checksum: entry.cksum.clone(),
-        signer: None,
+        signer: entry.sig.as_deref().map(signer_of),
         description: entry.description.clone(),
         license: entry.license.clone(),
         keywords: entry.keywords.clone(),
