@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod format;
 pub mod home;
 pub mod sources;
