@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod format;
+pub mod resolve;
 pub mod sources;
 pub mod util;
 pub mod workflows;
