@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod format;
 pub mod home;
+pub mod resolve;
 pub mod sources;
 pub mod trust;
 pub mod util;
