@@ -82,9 +82,16 @@ pub trait PackageSource: Sync {
     /// The index's `config.json`.
     fn config(&self) -> Result<IndexConfig, SourceError>;
 
+    /// The text of the file at `path` (relative to the index root,
+    /// `/`-separated: a package file, or an owner-keys file under `_keys/`),
+    /// or `None` if there is none.
+    fn read_index_file(&self, path: &str) -> Result<Option<String>, SourceError>;
+
     /// The text of the package file stored under `file_name` (an already
     /// lowercased name, as found in the index), or `None` if there is none.
-    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError>;
+    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError> {
+        self.read_index_file(&name::index_path(file_name))
+    }
 
     /// Every package name, where the transport can list them (a sparse index
     /// cannot: `None`).

@@ -60,6 +60,11 @@ impl PackageSource for MemoryIndex {
         Ok(IndexConfig::with_dl("archives"))
     }
 
+    /// Only package files exist here (through `read_package_file`).
+    fn read_index_file(&self, _path: &str) -> Result<Option<String>, SourceError> {
+        Ok(None)
+    }
+
     fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError> {
         self.reads.lock().unwrap().push(file_name.to_owned());
         if self.broken.as_deref() == Some(file_name) {
