@@ -1,7 +1,9 @@
 //! `search`, `info` and `sync`: finding out what a registry holds.
 
 use clap::Args;
-use ggen_marketplace::util::progress::NoProgress;
+use ggen_marketplace::workflows::registry::OpenedRegistry;
+
+use super::progress::Bar;
 use ggen_marketplace::workflows::info::{self, PackageInfo};
 use ggen_marketplace::workflows::search::{self, SearchQuery, SearchResults};
 
@@ -41,6 +43,9 @@ pub struct InfoArgs {
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
+    /// Packages whose dependency closure to fetch (sparse registries); a git
+    /// registry always fetches everything.
+    names: Vec<String>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -54,7 +59,7 @@ pub fn search(global: &GlobalArgs, args: SearchArgs) -> CommandResult {
         category: args.category,
         limit: args.limit,
     };
-    let results = search::search(source.as_ref(), &query)?;
+    let results = search::search(source.source(), &query)?;
     if args.json {
         output::print_json(&results);
     } else {
@@ -99,11 +104,11 @@ pub fn info(global: &GlobalArgs, args: InfoArgs) -> CommandResult {
     };
     if args.canonical {
         let version = requirement.ok_or("--canonical needs an exact version: NAME@VERSION")?;
-        let message = info::canonical_message(source.as_ref(), name, version.trim_start_matches('='))?;
+        let message = info::canonical_message(source.source(), name, version.trim_start_matches('='))?;
         print!("{message}");
         return Ok(0);
     }
-    let package = info::info(source.as_ref(), name, requirement)?;
+    let package = info::info(source.source(), name, requirement)?;
     if args.json {
         output::print_json(&package);
     } else {
@@ -156,12 +161,33 @@ fn print_info(package: &PackageInfo) {
 }
 
 pub fn sync(global: &GlobalArgs, args: SyncArgs) -> CommandResult {
-    let (_home, source) = global.open_registry()?;
-    let report = source.update(&NoProgress)?;
-    if args.json {
-        output::print_json(&report);
-    } else {
-        println!("{}: {}", source.describe(), report.summary);
+    let (_home, registry) = global.open_registry()?;
+    let progress = Bar::for_terminal();
+    let described = registry.source().describe();
+    match (&registry, args.names.is_empty()) {
+        (OpenedRegistry::Sparse(sparse), false) => {
+            let report = sparse.prefetch_closure(&args.names, &progress)?;
+            if args.json {
+                output::print_json(&report);
+            } else {
+                println!(
+                    "{described}: {} packages in the closure of {} ({} fetched, {} unchanged, {} not found)",
+                    report.packages,
+                    args.names.join(", "),
+                    report.fetched,
+                    report.not_modified,
+                    report.not_found.len()
+                );
+            }
+        }
+        _ => {
+            let report = registry.source().update(&progress)?;
+            if args.json {
+                output::print_json(&report);
+            } else {
+                println!("{described}: {}", report.summary);
+            }
+        }
     }
     Ok(0)
 }

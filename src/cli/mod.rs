@@ -4,12 +4,12 @@
 mod discover;
 mod index;
 mod output;
+mod progress;
 mod trust;
 
 use clap::{Args, Parser, Subcommand};
 use ggen_marketplace::home::GgenHome;
-use ggen_marketplace::sources::PackageSource;
-use ggen_marketplace::workflows::registry::{self, NetOptions};
+use ggen_marketplace::workflows::registry::{self, NetOptions, OpenedRegistry};
 
 /// Static, git-backed package registries for ggen template packs (and any
 /// other package kind): build, check, sync, resolve, verify and install.
@@ -77,7 +77,7 @@ type CommandResult = Result<i32, Box<dyn std::error::Error>>;
 
 impl GlobalArgs {
     /// The user's home, its config, and the registry it selects, opened.
-    fn open_registry(&self) -> Result<(GgenHome, Box<dyn PackageSource>), Box<dyn std::error::Error>> {
+    fn open_registry(&self) -> Result<(GgenHome, OpenedRegistry), Box<dyn std::error::Error>> {
         let home = GgenHome::from_env()?;
         let config = home.load_config()?;
         let chosen = registry::choose(self.registry.as_deref(), &config)?;

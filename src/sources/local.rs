@@ -78,7 +78,8 @@ impl PackageSource for LocalSource {
 /// Walks the shard directories, skipping what is not a package file: dot
 /// entries at the root (`.git`, `.github`), `_`-prefixed trees (`_keys`),
 /// `config.json` and anything whose path does not match its name's shard.
-fn collect_package_files(root: &Path, dir: &Path, names: &mut Vec<String>) -> Result<(), SourceError> {
+/// The sparse cache lists its copies the same way.
+pub(super) fn collect_package_files(root: &Path, dir: &Path, names: &mut Vec<String>) -> Result<(), SourceError> {
     let read = std::fs::read_dir(dir).map_err(|source| SourceError::Io {
         path: dir.to_owned(),
         source,

@@ -17,13 +17,16 @@
 //! assert_eq!(source.package_names().unwrap(), Some(vec!["demo".to_string()]));
 //! ```
 
+pub mod http;
 pub mod local;
 pub mod location;
+pub mod sparse;
 
 use std::path::PathBuf;
 
 use crate::format::entry::EntryParseError;
 use crate::format::{IndexConfig, IndexEntry, config::ConfigError, name};
+use crate::util::fs::FsError;
 use crate::util::progress::Progress;
 
 /// One version line of a package file, kept verbatim beside its parsed form
@@ -72,6 +75,27 @@ pub enum SourceError {
     },
     #[error("package file {location} is not UTF-8")]
     NotUtf8 { location: String },
+    /// A remote `config.json` that cannot be used.
+    #[error("{location}: {source}")]
+    RemoteConfig { location: String, source: ConfigError },
+    /// A registry URL this source cannot use.
+    #[error("cannot use the registry URL `{url}`: {reason}")]
+    BadUrl { url: String, reason: String },
+    /// A GET failed (after retries where retrying could help).
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+    /// Offline, and the cache does not hold the answer.
+    #[error(
+        "{what} is not in the local cache of {registry} and offline mode forbids the network; run `{command}` while online first"
+    )]
+    Offline {
+        what: String,
+        registry: String,
+        command: String,
+    },
+    /// Reading or writing the local cache of a remote index failed.
+    #[error("the index cache: {source}")]
+    Cache { source: FsError },
 }
 
 /// Read access to an index, whatever the transport.

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use crate::home::{GgenHome, UserConfig};
 use crate::sources::local::LocalSource;
 use crate::sources::location::{LocationError, RegistryLocation};
+use crate::sources::sparse::{SparseOptions, SparseSource};
 use crate::sources::{PackageSource, SourceError};
 
 /// The registry bundled with the toolkit's sources, ready to try.
@@ -86,19 +87,42 @@ pub struct NetOptions {
     pub max_connections: Option<usize>,
 }
 
-/// Opens the chosen registry with the transport its location calls for.
-pub fn open(
-    chosen: &ChosenRegistry,
-    home: &GgenHome,
-    net: NetOptions,
-) -> Result<Box<dyn PackageSource>, RegistryError> {
-    let _cache_dir = home.registry_dir(&chosen.location);
-    let _ = net;
+/// An opened registry, by transport: most callers want it as a
+/// [`PackageSource`]; `sync NAME…` needs the sparse source's closure fetch.
+pub enum OpenedRegistry {
+    /// A plain directory.
+    Directory(LocalSource),
+    /// A sparse HTTP index.
+    Sparse(SparseSource),
+}
+
+impl OpenedRegistry {
+    /// The registry as a source of index files.
+    pub fn source(&self) -> &dyn PackageSource {
+        match self {
+            OpenedRegistry::Directory(source) => source,
+            OpenedRegistry::Sparse(source) => source,
+        }
+    }
+}
+
+/// Opens the chosen registry with the transport its location calls for,
+/// caching under `home`.
+pub fn open(chosen: &ChosenRegistry, home: &GgenHome, net: NetOptions) -> Result<OpenedRegistry, RegistryError> {
+    let cache_dir = home.registry_dir(&chosen.location);
     match &chosen.location {
-        RegistryLocation::Directory { path } => Ok(Box::new(LocalSource::open(path.clone())?)),
-        other => Err(RegistryError::Location {
-            given: other.source_id(),
-            source: LocationError::Unsupported(other.source_id()),
+        RegistryLocation::Directory { path } => Ok(OpenedRegistry::Directory(LocalSource::open(path.clone())?)),
+        RegistryLocation::Sparse { .. } => {
+            let mut options = SparseOptions::default();
+            if let Some(max) = net.max_connections {
+                options.max_connections = max;
+            }
+            let source = SparseSource::open(&chosen.location.source_id(), &cache_dir, net.offline, options)?;
+            Ok(OpenedRegistry::Sparse(source))
+        }
+        RegistryLocation::Git { .. } => Err(RegistryError::Location {
+            given: chosen.location.source_id(),
+            source: LocationError::Unsupported(chosen.location.source_id()),
         }),
     }
 }
