@@ -23,6 +23,7 @@
 
 pub mod inspect;
 pub mod pack;
+pub mod unpack;
 
 pub use inspect::{ArchiveSummary, read_package_archive, summarize_bytes};
 pub use pack::{PackedArchive, pack};
