@@ -30,7 +30,7 @@
 //! let package = tempfile::tempdir().unwrap();
 //! std::fs::write(package.path().join("ggen.toml"), "[package]\nname = \"hello\"\nversion = \"1.0.0\"\n").unwrap();
 //! std::fs::write(package.path().join("hello.tmpl"), "Hello!\n").unwrap();
-//! let packed = pack(package.path(), None).unwrap();
+//! let packed = pack(package.path(), &[]).unwrap();
 //!
 //! let home = tempfile::tempdir().unwrap();
 //! let dest = home.path().join("packages/hello-1.0.0");
@@ -698,7 +698,7 @@ mod tests {
         fs::write(source.path().join("run.sh"), "#!/bin/sh\n").unwrap();
         #[cfg(unix)]
         fs::set_permissions(source.path().join("run.sh"), fs::Permissions::from_mode(0o744)).unwrap();
-        let packed = crate::archive::pack(source.path(), None).unwrap();
+        let packed = crate::archive::pack(source.path(), &[]).unwrap();
         let path = source.path().join(packed.file_name());
         fs::write(&path, &packed.bytes).unwrap();
 

@@ -3,6 +3,7 @@
 
 mod index;
 mod output;
+mod package;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +21,8 @@ enum Command {
     /// Create, extend and check an index (registry operators).
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Pack a package directory into its reproducible .tar.gz archive.
+    Package(package::PackageArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -27,6 +30,7 @@ pub fn run() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Index(command) => index::run(command),
+        Command::Package(args) => package::run(args),
     };
     match result {
         Ok(code) => code,

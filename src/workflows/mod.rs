@@ -2,3 +2,4 @@
 //! archive. Each workflow returns a result value; printing is the caller's.
 
 pub mod index_init;
+pub mod package;
