@@ -17,7 +17,7 @@
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
 //! # std::fs::write(dir.path().join("ggen.toml"), "[package]\nname = \"hello\"\nversion = \"1.0.0\"\n").unwrap();
-//! # let packed = ggen_marketplace::archive::pack(dir.path(), None).unwrap();
+//! # let packed = ggen_marketplace::archive::pack(dir.path(), &[]).unwrap();
 //! # let path = dir.path().join(packed.file_name());
 //! # std::fs::write(&path, &packed.bytes).unwrap();
 //! use ggen_marketplace::archive::read_package_archive;
@@ -275,7 +275,7 @@ mod tests {
             noise.extend_from_slice(&state.to_le_bytes());
         }
         std::fs::write(dir.path().join("noise.bin"), &noise).unwrap();
-        let packed = pack(dir.path(), None).unwrap();
+        let packed = pack(dir.path(), &[]).unwrap();
         assert!(packed.bytes.len() > 2 * CHUNK);
         let path = dir.path().join("demo.tar.gz");
         std::fs::write(&path, &packed.bytes).unwrap();

@@ -12,7 +12,7 @@
 //! std::fs::write(dir.path().join("ggen.toml"), "[package]\nname = \"hello\"\nversion = \"1.0.0\"\n").unwrap();
 //! std::fs::write(dir.path().join("hello.tmpl"), "Hello {{ name }}!\n").unwrap();
 //!
-//! let packed = pack::pack(dir.path(), None).unwrap();
+//! let packed = pack::pack(dir.path(), &[]).unwrap();
 //! assert_eq!(packed.file_name(), "hello-1.0.0.tar.gz");
 //! assert_eq!(packed.files, 2);
 //!
@@ -23,6 +23,7 @@
 
 pub mod inspect;
 pub mod pack;
+pub mod unpack;
 
 pub use inspect::{ArchiveSummary, read_package_archive, summarize_bytes};
 pub use pack::{PackedArchive, pack};

@@ -16,10 +16,11 @@
 //!   name and OS byte 255 ("unknown").
 //!
 //! What is packed: every file under the directory except any `.git`
-//! directory or file (at any depth) and, when it lies inside the tree, the
-//! output directory (so archives written there, of this or any other version,
-//! never end up inside a new one). No ignore files are honoured: what is in
-//! the directory is what is published, so review it before packing.
+//! directory or file (at any depth) and the output directories the caller
+//! names when they lie inside the tree (so archives written there, of this
+//! or any other version, never end up inside a new one). No ignore files
+//! are honoured: what is in the directory is what is published, so review
+//! it before packing.
 //!
 //! Refused, with the path and a way out: a missing or invalid `ggen.toml`,
 //! symbolic links, other non-regular files, names that are not UTF-8 or hold
@@ -32,8 +33,8 @@
 //! std::fs::create_dir(dir.path().join("templates")).unwrap();
 //! std::fs::write(dir.path().join("templates/main.tmpl"), "fn main() {}\n").unwrap();
 //!
-//! let first = pack(dir.path(), None).unwrap();
-//! let second = pack(dir.path(), None).unwrap();
+//! let first = pack(dir.path(), &[]).unwrap();
+//! let second = pack(dir.path(), &[]).unwrap();
 //! assert_eq!(first.bytes, second.bytes);
 //! assert_eq!(first.sha256.len(), 64);
 //! ```
@@ -130,9 +131,9 @@ struct SourceFile {
     executable: bool,
 }
 
-/// Packs the package directory `dir` in memory. `skip` is the output
-/// directory: when it lies inside `dir` it is left out (see the module docs).
-pub fn pack(dir: &Path, skip: Option<&Path>) -> Result<PackedArchive, PackError> {
+/// Packs the package directory `dir` in memory, leaving out the directories
+/// in `skip` (output directories; see the module docs) where they lie inside it.
+pub fn pack(dir: &Path, skip: &[&Path]) -> Result<PackedArchive, PackError> {
     let manifest_path = dir.join(MANIFEST_FILE);
     if !manifest_path.is_file() {
         return Err(PackError::NoManifest { dir: dir.to_owned() });
@@ -144,13 +145,11 @@ pub fn pack(dir: &Path, skip: Option<&Path>) -> Result<PackedArchive, PackError>
     let name = package.meta.name.clone();
     let version = package.version;
 
-    let skip = skip.and_then(|path| fs::canonicalize(path).ok());
-    let root = fs::canonicalize(dir).map_err(|source| PackError::Read {
-        path: dir.to_owned(),
-        source,
-    })?;
+    // Compared canonically, however either path was spelled; paths in
+    // errors stay as the caller spelled them.
+    let skip: Vec<PathBuf> = skip.iter().filter_map(|path| fs::canonicalize(path).ok()).collect();
     let mut files = Vec::new();
-    collect_files(&root, "", skip.as_deref(), &mut files)?;
+    collect_files(dir, "", &skip, &mut files)?;
     manifest_first_then_sorted(&mut files);
 
     let bytes = write_tar_gz(&top_dir(&name, &version), &files)?;
@@ -172,7 +171,7 @@ fn manifest_error(path: &Path, source: ManifestError) -> PackError {
 
 /// Appends every regular file under `dir` (whose path inside the package is
 /// `prefix`) to `out`, refusing anything else.
-fn collect_files(dir: &Path, prefix: &str, skip: Option<&Path>, out: &mut Vec<SourceFile>) -> Result<(), PackError> {
+fn collect_files(dir: &Path, prefix: &str, skip: &[PathBuf], out: &mut Vec<SourceFile>) -> Result<(), PackError> {
     let read_error = |path: &Path| {
         let path = path.to_owned();
         move |source| PackError::Read { path, source }
@@ -200,7 +199,7 @@ fn collect_files(dir: &Path, prefix: &str, skip: Option<&Path>, out: &mut Vec<So
         if file_type.is_symlink() {
             return Err(PackError::Symlink { path });
         } else if file_type.is_dir() {
-            if skip != Some(path.as_path()) {
+            if !is_skipped(&path, skip) {
                 collect_files(&path, &relative, skip, out)?;
             }
         } else if file_type.is_file() {
@@ -217,6 +216,10 @@ fn collect_files(dir: &Path, prefix: &str, skip: Option<&Path>, out: &mut Vec<So
         }
     }
     Ok(())
+}
+
+fn is_skipped(dir: &Path, skip: &[PathBuf]) -> bool {
+    !skip.is_empty() && fs::canonicalize(dir).is_ok_and(|dir| skip.contains(&dir))
 }
 
 /// `ggen.toml` first so indexers stop decompressing early, then byte-wise
@@ -364,7 +367,7 @@ mod tests {
         for path in files {
             write(dir.path(), path, path);
         }
-        let packed = pack(dir.path(), None).unwrap();
+        let packed = pack(dir.path(), &[]).unwrap();
         let paths: Vec<String> = entries(&packed.bytes).into_iter().map(|e| e.path).collect();
         let mut rest: Vec<String> = files.iter().map(|p| format!("order-1.0.0/{p}")).collect();
         rest.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
@@ -388,7 +391,7 @@ mod tests {
             fs::set_permissions(dir.path().join("run.sh"), fs::Permissions::from_mode(0o4710)).unwrap();
             fs::set_permissions(dir.path().join("private.txt"), fs::Permissions::from_mode(0o600)).unwrap();
         }
-        let packed = pack(dir.path(), None).unwrap();
+        let packed = pack(dir.path(), &[]).unwrap();
         for entry in entries(&packed.bytes) {
             let path = &entry.path;
             let expected_mode = if path.ends_with("run.sh") && cfg!(unix) {
@@ -406,7 +409,7 @@ mod tests {
     #[test]
     fn gzip_header_has_no_time_and_no_name() {
         let dir = package_dir("gz", "0.1.0");
-        let packed = pack(dir.path(), None).unwrap();
+        let packed = pack(dir.path(), &[]).unwrap();
         let header = &packed.bytes[..10];
         assert_eq!(&header[..3], &[0x1f, 0x8b, 8], "gzip magic and deflate");
         assert_eq!(header[3], 0, "no FNAME, FCOMMENT, FEXTRA or FHCRC flag");
@@ -420,7 +423,7 @@ mod tests {
         write(dir.path(), "templates/deep/very/far/file.tmpl", "{{ x }}");
         let long = format!("{}/{}.txt", "d".repeat(80), "n".repeat(90));
         write(dir.path(), &long, "long path");
-        let packed = pack(dir.path(), None).unwrap();
+        let packed = pack(dir.path(), &[]).unwrap();
         assert_eq!(packed.sha256, lower_hex(&Sha256::digest(&packed.bytes)));
         assert_eq!(packed.size(), packed.bytes.len() as u64);
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(packed.bytes.as_slice()));
@@ -454,7 +457,7 @@ mod tests {
             "kept: only the output directory is skipped",
         );
         let out = dir.path().join("target/package");
-        let packed = pack(dir.path(), Some(&out)).unwrap();
+        let packed = pack(dir.path(), &[&out]).unwrap();
         let paths: Vec<String> = entries(&packed.bytes).into_iter().map(|e| e.path).collect();
         assert_eq!(
             paths,
@@ -465,7 +468,7 @@ mod tests {
     #[test]
     fn refuses_a_missing_or_invalid_manifest() {
         let empty = tempfile::tempdir().unwrap();
-        let err = pack(empty.path(), None).unwrap_err();
+        let err = pack(empty.path(), &[]).unwrap_err();
         assert!(
             matches!(&err, PackError::NoManifest { dir } if dir == empty.path()),
             "{err:?}"
@@ -473,7 +476,7 @@ mod tests {
         assert!(err.to_string().contains("has no ggen.toml"), "{err}");
 
         let bad_name = package_dir("Bad_Name", "1.0.0");
-        let err = pack(bad_name.path(), None).unwrap_err();
+        let err = pack(bad_name.path(), &[]).unwrap_err();
         assert!(
             matches!(
                 &err,
@@ -485,7 +488,7 @@ mod tests {
             "{err:?}"
         );
         let bad_version = package_dir("fine", "1.0");
-        let err = pack(bad_version.path(), None).unwrap_err();
+        let err = pack(bad_version.path(), &[]).unwrap_err();
         assert!(
             matches!(&err, PackError::Manifest { source: ManifestError::Version { .. }, path } if path.ends_with(MANIFEST_FILE)),
             "{err:?}"
@@ -498,7 +501,7 @@ mod tests {
         let dir = package_dir("links", "1.0.0");
         write(dir.path(), "templates/real.txt", "real");
         std::os::unix::fs::symlink("real.txt", dir.path().join("templates/alias.txt")).unwrap();
-        let err = pack(dir.path(), None).unwrap_err();
+        let err = pack(dir.path(), &[]).unwrap_err();
         assert!(
             matches!(&err, PackError::Symlink { path } if path.ends_with("templates/alias.txt")),
             "{err:?}"
@@ -509,7 +512,7 @@ mod tests {
         let fifo = dir.path().join("pipe");
         let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
         assert!(status.success());
-        let err = pack(dir.path(), None).unwrap_err();
+        let err = pack(dir.path(), &[]).unwrap_err();
         assert!(
             matches!(&err, PackError::SpecialFile { path, kind: "fifo" } if path.ends_with("pipe")),
             "{err:?}"
@@ -522,11 +525,11 @@ mod tests {
         use std::os::unix::ffi::OsStrExt;
         let dir = package_dir("names", "1.0.0");
         write(dir.path(), "a\\b.txt", "backslash");
-        assert!(matches!(pack(dir.path(), None), Err(PackError::Backslash { .. })));
+        assert!(matches!(pack(dir.path(), &[]), Err(PackError::Backslash { .. })));
 
         let dir = package_dir("names", "1.0.0");
         fs::write(dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9")), "latin-1").unwrap();
-        assert!(matches!(pack(dir.path(), None), Err(PackError::NonUtf8Name { .. })));
+        assert!(matches!(pack(dir.path(), &[]), Err(PackError::NonUtf8Name { .. })));
     }
 
     #[test]
@@ -540,7 +543,7 @@ mod tests {
         for path in ["c", "a/y", "a/z", "b"] {
             write(two.path(), path, path);
         }
-        assert_eq!(pack(one.path(), None).unwrap(), pack(two.path(), None).unwrap());
+        assert_eq!(pack(one.path(), &[]).unwrap(), pack(two.path(), &[]).unwrap());
     }
 
     /// GNU tar as an independent reader: owners, modes, and the manifest first.
@@ -552,7 +555,7 @@ mod tests {
         write(dir.path(), "bin/gen.sh", "#!/bin/sh\n");
         write(dir.path(), "a.txt", "a");
         fs::set_permissions(dir.path().join("bin/gen.sh"), fs::Permissions::from_mode(0o700)).unwrap();
-        let packed = pack(dir.path(), None).unwrap();
+        let packed = pack(dir.path(), &[]).unwrap();
         let out = tempfile::tempdir().unwrap();
         let archive = out.path().join(packed.file_name());
         fs::write(&archive, &packed.bytes).unwrap();
@@ -593,7 +596,7 @@ mod tests {
     fn mtimes_and_owners_do_not_reach_the_archive() {
         let dir = package_dir("stable", "1.0.0");
         write(dir.path(), "t/one.tmpl", "one");
-        let before = pack(dir.path(), None).unwrap();
+        let before = pack(dir.path(), &[]).unwrap();
         let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         for path in [dir.path().join(MANIFEST_FILE), dir.path().join("t/one.tmpl")] {
             fs::File::options()
@@ -605,6 +608,6 @@ mod tests {
             // Only root may give files away; elsewhere the mtime half still runs.
             let _ = std::os::unix::fs::chown(&path, Some(4242), Some(4343));
         }
-        assert_eq!(pack(dir.path(), None).unwrap().bytes, before.bytes);
+        assert_eq!(pack(dir.path(), &[]).unwrap().bytes, before.bytes);
     }
 }

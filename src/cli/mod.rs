@@ -4,6 +4,7 @@
 mod discover;
 mod index;
 mod output;
+mod package;
 mod progress;
 mod trust;
 
@@ -50,6 +51,8 @@ enum Command {
     Keygen(trust::KeygenArgs),
     /// Sign entries of a local index in place with a minisign secret key.
     Sign(trust::SignArgs),
+    /// Pack a package directory into its reproducible .tar.gz archive.
+    Package(package::PackageArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -62,6 +65,7 @@ pub fn run() -> i32 {
         Command::Index(command) => index::run(command),
         Command::Keygen(args) => trust::run_keygen(args),
         Command::Sign(args) => trust::run_sign(args),
+        Command::Package(args) => package::run(args),
     };
     match result {
         Ok(code) => code,

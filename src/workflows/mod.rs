@@ -4,6 +4,7 @@
 pub mod index_init;
 pub mod info;
 pub mod keygen;
+pub mod package;
 pub mod registry;
 pub mod search;
 pub mod sign;
