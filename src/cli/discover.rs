@@ -52,7 +52,7 @@ pub struct SyncArgs {
 }
 
 pub fn search(global: &GlobalArgs, args: SearchArgs) -> CommandResult {
-    let (_home, source) = global.open_registry()?;
+    let source = global.open_registry()?.registry;
     let query = SearchQuery {
         text: args.query,
         keyword: args.keyword,
@@ -97,7 +97,7 @@ fn print_search(results: &SearchResults) {
 }
 
 pub fn info(global: &GlobalArgs, args: InfoArgs) -> CommandResult {
-    let (_home, source) = global.open_registry()?;
+    let source = global.open_registry()?.registry;
     let (name, requirement) = match args.package.split_once('@') {
         Some((name, req)) => (name, Some(req)),
         None => (args.package.as_str(), None),
@@ -161,7 +161,7 @@ fn print_info(package: &PackageInfo) {
 }
 
 pub fn sync(global: &GlobalArgs, args: SyncArgs) -> CommandResult {
-    let (_home, registry) = global.open_registry()?;
+    let registry = global.open_registry()?.registry;
     let progress = Bar::for_terminal();
     let described = registry.source().describe();
     match (&registry, args.names.is_empty()) {

@@ -6,6 +6,7 @@ mod index;
 mod output;
 mod package;
 mod progress;
+mod project;
 mod trust;
 
 use clap::{Args, Parser, Subcommand};
@@ -44,6 +45,18 @@ enum Command {
     Info(discover::InfoArgs),
     /// Bring the local copy of the registry up to date.
     Sync(discover::SyncArgs),
+    /// Add dependencies to ggen.toml, then resolve, install and lock.
+    Add(project::AddArgs),
+    /// Remove dependencies from ggen.toml, then re-resolve and lock.
+    Remove(project::RemoveArgs),
+    /// Install what ggen.toml and ggen.lock say (verified, atomic).
+    Install(project::InstallArgs),
+    /// Move locked versions to the newest compatible ones.
+    Update(project::UpdateArgs),
+    /// Show the resolved dependency graph from ggen.lock.
+    Tree(project::ProjectArgs),
+    /// Re-hash installed packages against ggen.lock and report any drift.
+    Verify(project::ProjectArgs),
     /// Create, extend and check an index (registry operators).
     #[command(subcommand)]
     Index(index::IndexCommand),
@@ -62,6 +75,12 @@ pub fn run() -> i32 {
         Command::Search(args) => discover::search(&cli.global, args),
         Command::Info(args) => discover::info(&cli.global, args),
         Command::Sync(args) => discover::sync(&cli.global, args),
+        Command::Add(args) => project::add(&cli.global, args),
+        Command::Remove(args) => project::remove(&cli.global, args),
+        Command::Install(args) => project::install(&cli.global, args),
+        Command::Update(args) => project::update(&cli.global, args),
+        Command::Tree(args) => project::tree(args),
+        Command::Verify(args) => project::verify(args),
         Command::Index(command) => index::run(command),
         Command::Keygen(args) => trust::run_keygen(args),
         Command::Sign(args) => trust::run_sign(args),
@@ -80,8 +99,9 @@ pub fn run() -> i32 {
 type CommandResult = Result<i32, Box<dyn std::error::Error>>;
 
 impl GlobalArgs {
-    /// The user's home, its config, and the registry it selects, opened.
-    fn open_registry(&self) -> Result<(GgenHome, OpenedRegistry), Box<dyn std::error::Error>> {
+    /// The user's home and the registry it selects, opened, with the id
+    /// ggen.lock and the pin store know it by.
+    fn open_registry(&self) -> Result<Session, Box<dyn std::error::Error>> {
         let home = GgenHome::from_env()?;
         let config = home.load_config()?;
         let chosen = registry::choose(self.registry.as_deref(), &config)?;
@@ -89,7 +109,18 @@ impl GlobalArgs {
             offline: self.offline || config.net.offline,
             max_connections: config.net.max_connections,
         };
-        let source = registry::open(&chosen, &home, net)?;
-        Ok((home, source))
+        let registry = registry::open(&chosen, &home, net)?;
+        Ok(Session {
+            home,
+            registry,
+            registry_id: chosen.location.source_id(),
+        })
     }
+}
+
+/// What a command that reads a registry works with.
+struct Session {
+    home: GgenHome,
+    registry: OpenedRegistry,
+    registry_id: String,
 }

@@ -55,9 +55,16 @@ impl Project {
     /// The manifest; an error if there is none.
     pub fn manifest(&self) -> Result<Manifest, ProjectError> {
         let path = self.manifest_path();
-        let text = self.read(&path)?.ok_or_else(|| ProjectError::NoManifest(self.dir.clone()))?;
-        let manifest = Manifest::parse(&text).map_err(|source| ProjectError::Manifest { path: path.clone(), source })?;
-        manifest.validate_dependencies().map_err(|source| ProjectError::Manifest { path, source })?;
+        let text = self
+            .read(&path)?
+            .ok_or_else(|| ProjectError::NoManifest(self.dir.clone()))?;
+        let manifest = Manifest::parse(&text).map_err(|source| ProjectError::Manifest {
+            path: path.clone(),
+            source,
+        })?;
+        manifest
+            .validate_dependencies()
+            .map_err(|source| ProjectError::Manifest { path, source })?;
         Ok(manifest)
     }
 
