@@ -683,7 +683,7 @@ mod tarball {
     /// Raw deflate of `input` by a fresh compressor: a sync flush (byte
     /// aligned, not final) or, for the `last` piece, the final block.
     fn deflate_piece(input: &[u8], last: bool) -> Vec<u8> {
-        let mut compress = Compress::new(Compression::fast(), false);
+        let mut compress = Compress::new(Compression::best(), false);
         let mut out = Vec::with_capacity(input.len() + 4096);
         let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
         let status = compress.compress_vec(input, &mut out, flush).unwrap();
@@ -893,4 +893,476 @@ fn local_directory_install_lifecycle() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("io.ggen.rust.cli 0.3.0: templates/cli.tmpl was modified"), "{stdout}");
+}
+
+#[test]
+fn sparse_http_install_equals_the_local_install() {
+    let registry = Registry::with_catalog();
+    let index = registry_arg(&registry);
+    let roots = ["add", "io.ggen.rust.axum", "io.ggen.tools"];
+    let local_home = registry.home("local");
+    let local = registry.project("local");
+    assert_ok(&in_project(&local_home, &index, &local, &roots));
+
+    let server = StaticServer::start(&registry.index);
+    let url = format!("sparse+{}", server.url());
+    let http_home = registry.home("http");
+    let http = registry.project("http");
+    assert_ok(&in_project(&http_home, &url, &http, &roots));
+
+    assert_eq!(
+        snapshot(&http_home.join("packages"), &[]),
+        snapshot(&local_home.join("packages"), &[]),
+        "the same packages, byte for byte"
+    );
+    assert_eq!(
+        fs::read_to_string(http.join("ggen.toml")).unwrap(),
+        fs::read_to_string(local.join("ggen.toml")).unwrap()
+    );
+    let local_lock = fs::read_to_string(local.join("ggen.lock"))
+        .unwrap()
+        .replace(&format!("\"dir+{index}\""), &format!("\"{url}\""));
+    assert_eq!(fs::read_to_string(http.join("ggen.lock")).unwrap(), local_lock);
+    assert_ok(&market(&http_home, &["verify", "--project", http.to_str().unwrap()]));
+
+    // The archives came over HTTP, where the relative `dl` points, once each.
+    let expected = registry.closure(&[("io.ggen.rust.axum", "^0.4.2"), ("io.ggen.tools", "^1.2.0")]);
+    let log = server.wait_for_access_log_lines(expected.len());
+    for package in expected.values() {
+        let path = format!("/archives/{0}/{0}-{1}.tar.gz", package.name, package.version);
+        let gets: Vec<_> = log.iter().filter(|line| line.path == path).collect();
+        assert_eq!(gets.len(), 1, "{path} in {log:#?}");
+        assert_eq!((gets[0].method.as_str(), gets[0].status), ("GET", 200));
+    }
+}
+
+#[test]
+fn offline_install_uses_only_the_caches() {
+    let mut registry = Registry::with_catalog();
+    registry.publish(&Package::new("io.ggen.never", "1.0.0"));
+    registry.sign_all(&registry.key.clone());
+    let home = registry.home("h");
+    let packages = home.join("packages");
+    let online = registry.project("online");
+    let url = {
+        let server = StaticServer::start(&registry.index);
+        let url = format!("sparse+{}", server.url());
+        assert_ok(&in_project(&home, &url, &online, &["add", "io.ggen.rust.axum"]));
+        // io.ggen.tools is resolved and installed once, then its archive is
+        // dropped from the cache (as a cache clean-up would).
+        let elsewhere = registry.project("elsewhere");
+        assert_ok(&in_project(&home, &url, &elsewhere, &["add", "io.ggen.tools"]));
+        let cksum = lock_of(&elsewhere)["io.ggen.tools"]["checksum"].as_str().unwrap().to_owned();
+        fs::remove_file(home.join(format!("archives/{cksum}.tar.gz"))).unwrap();
+        fs::remove_dir_all(packages.join("io.ggen.tools-1.2.0")).unwrap();
+        url
+    }; // the server is stopped here: nothing answers on its port any more
+
+    // A fresh project with the same ggen.toml and ggen.lock installs from
+    // the caches alone (the packages are removed so they must be extracted
+    // again from the archive cache).
+    let installed = snapshot(&packages, &[]);
+    fs::remove_dir_all(&packages).unwrap();
+    let offline = registry.project("offline");
+    for file in ["ggen.toml", "ggen.lock"] {
+        fs::copy(online.join(file), offline.join(file)).unwrap();
+    }
+    assert_ok(&in_project(&home, &url, &offline, &["--offline", "install", "--locked"]));
+    assert_eq!(snapshot(&packages, &[]), installed);
+    assert_ok(&market(&home, &["verify", "--project", offline.to_str().unwrap()]));
+
+    // A package whose index file was never fetched.
+    let never = registry.project("never");
+    fs::write(never.join("ggen.toml"), "[dependencies]\n\"io.ggen.never\" = \"^1\"\n").unwrap();
+    let out = in_project(&home, &url, &never, &["--offline", "install"]);
+    assert_refused(&out, &["package `io.ggen.never`", "offline", "ggen-market sync io.ggen.never", "while online"]);
+    assert!(!never.join("ggen.lock").exists());
+
+    // A package whose index files are cached but whose archive is not;
+    // `[net] offline = true` in config.toml must stop the download as
+    // surely as --offline does.
+    let tools = registry.project("tools");
+    fs::write(tools.join("ggen.toml"), "[dependencies]\n\"io.ggen.tools\" = \"^1\"\n").unwrap();
+    let out = in_project(&home, &url, &tools, &["--offline", "install"]);
+    assert_refused(&out, &["io.ggen.tools 1.2.0 is not in the archive cache", "--offline", "while online"]);
+    fs::write(home.join("config.toml"), "[net]\noffline = true\n").unwrap();
+    let out = in_project(&home, &url, &tools, &["install"]);
+    assert_refused(&out, &["io.ggen.tools 1.2.0 is not in the archive cache", "while online"]);
+    assert!(!tools.join("ggen.lock").exists());
+    assert_eq!(snapshot(&packages, &[]), installed, "nothing was added");
+}
+
+// ---------------------------------------------------------------------------
+// Hostile archives and index entries
+// ---------------------------------------------------------------------------
+
+const EVIL: &str = "io.ggen.evil";
+
+fn evil_prefix(version: &str) -> String {
+    format!("{EVIL}-{version}")
+}
+
+fn evil_manifest(name: &str, version: &str, deps: &[(&str, &str)]) -> String {
+    let mut text = format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\n");
+    if !deps.is_empty() {
+        text.push_str("[dependencies]\n");
+        for (dep, req) in deps {
+            text.push_str(&format!("\"{dep}\" = \"{req}\"\n"));
+        }
+    }
+    text
+}
+
+/// A manifest of `io.ggen.evil@version` and one harmless template, then
+/// `hostile` entries.
+fn evil_archive(version: &str, hostile: Vec<tarball::Entry>) -> Vec<u8> {
+    let prefix = evil_prefix(version);
+    let mut entries = vec![
+        tarball::file(&format!("{prefix}/ggen.toml"), evil_manifest(EVIL, version, &[])),
+        tarball::file(&format!("{prefix}/templates/ok.tmpl"), "harmless\n"),
+    ];
+    entries.extend(hostile);
+    tarball::tar_gz(&entries)
+}
+
+/// One refused install: `add io.ggen.evil@=VERSION` must fail naming the
+/// problem with every needle.
+struct Refusal {
+    version: String,
+    needles: Vec<String>,
+}
+
+fn refusal(version: &str, needles: &[&str]) -> Refusal {
+    Refusal {
+        version: version.into(),
+        needles: needles.iter().map(|n| n.to_string()).collect(),
+    }
+}
+
+/// Installs the catalog's axum into a project, then tries each refusal in
+/// turn and checks that nothing changed: not the project (its ggen.toml and
+/// ggen.lock), not the installed packages (no new directory, no staging
+/// leftover), not anything outside GGEN_HOME.
+fn refuse_each(registry: &Registry, refusals: &[Refusal]) {
+    let index = registry_arg(registry);
+    let home = registry.home("victim");
+    let packages = home.join("packages");
+    let project = registry.project("victim");
+    assert_ok(&in_project(&home, &index, &project, &["add", "io.ggen.rust.axum"]));
+    for case in refusals {
+        let outside_home = snapshot(&registry.root, &[&home]);
+        let installed = snapshot(&packages, &[]);
+        let spec = format!("{EVIL}@={}", case.version);
+        let out = in_project(&home, &index, &project, &["add", &spec]);
+        let needles: Vec<&str> = case.needles.iter().map(String::as_str).collect();
+        let stderr = assert_refused(&out, &needles);
+        let (id, id_at) = (format!("{EVIL} {}", case.version), format!("{EVIL}@{}", case.version));
+        assert!(
+            stderr.contains(&id) || stderr.contains(&id_at),
+            "the error names the package version:\n{stderr}"
+        );
+        assert!(
+            snapshot(&registry.root, &[&home]) == outside_home,
+            "{spec}: something outside GGEN_HOME changed (project, index or beyond):\n{stderr}"
+        );
+        assert!(
+            snapshot(&packages, &[]) == installed,
+            "{spec}: the installed packages changed:\n{stderr}"
+        );
+    }
+    assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
+}
+
+/// A registry with the catalog, and `outside/victim.txt` beside it for the
+/// archives to aim at.
+fn hostile_registry() -> (Registry, PathBuf) {
+    let registry = Registry::with_catalog();
+    let outside = registry.root.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("victim.txt"), "precious\n").unwrap();
+    (registry, outside)
+}
+
+#[test]
+fn archives_that_escape_or_hold_special_files_are_refused() {
+    let (registry, outside) = hostile_registry();
+    let outside = outside.to_str().unwrap().to_owned();
+    let climb = "../".repeat(16);
+    let p = |version: &str| evil_prefix(version);
+    let cases: Vec<(&str, Vec<tarball::Entry>, &[&str])> = vec![
+        (
+            "1.0.1",
+            vec![tarball::file(&format!("{}/{climb}{}/dotdot.txt", p("1.0.1"), &outside[1..]), "pwned")],
+            &["climbs out of its directory with `..`"],
+        ),
+        (
+            "1.0.2",
+            vec![tarball::file(&format!("{outside}/absolute.txt"), "pwned")],
+            &["has an absolute path"],
+        ),
+        (
+            "1.0.3",
+            vec![tarball::file(&format!("{}/..\\..\\backslash.txt", p("1.0.3")), "pwned")],
+            &["has a backslash in its path"],
+        ),
+        (
+            "1.0.4",
+            // Another package's file: an archive may only fill its own directory.
+            vec![tarball::file("io.ggen.base-1.0.0/templates/base.tmpl", "pwned")],
+            &["lies outside `io.ggen.evil-1.0.4/`"],
+        ),
+        (
+            "1.0.5",
+            vec![
+                tarball::special(&format!("{}/linked", p("1.0.5")), b'2').link(&outside),
+                tarball::file(&format!("{}/linked/through-symlink.txt", p("1.0.5")), "pwned"),
+            ],
+            &["is a symbolic link"],
+        ),
+        (
+            "1.0.6",
+            vec![
+                tarball::special(&format!("{}/victim.txt", p("1.0.6")), b'1').link(&format!("{outside}/victim.txt")),
+                tarball::file(&format!("{}/victim.txt", p("1.0.6")), "overwritten through a hard link"),
+            ],
+            &["is a hard link"],
+        ),
+        (
+            "1.0.7",
+            vec![tarball::special(&format!("{}/null", p("1.0.7")), b'3').device(1, 3)],
+            &["is a device file"],
+        ),
+        (
+            "1.0.8",
+            vec![tarball::special(&format!("{}/disk", p("1.0.8")), b'4').device(8, 0)],
+            &["is a device file"],
+        ),
+        (
+            "1.0.9",
+            vec![tarball::special(&format!("{}/pipe", p("1.0.9")), b'6')],
+            &["is a fifo"],
+        ),
+    ];
+    let mut refusals = Vec::new();
+    for (version, hostile, needles) in cases {
+        registry.index_archive(EVIL, version, &[], &evil_archive(version, hostile));
+        refusals.push(refusal(version, needles));
+    }
+    registry.sign_all(&registry.key);
+    refuse_each(&registry, &refusals);
+    assert_eq!(fs::read_to_string(registry.root.join("outside/victim.txt")).unwrap(), "precious\n");
+}
+
+#[test]
+fn archives_that_exhaust_limits_or_are_damaged_are_refused() {
+    let (registry, _) = hostile_registry();
+    // Over the default 512 MiB limit, by really inflating 513 MiB.
+    let bomb = tarball::bomb(&evil_prefix("1.1.0"), &evil_manifest(EVIL, "1.1.0", &[]), 513);
+    assert!(bomb.len() < 1 << 20, "the bomb itself is small: {} bytes", bomb.len());
+    registry.index_archive(EVIL, "1.1.0", &[], &bomb);
+    // 100,001 entries, over the default limit of 100,000. Pax global headers
+    // write nothing, so the test stays fast; file entries against a small
+    // limit are covered by the unit tests of archive::unpack.
+    let prefix = evil_prefix("1.1.1");
+    let mut many = vec![tarball::file(&format!("{prefix}/ggen.toml"), evil_manifest(EVIL, "1.1.1", &[]))];
+    many.extend((0..100_000).map(|i| tarball::special(&format!("{prefix}/meta{i}"), b'g')));
+    registry.index_archive(EVIL, "1.1.1", &[], &tarball::tar_gz(&many));
+    // Cut in the middle of the gzip stream.
+    let noise: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let whole = evil_archive("1.1.2", vec![tarball::file(&format!("{}/noise.bin", evil_prefix("1.1.2")), &noise)]);
+    registry.index_archive(EVIL, "1.1.2", &[], &whole[..whole.len() / 2]);
+    // A tar that was never gzipped.
+    let plain = tarball::tar(&[tarball::file(
+        &format!("{}/ggen.toml", evil_prefix("1.1.3")),
+        evil_manifest(EVIL, "1.1.3", &[]),
+    )]);
+    registry.index_archive(EVIL, "1.1.3", &[], &plain);
+    registry.sign_all(&registry.key);
+
+    let started = Instant::now();
+    refuse_each(
+        &registry,
+        &[
+            refusal("1.1.0", &["io.ggen.evil-1.1.0/zeros", "over the limit of 536870912 bytes"]),
+            refusal("1.1.1", &["io.ggen.evil-1.1.1/meta99999", "over the limit of 100000 entries"]),
+            refusal("1.1.2", &["the archive is truncated"]),
+            refusal("1.1.3", &["not a gzip file"]),
+        ],
+    );
+    eprintln!("limits and damage: {:?}", started.elapsed());
+}
+
+#[test]
+fn archives_whose_manifest_disagrees_with_the_index_are_refused() {
+    let (registry, _) = hostile_registry();
+    let tools = [("io.ggen.tools".to_owned(), "^1".to_owned())];
+    let with_manifest = |version: &str, manifest: String| {
+        let prefix = evil_prefix(version);
+        tarball::tar_gz(&[
+            tarball::file(&format!("{prefix}/ggen.toml"), manifest),
+            tarball::file(&format!("{prefix}/templates/ok.tmpl"), "harmless\n"),
+        ])
+    };
+    let no_manifest = tarball::tar_gz(&[tarball::file(
+        &format!("{}/templates/ok.tmpl", evil_prefix("1.2.0")),
+        "no manifest\n",
+    )]);
+    registry.index_archive(EVIL, "1.2.0", &[], &no_manifest);
+    registry.index_archive(EVIL, "1.2.1", &[], &with_manifest("1.2.1", evil_manifest("io.ggen.other", "1.2.1", &[])));
+    registry.index_archive(EVIL, "1.2.2", &[], &with_manifest("1.2.2", evil_manifest(EVIL, "9.9.9", &[])));
+    // The archive pulls in a dependency its index entry does not declare…
+    registry.index_archive(
+        EVIL,
+        "1.2.3",
+        &[],
+        &with_manifest("1.2.3", evil_manifest(EVIL, "1.2.3", &[("io.ggen.tools", "^1")])),
+    );
+    // …or the entry declares one the archive does not have.
+    registry.index_archive(EVIL, "1.2.4", &tools, &with_manifest("1.2.4", evil_manifest(EVIL, "1.2.4", &[])));
+    registry.sign_all(&registry.key);
+    refuse_each(
+        &registry,
+        &[
+            refusal("1.2.0", &["has no `io.ggen.evil-1.2.0/ggen.toml`"]),
+            refusal("1.2.1", &["manifest is for io.ggen.other 1.2.1, not the expected io.ggen.evil 1.2.1"]),
+            refusal("1.2.2", &["manifest is for io.ggen.evil 9.9.9, not the expected io.ggen.evil 1.2.2"]),
+            refusal("1.2.3", &["does not match its index entry", "dependencies differ"]),
+            refusal("1.2.4", &["does not match its index entry", "dependencies differ"]),
+        ],
+    );
+}
+
+#[test]
+fn tampered_and_untrusted_index_entries_are_refused() {
+    let (mut registry, _) = hostile_registry();
+    let publisher = registry.key.clone();
+    let stranger = registry.keygen("stranger");
+    for version in ["2.0.0", "2.0.1", "2.1.0", "2.2.0"] {
+        registry.publish(&Package::new(EVIL, version));
+    }
+    registry.sign_all(&publisher);
+    // The archive host serves other bytes than the signed cksum describes.
+    fs::copy(registry.archive_path(EVIL, "2.0.1"), registry.archive_path(EVIL, "2.0.0")).unwrap();
+    // The index's cksum is changed (with the archive, consistently) after signing.
+    let other = fs::read(registry.archive_path(EVIL, "2.0.1")).unwrap();
+    fs::write(registry.archive_path(EVIL, "2.1.0"), &other).unwrap();
+    registry.edit_entry(EVIL, "2.1.0", |entry| entry["cksum"] = sha256_hex(&other).into());
+    // A dependency is added to a signed entry.
+    registry.edit_entry(EVIL, "2.2.0", |entry| {
+        entry["deps"].as_array_mut().unwrap().push(serde_json::json!({
+            "name": "io.ggen.tools", "req": "^1", "features": [], "optional": false,
+            "default_features": true, "target": null, "kind": "normal"
+        }))
+    });
+    // Signed by a key neither config.json nor an owner-keys file allows.
+    registry.publish(&Package::new(EVIL, "2.3.0"));
+    registry.sign(&stranger, &format!("{EVIL}@2.3.0"));
+    // Not signed at all, though the index requires signatures.
+    registry.publish(&Package::new(EVIL, "2.4.0"));
+
+    refuse_each(
+        &registry,
+        &[
+            refusal("2.0.0", &["the index says", "corrupted or tampered with"]),
+            refusal("2.1.0", &["does not match the entry; it was changed after signing"]),
+            refusal("2.2.0", &["does not match the entry; it was changed after signing"]),
+            refusal("2.3.0", &[&format!("signed by key {}, which may not sign {EVIL}", stranger.id)]),
+            refusal("2.4.0", &["is not signed, and this index requires signatures"]),
+        ],
+    );
+}
+
+#[test]
+fn setuid_setgid_and_sticky_bits_are_stripped_not_refused() {
+    let (registry, _) = hostile_registry();
+    let prefix = evil_prefix("3.0.0");
+    let archive = evil_archive(
+        "3.0.0",
+        vec![
+            tarball::file(&format!("{prefix}/hooks/setuid.sh"), "#!/bin/sh\n").mode(0o4755),
+            tarball::file(&format!("{prefix}/hooks/setgid.sh"), "#!/bin/sh\n").mode(0o2755),
+            tarball::file(&format!("{prefix}/sticky.txt"), "sticky\n").mode(0o1644),
+        ],
+    );
+    let cksum = registry.index_archive(EVIL, "3.0.0", &[], &archive);
+    registry.sign_all(&registry.key);
+    let home = registry.home("h");
+    let project = registry.project("p");
+    assert_ok(&in_project(&home, &registry_arg(&registry), &project, &["add", EVIL]));
+    let installed = home.join("packages").join(&prefix);
+    for (file, mode) in [("hooks/setuid.sh", 0o555), ("hooks/setgid.sh", 0o555), ("sticky.txt", 0o444)] {
+        let found = fs::metadata(installed.join(file)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(found, mode, "{file}: {found:o}");
+    }
+    assert_eq!(lock_of(&project)[EVIL]["checksum"].as_str(), Some(cksum.as_str()));
+    check_package_dirs(&home.join("packages"));
+    assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
+}
+
+#[test]
+fn a_new_unvouched_signing_key_is_refused_until_accepted() {
+    let mut registry = Registry::with_catalog();
+    let index = registry_arg(&registry);
+    let first = registry.key.clone();
+    let successor = registry.keygen("successor");
+    // The new key may sign (the index lists it), but nobody vouched for it.
+    registry.allow(&successor);
+    let home = registry.home("h");
+    let project = registry.project("p");
+    assert_ok(&in_project(&home, &index, &project, &["add", "io.ggen.base"]));
+    assert_eq!(lock_of(&project)["io.ggen.base"]["signer"].as_str(), Some(first.id.as_str()));
+    let old = snapshot(&project, &[]);
+    let installed = snapshot(&home.join("packages"), &[]);
+
+    registry.publish(&Package::new("io.ggen.base", "1.1.0"));
+    registry.sign(&successor, "io.ggen.base@1.1.0");
+
+    // Refused by the signer ggen.lock records…
+    let out = in_project(&home, &index, &project, &["update"]);
+    assert_refused(
+        &out,
+        &[
+            &format!("io.ggen.base 1.1.0 is signed by key {}", successor.id),
+            &format!("ggen.lock records {} for io.ggen.base", first.id),
+            "--accept-new-key",
+        ],
+    );
+    assert_eq!(snapshot(&project, &[]), old);
+    assert_eq!(snapshot(&home.join("packages"), &[]), installed);
+
+    // …by the pin in GGEN_HOME/trust, for a project without that lock…
+    let other = registry.project("other");
+    let out = in_project(&home, &index, &other, &["add", "io.ggen.base"]);
+    assert_refused(
+        &out,
+        &[
+            &format!("io.ggen.base@1.1.0 is signed by key {}", successor.id),
+            &format!("first seen signed by key {}", first.id),
+            "--accept-new-key",
+        ],
+    );
+    assert!(snapshot(&other, &[]).is_empty());
+    assert_eq!(snapshot(&home.join("packages"), &[]), installed);
+
+    // …and by the lock alone on a machine that never saw the package.
+    let fresh = registry.home("fresh");
+    let out = in_project(&fresh, &index, &project, &["update"]);
+    assert_refused(
+        &out,
+        &[&format!("ggen.lock records {} for io.ggen.base", first.id), "--accept-new-key"],
+    );
+    assert_eq!(snapshot(&project, &[]), old);
+    assert!(!fresh.join("packages/io.ggen.base-1.1.0").exists());
+
+    // Accepted when asked for explicitly; the new key is then recorded.
+    let out = assert_ok(&in_project(&home, &index, &project, &["update", "--accept-new-key"]));
+    assert!(out.contains(&format!("io.ggen.base 1.1.0 (signed by {})", successor.id)), "{out}");
+    let lock = lock_of(&project);
+    assert_eq!(lock["io.ggen.base"]["version"].as_str(), Some("1.1.0"));
+    assert_eq!(lock["io.ggen.base"]["signer"].as_str(), Some(successor.id.as_str()));
+    check_installed(
+        &home.join("packages"),
+        registry.package("io.ggen.base", "1.1.0"),
+        lock["io.ggen.base"]["checksum"].as_str().unwrap(),
+    );
 }
