@@ -16,11 +16,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use fixture::{
-    Package, Registry, assert_ok, assert_refused, catalog, check_installed, check_package_dirs, lock_of, market,
+    Package, Registry, assert_ok, assert_refused, check_installed, check_package_dirs, lock_of, market,
     package_dir_name, sha256_hex, snapshot,
 };
 use support::servers::{Fault, FaultPlan, FaultyServer, StaticServer};
@@ -1365,4 +1365,197 @@ fn a_new_unvouched_signing_key_is_refused_until_accepted() {
         registry.package("io.ggen.base", "1.1.0"),
         lock["io.ggen.base"]["checksum"].as_str().unwrap(),
     );
+}
+
+// ---------------------------------------------------------------------------
+// SIGKILL mid-install, and concurrent installs
+// ---------------------------------------------------------------------------
+
+fn spawn_in_project(home: &Path, registry: &str, project: &Path, args: &[&str]) -> Child {
+    let mut all = vec!["--registry", registry];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--project", project.to_str().unwrap()]);
+    fixture::command(home, &all)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Polls `ready` every millisecond and SIGKILLs `child` as soon as it holds.
+fn kill_when(child: &mut Child, what: &str, ready: impl Fn() -> bool) {
+    use std::os::unix::process::ExitStatusExt;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the install ended ({status}) before {what}");
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(9), "killed by SIGKILL");
+}
+
+fn entries_of(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|listing| {
+            listing
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Every archive in the cache is named by its own SHA-256, and nothing
+/// else is there.
+fn check_archive_cache(home: &Path) {
+    for name in entries_of(&home.join("archives")) {
+        let bytes = fs::read(home.join("archives").join(&name)).unwrap();
+        assert_eq!(name, format!("{}.tar.gz", sha256_hex(&bytes)), "archive cache entry {name}");
+    }
+}
+
+#[test]
+fn sigkill_between_packages_leaves_complete_packages_and_the_old_lock() {
+    let registry = Registry::with_catalog();
+    let server = FaultyServer::start(&registry.index, FaultPlan::none());
+    let url = format!("sparse+{}", server.url());
+    let home = registry.home("h");
+    let packages = home.join("packages");
+    let project = registry.project("p");
+    // One download at a time, each slowed down: packages land one by one.
+    fs::create_dir_all(&home).unwrap();
+    fs::write(home.join("config.toml"), "[net]\nmax-connections = 1\n").unwrap();
+    assert_ok(&in_project(&home, &url, &project, &["add", "io.ggen.base"]));
+    let before = snapshot(&project, &[]);
+    server.set_plan(FaultPlan::always(Fault::Delay(Duration::from_millis(400))).only_under("/archives/"));
+
+    let add = ["add", "io.ggen.rust.axum", "io.ggen.tools"];
+    let mut child = spawn_in_project(&home, &url, &project, &add);
+    let new_packages = || {
+        check_package_dirs(&packages)
+            .into_iter()
+            .filter(|name| name != "io.ggen.base-1.0.0")
+            .count()
+    };
+    kill_when(&mut child, "a new package was placed", || {
+        entries_of(&packages)
+            .iter()
+            .any(|name| name != "io.ggen.base-1.0.0" && packages.join(name).join(".ggen-install.json").exists())
+    });
+
+    let placed = new_packages();
+    assert!((1..3).contains(&placed), "killed between packages: {placed} of 3 placed");
+    assert_eq!(snapshot(&project, &[]), before, "ggen.toml and ggen.lock are the old ones");
+    assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
+    check_archive_cache(&home);
+
+    server.set_plan(FaultPlan::none());
+    assert_ok(&in_project(&home, &url, &project, &add));
+    let expected = registry.closure(&[("io.ggen.rust.axum", "^0.4.2"), ("io.ggen.tools", "^1.2.0")]);
+    check_lock(&registry, &project, &expected, &url);
+    check_all_installed(&registry, &packages, &expected);
+    assert_eq!(check_package_dirs(&packages).len(), 4);
+    assert!(entries_of(&packages).iter().all(|name| !name.starts_with('.')), "{:?}", entries_of(&packages));
+    assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
+    check_archive_cache(&home);
+}
+
+#[test]
+fn sigkill_during_extraction_leaves_no_partial_package() {
+    let mut registry = Registry::with_catalog();
+    // Enough files that extracting, hashing and sealing them takes a while.
+    let mut big = Package::new("io.ggen.big", "1.0.0").dep("io.ggen.base", "^1");
+    for i in 0..1000 {
+        big = big.file(&format!("templates/part{}/file{i}.tmpl", i / 100), format!("{{{{ part {i} }}}}\n"));
+    }
+    let started = Instant::now();
+    registry.publish(&big);
+    registry.sign_all(&registry.key.clone());
+    eprintln!("published {} files in {:?}", big.files.len(), started.elapsed());
+    let index = registry_arg(&registry);
+    let home = registry.home("h");
+    let packages = home.join("packages");
+    let project = registry.project("p");
+    assert_ok(&in_project(&home, &index, &project, &["add", "io.ggen.base"]));
+    let before = snapshot(&project, &[]);
+
+    let mut child = spawn_in_project(&home, &index, &project, &["add", "io.ggen.big"]);
+    kill_when(&mut child, "extraction started", || {
+        entries_of(&packages).iter().any(|name| name.starts_with(".staging-"))
+    });
+
+    let left = entries_of(&packages);
+    assert!(
+        left.iter().any(|name| name.starts_with(".staging-")) && !left.contains(&"io.ggen.big-1.0.0".to_owned()),
+        "killed during extraction: {left:?}"
+    );
+    assert_eq!(check_package_dirs(&packages), ["io.ggen.base-1.0.0"]);
+    assert_eq!(snapshot(&project, &[]), before, "ggen.toml and ggen.lock are the old ones");
+    assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
+
+    // The rerun clears the leftover and installs.
+    let started = Instant::now();
+    assert_ok(&in_project(&home, &index, &project, &["add", "io.ggen.big"]));
+    eprintln!("installed {} files in {:?}", big.files.len(), started.elapsed());
+    assert_eq!(entries_of(&packages), ["io.ggen.base-1.0.0", "io.ggen.big-1.0.0"]);
+    let lock = lock_of(&project);
+    check_installed(&packages, &big, lock["io.ggen.big"]["checksum"].as_str().unwrap());
+    assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
+}
+
+#[test]
+fn concurrent_installs_into_one_home_all_succeed() {
+    let registry = Registry::with_catalog();
+    // A little latency on every request so the runs overlap.
+    let server = FaultyServer::start(&registry.index, FaultPlan::always(Fault::Delay(Duration::from_millis(20))));
+    let url = format!("sparse+{}", server.url());
+    let home = registry.home("shared");
+    let packages = home.join("packages");
+    let first = registry.project("first");
+    let second = registry.project("second");
+    fs::write(first.join("ggen.toml"), "[dependencies]\n\"io.ggen.rust.axum\" = \"^0.4\"\n").unwrap();
+    fs::write(
+        second.join("ggen.toml"),
+        "[dependencies]\n\"io.ggen.rust.cli\" = \"^0.3\"\n\"io.ggen.tools\" = \"^1\"\n",
+    )
+    .unwrap();
+
+    // Two runs on the first project, one on the second, all at once.
+    let runs: Vec<_> = [&first, &first, &second]
+        .into_iter()
+        .map(|project| {
+            let mut all = vec!["--registry", url.as_str(), "install", "--project"];
+            all.push(project.to_str().unwrap());
+            fixture::command(&home, &all)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in runs {
+        assert_ok(&run.wait_with_output().unwrap());
+    }
+
+    let one = registry.closure(&[("io.ggen.rust.axum", "^0.4")]);
+    let two = registry.closure(&[("io.ggen.rust.cli", "^0.3"), ("io.ggen.tools", "^1")]);
+    check_lock(&registry, &first, &one, &url);
+    check_lock(&registry, &second, &two, &url);
+    let mut all = one.clone();
+    all.extend(two.clone());
+    check_all_installed(&registry, &packages, &all);
+    let wanted: Vec<String> = all.values().map(|p| package_dir_name(&p.name, &p.version)).collect();
+    assert_eq!(entries_of(&packages), wanted, "each package once, no leftovers");
+    assert_eq!(check_package_dirs(&packages), wanted);
+    for project in [&first, &second] {
+        assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
+    }
+    check_archive_cache(&home);
+    let pins: serde_json::Value = serde_json::from_slice(&fs::read(home.join("trust/pins.json")).unwrap()).unwrap();
+    let pinned = pins["registries"][&url].as_object().unwrap();
+    assert_eq!(pinned.len(), all.len(), "every package pinned once: {pins:#}");
 }
