@@ -119,7 +119,10 @@ mod fixture {
             Package::new("io.ggen.rust.axum", "0.4.2")
                 .dep("io.ggen.rust.cli", "^0.3")
                 .dep("io.ggen.base", "^1.0")
-                .file("templates/routes/health.rs.tmpl", "async fn health() -> &'static str { \"ok\" }\n"),
+                .file(
+                    "templates/routes/health.rs.tmpl",
+                    "async fn health() -> &'static str { \"ok\" }\n",
+                ),
             Package::new("io.ggen.tools", "1.2.0"),
         ]
     }
@@ -228,7 +231,13 @@ mod fixture {
                 fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
             }
             let packed = self.root.join("packed");
-            let out = self.publisher(&["package", dir.to_str().unwrap(), "--out", packed.to_str().unwrap(), "--json"]);
+            let out = self.publisher(&[
+                "package",
+                dir.to_str().unwrap(),
+                "--out",
+                packed.to_str().unwrap(),
+                "--json",
+            ]);
             let made: Value = serde_json::from_str(&assert_ok(&out)).unwrap();
             let bytes = fs::read(made["path"].as_str().unwrap()).unwrap();
             self.published.push(package.clone());
@@ -301,7 +310,9 @@ mod fixture {
         }
 
         pub fn source_dir(&self, package: &Package) -> PathBuf {
-            self.root.join("sources").join(package_dir_name(&package.name, &package.version))
+            self.root
+                .join("sources")
+                .join(package_dir_name(&package.name, &package.version))
         }
 
         /// Where config.json's relative `dl` points for `name@version`.
@@ -350,7 +361,10 @@ mod fixture {
                     .unwrap_or_else(|| panic!("nothing published matches {name} {req}"))
                     .clone();
                 if let Some(already) = chosen.get(&name) {
-                    assert_eq!(already.version, newest.version, "the fixtures must not need two versions");
+                    assert_eq!(
+                        already.version, newest.version,
+                        "the fixtures must not need two versions"
+                    );
                     continue;
                 }
                 pending.extend(newest.deps.iter().cloned());
@@ -404,7 +418,18 @@ mod fixture {
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(stderr.starts_with("error: "), "{}", describe(out));
         for needle in needles {
-            assert!(stderr.contains(needle), "stderr should mention {needle:?}:\n{}", describe(out));
+            assert!(
+                stderr.contains(needle),
+                "stderr should mention {needle:?}:\n{}",
+                describe(out)
+            );
+        }
+        let mut lines = stderr.lines();
+        let mut above = lines.next().unwrap_or_default();
+        for line in lines {
+            let cause = line.strip_prefix("  caused by: ").unwrap_or(line);
+            assert!(!above.contains(cause), "a cause repeats the line above it:\n{stderr}");
+            above = cause;
         }
         stderr
     }
@@ -467,11 +492,10 @@ mod fixture {
     /// install record naming the archive's checksum.
     pub fn check_installed(packages: &Path, package: &Package, cksum: &str) {
         let dir = packages.join(package_dir_name(&package.name, &package.version));
-        let record: Value =
-            serde_json::from_slice(&fs::read(dir.join(".ggen-install.json")).unwrap_or_else(|e| {
-                panic!("{}: no install record: {e}", dir.display());
-            }))
-            .unwrap();
+        let record: Value = serde_json::from_slice(&fs::read(dir.join(".ggen-install.json")).unwrap_or_else(|e| {
+            panic!("{}: no install record: {e}", dir.display());
+        }))
+        .unwrap();
         assert_eq!(record["checksum"], cksum, "{}", dir.display());
         let mut expected = Vec::new();
         for (path, contents, executable) in package.all_files() {
@@ -505,11 +529,19 @@ mod fixture {
                 continue;
             }
             let dir = entry.path();
-            let record: Value = serde_json::from_slice(&fs::read(dir.join(".ggen-install.json")).unwrap_or_else(|e| {
-                panic!("{}: a package directory without an install record: {e}", dir.display())
-            }))
-            .unwrap();
-            assert_eq!(name, format!("{}-{}", record["name"].as_str().unwrap(), record["version"].as_str().unwrap()));
+            let record: Value =
+                serde_json::from_slice(&fs::read(dir.join(".ggen-install.json")).unwrap_or_else(|e| {
+                    panic!("{}: a package directory without an install record: {e}", dir.display())
+                }))
+                .unwrap();
+            assert_eq!(
+                name,
+                format!(
+                    "{}-{}",
+                    record["name"].as_str().unwrap(),
+                    record["version"].as_str().unwrap()
+                )
+            );
             let recorded: BTreeMap<String, String> = record["files"]
                 .as_object()
                 .unwrap()
@@ -524,7 +556,12 @@ mod fixture {
                     (p, hash)
                 })
                 .collect();
-            assert_eq!(present, recorded, "{}: files differ from its install record", dir.display());
+            assert_eq!(
+                present,
+                recorded,
+                "{}: files differ from its install record",
+                dir.display()
+            );
             names.push(name);
         }
         names.sort();
@@ -564,10 +601,7 @@ mod tarball {
     }
 
     pub fn special(path: &str, kind: u8) -> Entry {
-        Entry {
-            kind,
-            ..file(path, "")
-        }
+        Entry { kind, ..file(path, "") }
     }
 
     impl Entry {
@@ -685,7 +719,11 @@ mod tarball {
     fn deflate_piece(input: &[u8], last: bool) -> Vec<u8> {
         let mut compress = Compress::new(Compression::best(), false);
         let mut out = Vec::with_capacity(input.len() + 4096);
-        let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+        let flush = if last {
+            FlushCompress::Finish
+        } else {
+            FlushCompress::Sync
+        };
         let status = compress.compress_vec(input, &mut out, flush).unwrap();
         assert_eq!(compress.total_in(), input.len() as u64);
         if last {
@@ -730,7 +768,11 @@ fn check_lock(registry: &Registry, project: &Path, expected: &BTreeMap<String, P
         assert_eq!(locked["version"].as_str(), Some(package.version.as_str()), "{name}");
         assert_eq!(locked["source"].as_str(), Some(source), "{name}");
         let archive = fs::read(registry.archive_path(name, &package.version)).unwrap();
-        assert_eq!(locked["checksum"].as_str(), Some(sha256_hex(&archive).as_str()), "{name}");
+        assert_eq!(
+            locked["checksum"].as_str(),
+            Some(sha256_hex(&archive).as_str()),
+            "{name}"
+        );
         let mut deps: Vec<String> = package
             .deps
             .iter()
@@ -756,12 +798,19 @@ fn check_all_installed(registry: &Registry, packages: &Path, expected: &BTreeMap
 /// (parent, child) edges of `tree --json`'s output.
 fn tree_edges(nodes: &serde_json::Value, parent: Option<&str>, edges: &mut BTreeSet<(String, String)>) {
     for node in nodes.as_array().unwrap() {
-        let id = format!("{} {}", node["name"].as_str().unwrap(), node["version"].as_str().unwrap());
+        let id = format!(
+            "{} {}",
+            node["name"].as_str().unwrap(),
+            node["version"].as_str().unwrap()
+        );
         if let Some(parent) = parent {
             edges.insert((parent.to_owned(), id.clone()));
         }
         if node["repeated"] == true {
-            assert!(node["dependencies"].as_array().unwrap().is_empty(), "a repeated node is not expanded");
+            assert!(
+                node["dependencies"].as_array().unwrap().is_empty(),
+                "a repeated node is not expanded"
+            );
         }
         tree_edges(&node["dependencies"], Some(&id), edges);
     }
@@ -807,7 +856,10 @@ fn local_directory_install_lifecycle() {
     let lock_after_add = fs::read(project.join("ggen.lock")).unwrap();
 
     // tree: the graph the packages declare.
-    let tree = assert_ok(&market(&home, &["tree", "--json", "--project", project.to_str().unwrap()]));
+    let tree = assert_ok(&market(
+        &home,
+        &["tree", "--json", "--project", project.to_str().unwrap()],
+    ));
     let mut edges = BTreeSet::new();
     tree_edges(&serde_json::from_str(&tree).unwrap(), None, &mut edges);
     assert_eq!(edges, expected_edges(&expected));
@@ -827,13 +879,22 @@ fn local_directory_install_lifecycle() {
 
     // --dry-run writes nothing, anywhere.
     let before = (snapshot(&registry.root, &[]), snapshot(&home, &[]));
-    let out = assert_ok(&in_project(&home, &index, &project, &["add", "io.ggen.tools", "--dry-run"]));
+    let out = assert_ok(&in_project(
+        &home,
+        &index,
+        &project,
+        &["add", "io.ggen.tools", "--dry-run"],
+    ));
     assert!(out.contains("Would install io.ggen.tools 1.2.0"), "{out}");
     assert!(out.contains("ggen.lock would change"), "{out}");
     assert_eq!((snapshot(&registry.root, &[]), snapshot(&home, &[])), before);
 
     // install --locked refuses a ggen.toml the lock no longer matches.
-    fs::write(project.join("ggen.toml"), format!("{manifest}\"io.ggen.tools\" = \"^1\"\n")).unwrap();
+    fs::write(
+        project.join("ggen.toml"),
+        format!("{manifest}\"io.ggen.tools\" = \"^1\"\n"),
+    )
+    .unwrap();
     let out = in_project(&home, &index, &project, &["install", "--locked"]);
     assert_refused(&out, &["ggen.lock is out of date", "add io.ggen.tools 1.2.0"]);
     assert_eq!(fs::read(project.join("ggen.lock")).unwrap(), lock_after_add);
@@ -843,11 +904,19 @@ fn local_directory_install_lifecycle() {
     // add then remove: the lock grows, then shrinks back to what it was.
     assert_ok(&in_project(&home, &index, &project, &["add", "io.ggen.tools"]));
     assert!(lock_of(&project).contains_key("io.ggen.tools"));
-    check_installed(&packages, registry.package("io.ggen.tools", "1.2.0"), &lock_of(&project)["io.ggen.tools"]["checksum"].as_str().unwrap());
+    check_installed(
+        &packages,
+        registry.package("io.ggen.tools", "1.2.0"),
+        lock_of(&project)["io.ggen.tools"]["checksum"].as_str().unwrap(),
+    );
     let out = assert_ok(&in_project(&home, &index, &project, &["remove", "io.ggen.tools"]));
     assert!(out.contains("Unlocking io.ggen.tools 1.2.0"), "{out}");
     assert_eq!(fs::read(project.join("ggen.lock")).unwrap(), lock_after_add);
-    assert!(!fs::read_to_string(project.join("ggen.toml")).unwrap().contains("io.ggen.tools"));
+    assert!(
+        !fs::read_to_string(project.join("ggen.toml"))
+            .unwrap()
+            .contains("io.ggen.tools")
+    );
 
     // A new compatible release: install keeps the lock, update moves to it.
     registry.publish(&Package::new("io.ggen.base", "1.1.0").file("templates/license.tmpl", "Apache-2.0\n"));
@@ -865,13 +934,21 @@ fn local_directory_install_lifecycle() {
 
     // --into copies the packages, without install records.
     let vendor = registry.root.join("vendor");
-    assert_ok(&in_project(&home, &index, &project, &["install", "--into", vendor.to_str().unwrap()]));
+    assert_ok(&in_project(
+        &home,
+        &index,
+        &project,
+        &["install", "--into", vendor.to_str().unwrap()],
+    ));
     let mut copied: Vec<String> = fs::read_dir(&vendor)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     copied.sort();
-    let wanted: Vec<String> = updated.values().map(|p| package_dir_name(&p.name, &p.version)).collect();
+    let wanted: Vec<String> = updated
+        .values()
+        .map(|p| package_dir_name(&p.name, &p.version))
+        .collect();
     assert_eq!(copied, wanted);
     for package in updated.values() {
         let dir = vendor.join(package_dir_name(&package.name, &package.version));
@@ -892,7 +969,10 @@ fn local_directory_install_lifecycle() {
     let out = market(&home, &["verify", "--project", project.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("io.ggen.rust.cli 0.3.0: templates/cli.tmpl was modified"), "{stdout}");
+    assert!(
+        stdout.contains("io.ggen.rust.cli 0.3.0: templates/cli.tmpl was modified"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -952,7 +1032,10 @@ fn offline_install_uses_only_the_caches() {
         // dropped from the cache (as a cache clean-up would).
         let elsewhere = registry.project("elsewhere");
         assert_ok(&in_project(&home, &url, &elsewhere, &["add", "io.ggen.tools"]));
-        let cksum = lock_of(&elsewhere)["io.ggen.tools"]["checksum"].as_str().unwrap().to_owned();
+        let cksum = lock_of(&elsewhere)["io.ggen.tools"]["checksum"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         fs::remove_file(home.join(format!("archives/{cksum}.tar.gz"))).unwrap();
         fs::remove_dir_all(packages.join("io.ggen.tools-1.2.0")).unwrap();
         url
@@ -967,7 +1050,12 @@ fn offline_install_uses_only_the_caches() {
     for file in ["ggen.toml", "ggen.lock"] {
         fs::copy(online.join(file), offline.join(file)).unwrap();
     }
-    assert_ok(&in_project(&home, &url, &offline, &["--offline", "install", "--locked"]));
+    assert_ok(&in_project(
+        &home,
+        &url,
+        &offline,
+        &["--offline", "install", "--locked"],
+    ));
     assert_eq!(snapshot(&packages, &[]), installed);
     assert_ok(&market(&home, &["verify", "--project", offline.to_str().unwrap()]));
 
@@ -975,7 +1063,15 @@ fn offline_install_uses_only_the_caches() {
     let never = registry.project("never");
     fs::write(never.join("ggen.toml"), "[dependencies]\n\"io.ggen.never\" = \"^1\"\n").unwrap();
     let out = in_project(&home, &url, &never, &["--offline", "install"]);
-    assert_refused(&out, &["package `io.ggen.never`", "offline", "ggen-market sync io.ggen.never", "while online"]);
+    assert_refused(
+        &out,
+        &[
+            "package `io.ggen.never`",
+            "offline",
+            "ggen-market sync io.ggen.never",
+            "while online",
+        ],
+    );
     assert!(!never.join("ggen.lock").exists());
 
     // A package whose index files are cached but whose archive is not;
@@ -984,10 +1080,20 @@ fn offline_install_uses_only_the_caches() {
     let tools = registry.project("tools");
     fs::write(tools.join("ggen.toml"), "[dependencies]\n\"io.ggen.tools\" = \"^1\"\n").unwrap();
     let out = in_project(&home, &url, &tools, &["--offline", "install"]);
-    assert_refused(&out, &["io.ggen.tools 1.2.0 is not in the archive cache", "--offline", "while online"]);
+    assert_refused(
+        &out,
+        &[
+            "io.ggen.tools 1.2.0 is not in the archive cache",
+            "--offline",
+            "while online",
+        ],
+    );
     fs::write(home.join("config.toml"), "[net]\noffline = true\n").unwrap();
     let out = in_project(&home, &url, &tools, &["install"]);
-    assert_refused(&out, &["io.ggen.tools 1.2.0 is not in the archive cache", "while online"]);
+    assert_refused(
+        &out,
+        &["io.ggen.tools 1.2.0 is not in the archive cache", "while online"],
+    );
     assert!(!tools.join("ggen.lock").exists());
     assert_eq!(snapshot(&packages, &[]), installed, "nothing was added");
 }
@@ -1092,7 +1198,10 @@ fn archives_that_escape_or_hold_special_files_are_refused() {
     let cases: Vec<(&str, Vec<tarball::Entry>, &[&str])> = vec![
         (
             "1.0.1",
-            vec![tarball::file(&format!("{}/{climb}{}/dotdot.txt", p("1.0.1"), &outside[1..]), "pwned")],
+            vec![tarball::file(
+                &format!("{}/{climb}{}/dotdot.txt", p("1.0.1"), &outside[1..]),
+                "pwned",
+            )],
             &["climbs out of its directory with `..`"],
         ),
         (
@@ -1150,7 +1259,10 @@ fn archives_that_escape_or_hold_special_files_are_refused() {
     }
     registry.sign_all(&registry.key);
     refuse_each(&registry, &refusals);
-    assert_eq!(fs::read_to_string(registry.root.join("outside/victim.txt")).unwrap(), "precious\n");
+    assert_eq!(
+        fs::read_to_string(registry.root.join("outside/victim.txt")).unwrap(),
+        "precious\n"
+    );
 }
 
 #[test]
@@ -1164,12 +1276,20 @@ fn archives_that_exhaust_limits_or_are_damaged_are_refused() {
     // write nothing, so the test stays fast; file entries against a small
     // limit are covered by the unit tests of archive::unpack.
     let prefix = evil_prefix("1.1.1");
-    let mut many = vec![tarball::file(&format!("{prefix}/ggen.toml"), evil_manifest(EVIL, "1.1.1", &[]))];
+    let mut many = vec![tarball::file(
+        &format!("{prefix}/ggen.toml"),
+        evil_manifest(EVIL, "1.1.1", &[]),
+    )];
     many.extend((0..100_000).map(|i| tarball::special(&format!("{prefix}/meta{i}"), b'g')));
     registry.index_archive(EVIL, "1.1.1", &[], &tarball::tar_gz(&many));
     // Cut in the middle of the gzip stream.
-    let noise: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    let whole = evil_archive("1.1.2", vec![tarball::file(&format!("{}/noise.bin", evil_prefix("1.1.2")), &noise)]);
+    let noise: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let whole = evil_archive(
+        "1.1.2",
+        vec![tarball::file(&format!("{}/noise.bin", evil_prefix("1.1.2")), &noise)],
+    );
     registry.index_archive(EVIL, "1.1.2", &[], &whole[..whole.len() / 2]);
     // A tar that was never gzipped.
     let plain = tarball::tar(&[tarball::file(
@@ -1183,8 +1303,14 @@ fn archives_that_exhaust_limits_or_are_damaged_are_refused() {
     refuse_each(
         &registry,
         &[
-            refusal("1.1.0", &["io.ggen.evil-1.1.0/zeros", "over the limit of 536870912 bytes"]),
-            refusal("1.1.1", &["io.ggen.evil-1.1.1/meta99999", "over the limit of 100000 entries"]),
+            refusal(
+                "1.1.0",
+                &["io.ggen.evil-1.1.0/zeros", "over the limit of 536870912 bytes"],
+            ),
+            refusal(
+                "1.1.1",
+                &["io.ggen.evil-1.1.1/meta99999", "over the limit of 100000 entries"],
+            ),
             refusal("1.1.2", &["the archive is truncated"]),
             refusal("1.1.3", &["not a gzip file"]),
         ],
@@ -1208,8 +1334,18 @@ fn archives_whose_manifest_disagrees_with_the_index_are_refused() {
         "no manifest\n",
     )]);
     registry.index_archive(EVIL, "1.2.0", &[], &no_manifest);
-    registry.index_archive(EVIL, "1.2.1", &[], &with_manifest("1.2.1", evil_manifest("io.ggen.other", "1.2.1", &[])));
-    registry.index_archive(EVIL, "1.2.2", &[], &with_manifest("1.2.2", evil_manifest(EVIL, "9.9.9", &[])));
+    registry.index_archive(
+        EVIL,
+        "1.2.1",
+        &[],
+        &with_manifest("1.2.1", evil_manifest("io.ggen.other", "1.2.1", &[])),
+    );
+    registry.index_archive(
+        EVIL,
+        "1.2.2",
+        &[],
+        &with_manifest("1.2.2", evil_manifest(EVIL, "9.9.9", &[])),
+    );
     // The archive pulls in a dependency its index entry does not declare…
     registry.index_archive(
         EVIL,
@@ -1218,14 +1354,25 @@ fn archives_whose_manifest_disagrees_with_the_index_are_refused() {
         &with_manifest("1.2.3", evil_manifest(EVIL, "1.2.3", &[("io.ggen.tools", "^1")])),
     );
     // …or the entry declares one the archive does not have.
-    registry.index_archive(EVIL, "1.2.4", &tools, &with_manifest("1.2.4", evil_manifest(EVIL, "1.2.4", &[])));
+    registry.index_archive(
+        EVIL,
+        "1.2.4",
+        &tools,
+        &with_manifest("1.2.4", evil_manifest(EVIL, "1.2.4", &[])),
+    );
     registry.sign_all(&registry.key);
     refuse_each(
         &registry,
         &[
             refusal("1.2.0", &["has no `io.ggen.evil-1.2.0/ggen.toml`"]),
-            refusal("1.2.1", &["manifest is for io.ggen.other 1.2.1, not the expected io.ggen.evil 1.2.1"]),
-            refusal("1.2.2", &["manifest is for io.ggen.evil 9.9.9, not the expected io.ggen.evil 1.2.2"]),
+            refusal(
+                "1.2.1",
+                &["manifest is for io.ggen.other 1.2.1, not the expected io.ggen.evil 1.2.1"],
+            ),
+            refusal(
+                "1.2.2",
+                &["manifest is for io.ggen.evil 9.9.9, not the expected io.ggen.evil 1.2.2"],
+            ),
             refusal("1.2.3", &["does not match its index entry", "dependencies differ"]),
             refusal("1.2.4", &["does not match its index entry", "dependencies differ"]),
         ],
@@ -1242,7 +1389,11 @@ fn tampered_and_untrusted_index_entries_are_refused() {
     }
     registry.sign_all(&publisher);
     // The archive host serves other bytes than the signed cksum describes.
-    fs::copy(registry.archive_path(EVIL, "2.0.1"), registry.archive_path(EVIL, "2.0.0")).unwrap();
+    fs::copy(
+        registry.archive_path(EVIL, "2.0.1"),
+        registry.archive_path(EVIL, "2.0.0"),
+    )
+    .unwrap();
     // The index's cksum is changed (with the archive, consistently) after signing.
     let other = fs::read(registry.archive_path(EVIL, "2.0.1")).unwrap();
     fs::write(registry.archive_path(EVIL, "2.1.0"), &other).unwrap();
@@ -1266,7 +1417,10 @@ fn tampered_and_untrusted_index_entries_are_refused() {
             refusal("2.0.0", &["the index says", "corrupted or tampered with"]),
             refusal("2.1.0", &["does not match the entry; it was changed after signing"]),
             refusal("2.2.0", &["does not match the entry; it was changed after signing"]),
-            refusal("2.3.0", &[&format!("signed by key {}, which may not sign {EVIL}", stranger.id)]),
+            refusal(
+                "2.3.0",
+                &[&format!("signed by key {}, which may not sign {EVIL}", stranger.id)],
+            ),
             refusal("2.4.0", &["is not signed, and this index requires signatures"]),
         ],
     );
@@ -1290,7 +1444,11 @@ fn setuid_setgid_and_sticky_bits_are_stripped_not_refused() {
     let project = registry.project("p");
     assert_ok(&in_project(&home, &registry_arg(&registry), &project, &["add", EVIL]));
     let installed = home.join("packages").join(&prefix);
-    for (file, mode) in [("hooks/setuid.sh", 0o555), ("hooks/setgid.sh", 0o555), ("sticky.txt", 0o444)] {
+    for (file, mode) in [
+        ("hooks/setuid.sh", 0o555),
+        ("hooks/setgid.sh", 0o555),
+        ("sticky.txt", 0o444),
+    ] {
         let found = fs::metadata(installed.join(file)).unwrap().permissions().mode() & 0o7777;
         assert_eq!(found, mode, "{file}: {found:o}");
     }
@@ -1310,7 +1468,10 @@ fn a_new_unvouched_signing_key_is_refused_until_accepted() {
     let home = registry.home("h");
     let project = registry.project("p");
     assert_ok(&in_project(&home, &index, &project, &["add", "io.ggen.base"]));
-    assert_eq!(lock_of(&project)["io.ggen.base"]["signer"].as_str(), Some(first.id.as_str()));
+    assert_eq!(
+        lock_of(&project)["io.ggen.base"]["signer"].as_str(),
+        Some(first.id.as_str())
+    );
     let old = snapshot(&project, &[]);
     let installed = snapshot(&home.join("packages"), &[]);
 
@@ -1349,14 +1510,20 @@ fn a_new_unvouched_signing_key_is_refused_until_accepted() {
     let out = in_project(&fresh, &index, &project, &["update"]);
     assert_refused(
         &out,
-        &[&format!("ggen.lock records {} for io.ggen.base", first.id), "--accept-new-key"],
+        &[
+            &format!("ggen.lock records {} for io.ggen.base", first.id),
+            "--accept-new-key",
+        ],
     );
     assert_eq!(snapshot(&project, &[]), old);
     assert!(!fresh.join("packages/io.ggen.base-1.1.0").exists());
 
     // Accepted when asked for explicitly; the new key is then recorded.
     let out = assert_ok(&in_project(&home, &index, &project, &["update", "--accept-new-key"]));
-    assert!(out.contains(&format!("io.ggen.base 1.1.0 (signed by {})", successor.id)), "{out}");
+    assert!(
+        out.contains(&format!("io.ggen.base 1.1.0 (signed by {})", successor.id)),
+        "{out}"
+    );
     let lock = lock_of(&project);
     assert_eq!(lock["io.ggen.base"]["version"].as_str(), Some("1.1.0"));
     assert_eq!(lock["io.ggen.base"]["signer"].as_str(), Some(successor.id.as_str()));
@@ -1414,7 +1581,11 @@ fn entries_of(dir: &Path) -> Vec<String> {
 fn check_archive_cache(home: &Path) {
     for name in entries_of(&home.join("archives")) {
         let bytes = fs::read(home.join("archives").join(&name)).unwrap();
-        assert_eq!(name, format!("{}.tar.gz", sha256_hex(&bytes)), "archive cache entry {name}");
+        assert_eq!(
+            name,
+            format!("{}.tar.gz", sha256_hex(&bytes)),
+            "archive cache entry {name}"
+        );
     }
 }
 
@@ -1448,8 +1619,15 @@ fn sigkill_between_packages_leaves_complete_packages_and_the_old_lock() {
     });
 
     let placed = new_packages();
-    assert!((1..3).contains(&placed), "killed between packages: {placed} of 3 placed");
-    assert_eq!(snapshot(&project, &[]), before, "ggen.toml and ggen.lock are the old ones");
+    assert!(
+        (1..3).contains(&placed),
+        "killed between packages: {placed} of 3 placed"
+    );
+    assert_eq!(
+        snapshot(&project, &[]),
+        before,
+        "ggen.toml and ggen.lock are the old ones"
+    );
     assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
     check_archive_cache(&home);
 
@@ -1459,7 +1637,11 @@ fn sigkill_between_packages_leaves_complete_packages_and_the_old_lock() {
     check_lock(&registry, &project, &expected, &url);
     check_all_installed(&registry, &packages, &expected);
     assert_eq!(check_package_dirs(&packages).len(), 4);
-    assert!(entries_of(&packages).iter().all(|name| !name.starts_with('.')), "{:?}", entries_of(&packages));
+    assert!(
+        entries_of(&packages).iter().all(|name| !name.starts_with('.')),
+        "{:?}",
+        entries_of(&packages)
+    );
     assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
     check_archive_cache(&home);
 }
@@ -1470,7 +1652,10 @@ fn sigkill_during_extraction_leaves_no_partial_package() {
     // Enough files that extracting, hashing and sealing them takes a while.
     let mut big = Package::new("io.ggen.big", "1.0.0").dep("io.ggen.base", "^1");
     for i in 0..1000 {
-        big = big.file(&format!("templates/part{}/file{i}.tmpl", i / 100), format!("{{{{ part {i} }}}}\n"));
+        big = big.file(
+            &format!("templates/part{}/file{i}.tmpl", i / 100),
+            format!("{{{{ part {i} }}}}\n"),
+        );
     }
     let started = Instant::now();
     registry.publish(&big);
@@ -1494,7 +1679,11 @@ fn sigkill_during_extraction_leaves_no_partial_package() {
         "killed during extraction: {left:?}"
     );
     assert_eq!(check_package_dirs(&packages), ["io.ggen.base-1.0.0"]);
-    assert_eq!(snapshot(&project, &[]), before, "ggen.toml and ggen.lock are the old ones");
+    assert_eq!(
+        snapshot(&project, &[]),
+        before,
+        "ggen.toml and ggen.lock are the old ones"
+    );
     assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
 
     // The rerun clears the leftover and installs.
@@ -1511,13 +1700,20 @@ fn sigkill_during_extraction_leaves_no_partial_package() {
 fn concurrent_installs_into_one_home_all_succeed() {
     let registry = Registry::with_catalog();
     // A little latency on every request so the runs overlap.
-    let server = FaultyServer::start(&registry.index, FaultPlan::always(Fault::Delay(Duration::from_millis(20))));
+    let server = FaultyServer::start(
+        &registry.index,
+        FaultPlan::always(Fault::Delay(Duration::from_millis(20))),
+    );
     let url = format!("sparse+{}", server.url());
     let home = registry.home("shared");
     let packages = home.join("packages");
     let first = registry.project("first");
     let second = registry.project("second");
-    fs::write(first.join("ggen.toml"), "[dependencies]\n\"io.ggen.rust.axum\" = \"^0.4\"\n").unwrap();
+    fs::write(
+        first.join("ggen.toml"),
+        "[dependencies]\n\"io.ggen.rust.axum\" = \"^0.4\"\n",
+    )
+    .unwrap();
     fs::write(
         second.join("ggen.toml"),
         "[dependencies]\n\"io.ggen.rust.cli\" = \"^0.3\"\n\"io.ggen.tools\" = \"^1\"\n",
@@ -1558,4 +1754,53 @@ fn concurrent_installs_into_one_home_all_succeed() {
     let pins: serde_json::Value = serde_json::from_slice(&fs::read(home.join("trust/pins.json")).unwrap()).unwrap();
     let pinned = pins["registries"][&url].as_object().unwrap();
     assert_eq!(pinned.len(), all.len(), "every package pinned once: {pins:#}");
+}
+
+#[test]
+fn a_failed_install_restores_the_package_it_replaced() {
+    // Two registries publish different archives as io.ggen.base 1.0.0; both
+    // install into GGEN_HOME/packages/io.ggen.base-1.0.0/.
+    let first = Registry::with_catalog();
+    let mut second = Registry::new();
+    second.publish(&Package::new("io.ggen.base", "1.0.0").file("templates/other.tmpl", "another archive\n"));
+    // A package that needs it and fails late: its manifest disagrees with its entry.
+    let prefix = evil_prefix("1.0.0");
+    let archive = tarball::tar_gz(&[tarball::file(
+        &format!("{prefix}/ggen.toml"),
+        evil_manifest(EVIL, "1.0.0", &[]),
+    )]);
+    second.index_archive(EVIL, "1.0.0", &[("io.ggen.base".into(), "^1".into())], &archive);
+    second.sign_all(&second.key);
+
+    let home = first.home("shared");
+    let packages = home.join("packages");
+    // One package at a time, in name order: base is placed before evil fails.
+    fs::create_dir_all(&home).unwrap();
+    fs::write(home.join("config.toml"), "[net]\nmax-connections = 1\n").unwrap();
+    let a = first.project("a");
+    assert_ok(&in_project(&home, &registry_arg(&first), &a, &["add", "io.ggen.base"]));
+    let installed = snapshot(&packages, &[]);
+
+    let b = first.project("b");
+    let out = in_project(&home, &registry_arg(&second), &b, &["add", EVIL]);
+    assert_refused(&out, &["does not match its index entry"]);
+    assert_eq!(
+        snapshot(&packages, &[]),
+        installed,
+        "project a's io.ggen.base is back as it was"
+    );
+    assert_ok(&market(&home, &["verify", "--project", a.to_str().unwrap()]));
+
+    // A successful replacement leaves nothing set aside; project a then
+    // sees the other archive (one directory per name and version).
+    assert_ok(&in_project(&home, &registry_arg(&second), &b, &["add", "io.ggen.base"]));
+    assert_eq!(entries_of(&packages), ["io.ggen.base-1.0.0"]);
+    check_installed(
+        &packages,
+        second.package("io.ggen.base", "1.0.0"),
+        lock_of(&b)["io.ggen.base"]["checksum"].as_str().unwrap(),
+    );
+    let out = market(&home, &["verify", "--project", a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("installed from another archive than ggen.lock names"));
 }

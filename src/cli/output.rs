@@ -2,12 +2,19 @@
 
 use std::error::Error;
 
-/// Prints `error: …` with every cause on its own line.
+/// Prints `error: …` with every cause on its own line, except causes the
+/// line above already quotes (many messages read `{what}: {source}`, and
+/// the same words twice help nobody).
 pub fn print_error(err: &dyn Error) {
-    eprintln!("error: {err}");
+    let mut above = err.to_string();
+    eprintln!("error: {above}");
     let mut source = err.source();
     while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
+        let text = cause.to_string();
+        if !above.contains(&text) {
+            eprintln!("  caused by: {text}");
+        }
+        above = text;
         source = cause.source();
     }
 }

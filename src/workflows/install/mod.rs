@@ -37,6 +37,7 @@ pub use place::{INSTALL_RECORD, InstallRecord, hash_files, package_dir, read_rec
 pub use plan::{LockChange, Plan, Unpin, plan};
 
 use self::fetch::ArchiveFetcher;
+use self::place::Placement;
 use self::signatures::SignatureCheck;
 use super::project::{Project, ProjectError};
 use crate::archive::unpack::UnpackError;
@@ -269,17 +270,19 @@ pub fn install(
         }
         Ok(packages)
     });
+    let placed = placed.into_inner().unwrap_or_else(|e| e.into_inner());
     match result {
-        Ok(packages) => Ok(InstallReport {
-            packages,
-            changes: plan.changes,
-            lockfile_written: lock_changes,
-            dry_run: false,
-        }),
+        Ok(packages) => {
+            placed.into_iter().for_each(Placement::commit);
+            Ok(InstallReport {
+                packages,
+                changes: plan.changes,
+                lockfile_written: lock_changes,
+                dry_run: false,
+            })
+        }
         Err(err) => {
-            for dir in placed.into_inner().unwrap_or_else(|e| e.into_inner()) {
-                let _ = place::remove_tree(&dir);
-            }
+            placed.into_iter().for_each(Placement::roll_back);
             Err(err)
         }
     }
@@ -316,7 +319,7 @@ fn place_all(
     home: &GgenHome,
     options: &InstallOptions,
     progress: &dyn Progress,
-    placed: &Mutex<Vec<PathBuf>>,
+    placed: &Mutex<Vec<Placement>>,
 ) -> Result<Vec<InstalledPackage>, InstallError> {
     let config = source.config()?;
     let base = source.download_base();
@@ -339,11 +342,8 @@ fn place_all(
                     let entry = &package.entry.entry;
                     let url = config.download_url(&base, &entry.name, &entry.vers, &entry.cksum);
                     let archive = fetcher.archive(entry, &url)?;
-                    place::place(&archive, entry, &installed.path)?;
-                    placed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(installed.path.clone());
+                    let placement = place::place(&archive, entry, &installed.path)?;
+                    placed.lock().unwrap_or_else(|e| e.into_inner()).push(placement);
                 } else {
                     installed.newly_installed = false;
                 }
