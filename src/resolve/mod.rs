@@ -67,14 +67,19 @@
 //! - **Cycles** between packages are allowed (the result is a graph).
 //!
 //! # Reading the index
-//! The source is asked for a package's file only when a chosen version
+//! The source is asked for a package's file only when a version being tried
 //! first depends on it, and once per resolution, so a sparse index fetches
-//! just the closure. A source error stops the resolution and comes back
-//! inside [`ResolveError::Source`].
+//! just the closure. A file is first read for each line's `name`, `vers`
+//! and `yanked` only; a version's dependencies are parsed when it is tried
+//! and its full entry when it is chosen (parsing every feature map of every
+//! line cost more than solving). A line that is not a JSON entry is an
+//! error, as in `PackageSource::entry_lines`; a source error stops the
+//! resolution and comes back inside [`ResolveError::Source`].
 
 mod explain;
 mod provider;
 pub mod ranges;
+mod versions;
 
 #[cfg(test)]
 mod tests;
@@ -241,13 +246,13 @@ fn build_resolution(
             continue;
         };
         let versions = provider.loaded(name);
-        let line = versions
-            .candidates
-            .iter()
-            .find(|c| c.version == *version)
-            .map(|c| c.line)
+        let candidate = versions
+            .candidate(version)
             .expect("pubgrub only picks offered versions");
-        let entry = versions.lines[line].clone();
+        let entry = versions.entry_line(candidate).map_err(|source| ResolveError::Source {
+            name: name.to_string(),
+            source,
+        })?;
         let mut dependencies = Vec::new();
         for dep in entry.entry.deps.iter().filter(|d| counts(d)) {
             if let Some(to) = resolved_target(chosen, provider.dependency_target(dep)?) {
