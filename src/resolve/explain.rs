@@ -125,7 +125,7 @@ impl Words<'_, '_> {
                 if open.is_empty() || open.len() == choice.buckets.len() {
                     format!("`{name} {requirement}`")
                 } else {
-                    format!("`{name} {requirement}` from {}", open.join(" or "))
+                    format!("`{name} {requirement}` within {}", open.join(" or "))
                 }
             }
             Pkg::Missing { name } => format!("`{name}`"),
@@ -154,7 +154,7 @@ impl Words<'_, '_> {
                 format!("the project depends on {}", self.requirement(dep, dep_set))
             }
             External::FromDependencyOf(choice @ Pkg::Choice { .. }, set, dep, dep_set) => {
-                format!("{} is met by {}", self.subject(choice, set), self.subject(dep, dep_set))
+                format!("{} means {}", self.subject(choice, set), self.subject(dep, dep_set))
             }
             External::FromDependencyOf(package, set, dep, dep_set) => {
                 format!(

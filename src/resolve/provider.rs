@@ -336,12 +336,19 @@ impl<'a> IndexProvider<'a> {
                     requirement: dep.req.clone(),
                 }));
             }
-            match constraints.iter_mut().find(|(p, _)| *p == target) {
-                Some((_, existing)) => *existing = existing.intersection(&versions),
-                None => constraints.push((target, versions)),
-            }
+            add_constraint(&mut constraints, target, versions);
         }
         Ok(Ok(constraints))
+    }
+}
+
+/// Adds a constraint, intersecting it with an earlier one on the same
+/// package (a normal and a build dependency, or two spellings of one name):
+/// pubgrub expects one constraint per package.
+fn add_constraint(constraints: &mut Vec<(Pkg, VersionSet)>, package: Pkg, versions: VersionSet) {
+    match constraints.iter_mut().find(|(p, _)| *p == package) {
+        Some((_, existing)) => *existing = existing.intersection(&versions),
+        None => constraints.push((package, versions)),
     }
 }
 
@@ -432,7 +439,7 @@ impl DependencyProvider for IndexProvider<'_> {
                 for (name, requirement) in &self.root {
                     // Root requirements were checked before solving.
                     if let Target::Constraint { package, versions, .. } = self.target(name, requirement)? {
-                        constraints.push((package, versions));
+                        add_constraint(&mut constraints, package, versions);
                     }
                 }
                 constraints

@@ -254,6 +254,10 @@ fn names_are_found_whatever_their_case_or_separator() {
     index.publish("a", "1.0.0", vec![dep("foo-bar", "^1"), dep("FOO_BAR", "^1")]);
     let resolution = resolve_ok(&index, &Request::new([("a", "^1"), ("foo_bar", "1")]));
     assert_eq!(chosen(&resolution), ["Foo_bar 1.0.0", "a 1.0.0"]);
+    // Two spellings in one manifest are one package that must meet both.
+    index.publish("Foo_bar", "1.1.0", vec![]);
+    let both = Request::new([("foo-bar", "^1"), ("FOO_BAR", "<1.1")]);
+    assert_eq!(chosen(&resolve_ok(&index, &both)), ["Foo_bar 1.0.0"]);
 }
 
 #[test]
