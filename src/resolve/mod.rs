@@ -56,7 +56,8 @@
 //! - **Which dependencies count**: normal and build dependencies; dev
 //!   dependencies of dependencies are ignored. Optional dependencies are
 //!   ignored: features are not resolved (ggen packages have none; for Cargo
-//!   entries this resolves the default-free minimum). Target-specific
+//!   entries, optional dependencies that a default feature would enable are
+//!   not followed either). Target-specific
 //!   dependencies are followed whatever the target, as Cargo's resolver does
 //!   for its lockfile. A renamed dependency (`package`) names the real package.
 //! - **Unusable versions**: a version one of whose requirements does not
@@ -65,6 +66,14 @@
 //!   index, so they are reported as unsupported when nothing else works.
 //!   Versions whose `vers` is not semver are ignored.
 //! - **Cycles** between packages are allowed (the result is a graph).
+//!
+//! # Conflicts
+//! [`ResolveError::NoSolution`] explains the conflict in sentences built from
+//! pubgrub's derivation: requirements appear as requirements (`x ^1.2`), sets of a
+//! package's versions as the simplest requirement covering the versions that
+//! exist (`y ^1`, `y 1.0.0`), a missing package with what requires it, and
+//! yanked versions that would have fitted are named. A requirement spanning
+//! buckets is explained per series (`x >=1, <3` within 2.x).
 //!
 //! # Reading the index
 //! The source is asked for a package's file only when a version being tried

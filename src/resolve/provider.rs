@@ -240,7 +240,16 @@ impl<'a> IndexProvider<'a> {
                     requirement,
                 } = target
                 {
-                    texts.insert((package.clone(), versions.clone()), requirement.clone());
+                    // Several spellings may mean one set (`1`, `^1`): pick one
+                    // independently of the maps' order, so messages are stable.
+                    texts
+                        .entry((package.clone(), versions.clone()))
+                        .and_modify(|known: &mut String| {
+                            if requirement < known {
+                                known.clone_from(requirement);
+                            }
+                        })
+                        .or_insert_with(|| requirement.clone());
                 }
             }
         }
