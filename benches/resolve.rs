@@ -16,8 +16,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use semver::{Version, VersionReq};
+
 use ggen_marketplace::format::{DepKind, IndexConfig, IndexEntry};
-use ggen_marketplace::resolve::{Request, resolve};
+use ggen_marketplace::resolve::{Request, Resolution, resolve};
 use ggen_marketplace::sources::local::LocalSource;
 use ggen_marketplace::sources::{PackageSource, SourceError, UpdateReport};
 use ggen_marketplace::util::progress::Progress;
@@ -108,7 +110,12 @@ fn resolve_root(source: &CountingSource, name: String, dependents: usize) -> Roo
     }
     times.sort();
     let (packages, failure) = match outcome.expect("at least one run") {
-        Ok(resolution) => (resolution.packages.len(), None),
+        Ok(resolution) => {
+            if let Err(broken) = check(&resolution) {
+                panic!("the resolution of {name} breaks a rule: {broken}");
+            }
+            (resolution.packages.len(), None)
+        }
         Err(err) => (0, Some(err.to_string())),
     };
     RootResult {
@@ -118,6 +125,45 @@ fn resolve_root(source: &CountingSource, name: String, dependents: usize) -> Roo
         packages,
         files_read,
         failure,
+    }
+}
+
+/// Checks a resolution against the rules with semver alone (not timed):
+/// every counted requirement of every chosen version is met by one of its
+/// edges, and no two chosen versions of a package are semver-compatible.
+fn check(resolution: &Resolution) -> Result<(), String> {
+    for package in &resolution.packages {
+        let entry = &package.entry.entry;
+        for dep in entry.deps.iter().filter(|d| d.kind() != DepKind::Dev && !d.optional) {
+            let req = VersionReq::parse(&dep.req).map_err(|e| e.to_string())?;
+            let met = package
+                .dependencies
+                .iter()
+                .any(|e| e.to.name.eq_ignore_ascii_case(dep.package_name()) && req.matches(&e.to.version));
+            if !met {
+                return Err(format!(
+                    "{}: `{} {}` is not met",
+                    package.id,
+                    dep.package_name(),
+                    dep.req
+                ));
+            }
+        }
+        let compatible = resolution.packages.iter().filter(|other| {
+            other.id.name == package.id.name && compatibility(&other.id.version) == compatibility(&package.id.version)
+        });
+        if compatible.count() > 1 {
+            return Err(format!("two compatible versions of {}", package.id.name));
+        }
+    }
+    Ok(())
+}
+
+fn compatibility(v: &Version) -> (u64, u64, u64) {
+    match (v.major, v.minor) {
+        (0, 0) => (0, 0, v.patch),
+        (0, minor) => (0, minor, 0),
+        (major, _) => (major, 0, 0),
     }
 }
 
@@ -144,7 +190,10 @@ fn report(results: &mut [RootResult]) {
         closures.iter().max().copied().unwrap_or(0)
     );
     let failures: Vec<&RootResult> = results.iter().filter(|r| r.failure.is_some()).collect();
-    println!("  failed: {}", failures.len());
+    println!(
+        "  failed: {}; every resolution checked against the rules with semver alone",
+        failures.len()
+    );
     for failed in failures {
         let why = failed.failure.as_deref().unwrap_or_default();
         println!(
