@@ -43,9 +43,9 @@ impl PackageSource for CountingSource {
     fn config(&self) -> Result<IndexConfig, SourceError> {
         self.inner.config()
     }
-    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError> {
+    fn read_index_file(&self, path: &str) -> Result<Option<String>, SourceError> {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.read_package_file(file_name)
+        self.inner.read_index_file(path)
     }
     fn package_names(&self) -> Result<Option<Vec<String>>, SourceError> {
         self.inner.package_names()
