@@ -8,7 +8,8 @@
 //! Run: `cargo bench --bench sparse_fetch` (needs `nginx` and `git`).
 //! `GGEN_BENCH_RUNS` sets the runs per case (default 5; the median is
 //! reported); `GGEN_BENCH_INDEX` points at an existing checkout of the
-//! corpus at 5343e085 to skip unpacking it.
+//! corpus at 5343e085 to skip unpacking it; `GGEN_BENCH_CONNECTIONS` sets
+//! our `max_connections` (default 16).
 //!
 //! Figures per case: wall time (ours: the `prefetch_closure` call; Cargo's:
 //! the whole command, startup and resolution included), the span of the
@@ -52,6 +53,7 @@ const CORPUS_COMMIT: &str = "5343e085";
 struct Run {
     wall: Duration,
     span: Duration,
+    cpu: Duration,
     requests: usize,
     connections: usize,
     not_modified: usize,
@@ -64,10 +66,7 @@ fn main() {
         println!("sparse_fetch: run with `cargo bench --bench sparse_fetch`");
         return;
     }
-    let runs: usize = std::env::var("GGEN_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let runs = env_number("GGEN_BENCH_RUNS").unwrap_or(5);
     let scratch = tempfile::tempdir().expect("temp dir");
     let index = match std::env::var_os("GGEN_BENCH_INDEX") {
         Some(dir) => PathBuf::from(dir),
@@ -77,39 +76,46 @@ fn main() {
     let url = format!("sparse+http://127.0.0.1:{}/", nginx.port());
     let roots: Vec<String> = TOP_20.iter().map(|s| s.to_string()).collect();
 
-    let ours_cold = measure(runs, &nginx, |i| {
-        let cache = scratch.path().join(format!("ours-cold-{i}"));
-        fetch_with_ours(&url, &cache, &roots)
-    });
-    let warm_cache = scratch.path().join("ours-warm");
-    fetch_with_ours(&url, &warm_cache, &roots);
-    let ours_warm = measure(runs, &nginx, |_| fetch_with_ours(&url, &warm_cache, &roots));
-
     let project = cargo_project(scratch.path(), &url);
-    let cargo_cold = measure(runs, &nginx, |i| {
-        let home = scratch.path().join(format!("cargo-home-cold-{i}"));
-        generate_lockfile(&project, &home)
-    });
+    let warm_cache = scratch.path().join("ours-warm");
     let warm_home = scratch.path().join("cargo-home-warm");
+    fetch_with_ours(&url, &warm_cache, &roots);
     generate_lockfile(&project, &warm_home);
-    let cargo_warm = measure(runs, &nginx, |_| generate_lockfile(&project, &warm_home));
 
-    println!("W3 sparse fetch of the closure of the top 20 crates (corpus {CORPUS_COMMIT}), nginx on loopback, median of {runs}");
+    // The cases take turns, so that a busy machine slows them alike.
+    let mut cases: [(&str, Vec<Run>); 4] = [
+        ("ours cold", Vec::new()),
+        ("cargo cold", Vec::new()),
+        ("ours warm", Vec::new()),
+        ("cargo warm", Vec::new()),
+    ];
+    for i in 0..runs.max(1) {
+        let cold_cache = scratch.path().join(format!("ours-cold-{i}"));
+        let cold_home = scratch.path().join(format!("cargo-home-cold-{i}"));
+        cases[0].1.push(measure(&nginx, || fetch_with_ours(&url, &cold_cache, &roots)));
+        cases[1].1.push(measure(&nginx, || generate_lockfile(&project, &cold_home)));
+        cases[2].1.push(measure(&nginx, || fetch_with_ours(&url, &warm_cache, &roots)));
+        cases[3].1.push(measure(&nginx, || generate_lockfile(&project, &warm_home)));
+    }
+
     println!(
-        "{:<14} {:>9} {:>9} {:>9} {:>12} {:>5}",
-        "case", "wall ms", "span ms", "requests", "connections", "304s"
+        "W3 sparse fetch of the closure of the top 20 crates (corpus {CORPUS_COMMIT}), nginx on loopback, median of {runs} (min-max wall)"
     );
-    for (name, run) in [
-        ("ours cold", ours_cold),
-        ("cargo cold", cargo_cold),
-        ("ours warm", ours_warm),
-        ("cargo warm", cargo_warm),
-    ] {
+    println!(
+        "{:<11} {:>8} {:>15} {:>8} {:>8} {:>9} {:>12} {:>5}",
+        "case", "wall ms", "range", "span ms", "cpu ms", "requests", "connections", "304s"
+    );
+    for (name, mut runs) in cases {
+        runs.sort_by_key(|r| r.wall);
+        let run = runs[runs.len() / 2];
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
-            "{:<14} {:>9.1} {:>9.1} {:>9} {:>12} {:>5}",
+            "{:<11} {:>8.1} {:>15} {:>8.1} {:>8.0} {:>9} {:>12} {:>5}",
             name,
-            run.wall.as_secs_f64() * 1e3,
-            run.span.as_secs_f64() * 1e3,
+            ms(run.wall),
+            format!("{:.0}-{:.0}", ms(runs[0].wall), ms(runs[runs.len() - 1].wall)),
+            ms(run.span),
+            ms(run.cpu),
             run.requests,
             run.connections,
             run.not_modified
@@ -117,29 +123,49 @@ fn main() {
     }
 }
 
-/// Runs `case` `runs` times and returns the run of median wall time.
-fn measure(runs: usize, nginx: &Nginx, mut case: impl FnMut(usize) -> Duration) -> Run {
-    let mut results: Vec<Run> = (0..runs.max(1))
-        .map(|i| {
-            let mark = nginx.log_mark();
-            let wall = case(i);
-            let log: AccessLog = nginx.log_since(mark);
-            Run {
-                wall,
-                span: log.span(),
-                requests: log.requests(),
-                connections: log.connections(),
-                not_modified: log.with_status(304),
-            }
-        })
-        .collect();
-    results.sort_by_key(|r| r.wall);
-    results[results.len() / 2]
+fn env_number(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.parse().ok()
+}
+
+/// Runs one case, with what nginx saw of it and the CPU time it took (this
+/// process's for ours, its children's for Cargo).
+fn measure(nginx: &Nginx, case: impl FnOnce() -> Duration) -> Run {
+    let mark = nginx.log_mark();
+    let cpu_before = cpu_time();
+    let wall = case();
+    let cpu = cpu_time() - cpu_before;
+    let log: AccessLog = nginx.log_since(mark);
+    Run {
+        wall,
+        span: log.span(),
+        cpu,
+        requests: log.requests(),
+        connections: log.connections(),
+        not_modified: log.with_status(304),
+    }
+}
+
+/// User + system time of this process and of its finished children, from
+/// /proc/self/stat (in clock ticks of 10 ms).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the parenthesised command name comes field 3 (state); fields
+    // 14-17 are utime, stime, cutime, cstime.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11..15)
+        .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
+    Duration::from_millis(ticks * 10)
 }
 
 fn fetch_with_ours(url: &str, cache: &Path, roots: &[String]) -> Duration {
     let start = Instant::now();
-    let source = SparseSource::open(url, cache, false, SparseOptions::default()).expect("open");
+    let options = SparseOptions {
+        max_connections: env_number("GGEN_BENCH_CONNECTIONS").unwrap_or(16),
+        ..SparseOptions::default()
+    };
+    let source = SparseSource::open(url, cache, false, options).expect("open");
     let report = source.prefetch_closure(roots, &NoProgress).expect("prefetch");
     let wall = start.elapsed();
     assert!(report.not_found.is_empty(), "{report:?}");
@@ -266,10 +292,19 @@ mod nginx {
             std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
         }
 
-        /// The requests logged since `mark`. nginx writes a line when a
-        /// request ends, before the client has the whole answer, so every
-        /// line is there by the time the client is done.
+        /// The requests logged since `mark`. nginx writes a request's line
+        /// just after sending the answer, so the last lines may come a
+        /// little after the client is done: wait until the log stops growing.
         pub fn log_since(&self, mark: u64) -> AccessLog {
+            let mut length = self.log_mark();
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                let now = self.log_mark();
+                if now == length {
+                    break;
+                }
+                length = now;
+            }
             let text = std::fs::read(&self.log).unwrap_or_default();
             let lines = String::from_utf8_lossy(&text[mark as usize..])
                 .lines()

@@ -159,10 +159,12 @@ impl SparseSource {
     /// The names of the packages the cache holds a file for, sorted: what
     /// search can look through without the network.
     pub fn cached_package_names(&self) -> Result<Vec<String>, SourceError> {
-        if !self.cache.root().is_dir() {
-            return Ok(Vec::new());
-        }
-        cache::package_files_under(self.cache.root())
+        Ok(self
+            .cache
+            .packages()?
+            .into_iter()
+            .filter_map(|(name, exists)| exists.then_some(name))
+            .collect())
     }
 
     /// Fetches (or revalidates) the files of `names` and of every package
@@ -342,16 +344,19 @@ impl SparseSource {
             })
     }
 
-    /// Every index path the cache knows something about: `config.json`,
-    /// the package files it holds and the packages it knows are missing.
+    /// Every index path the cache knows something about, with the name it
+    /// is known by: `config.json`, the package files it holds and the
+    /// packages it knows are missing.
     fn cached_paths(&self) -> Result<Vec<(String, String)>, SourceError> {
-        if !self.cache.root().is_dir() {
-            return Ok(Vec::new());
+        let mut paths: Vec<(String, String)> = self
+            .cache
+            .packages()?
+            .into_iter()
+            .map(|(name, _)| (name::index_path(&name), name))
+            .collect();
+        if self.cache.load(CONFIG_FILE).map_err(|source| SourceError::Cache { source })? != CachedFile::Unknown {
+            paths.push((CONFIG_FILE.to_owned(), CONFIG_FILE.to_owned()));
         }
-        let mut names = self.cached_package_names()?;
-        names.extend(self.cache.missing_package_names()?);
-        let mut paths: Vec<(String, String)> = names.into_iter().map(|n| (name::index_path(&n), n)).collect();
-        paths.push((CONFIG_FILE.to_owned(), CONFIG_FILE.to_owned()));
         Ok(paths)
     }
 }
