@@ -92,10 +92,18 @@ fn main() {
     for i in 0..runs.max(1) {
         let cold_cache = scratch.path().join(format!("ours-cold-{i}"));
         let cold_home = scratch.path().join(format!("cargo-home-cold-{i}"));
-        cases[0].1.push(measure(&nginx, || fetch_with_ours(&url, &cold_cache, &roots)));
-        cases[1].1.push(measure(&nginx, || generate_lockfile(&project, &cold_home)));
-        cases[2].1.push(measure(&nginx, || fetch_with_ours(&url, &warm_cache, &roots)));
-        cases[3].1.push(measure(&nginx, || generate_lockfile(&project, &warm_home)));
+        cases[0]
+            .1
+            .push(measure(&nginx, || fetch_with_ours(&url, &cold_cache, &roots)));
+        cases[1]
+            .1
+            .push(measure(&nginx, || generate_lockfile(&project, &cold_home)));
+        cases[2]
+            .1
+            .push(measure(&nginx, || fetch_with_ours(&url, &warm_cache, &roots)));
+        cases[3]
+            .1
+            .push(measure(&nginx, || generate_lockfile(&project, &warm_home)));
     }
 
     println!(
@@ -201,7 +209,8 @@ fn cargo_project(scratch: &Path, url: &str) -> PathBuf {
         format!("[registries.corpus]\nindex = \"{url}\"\n"),
     )
     .unwrap();
-    let mut manifest = String::from("[package]\nname = \"peer\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n");
+    let mut manifest =
+        String::from("[package]\nname = \"peer\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n");
     for name in TOP_20 {
         manifest.push_str(&format!("{name} = {{ version = \"*\", registry = \"corpus\" }}\n"));
     }

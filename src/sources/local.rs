@@ -45,8 +45,8 @@ impl PackageSource for LocalSource {
         IndexConfig::from_json(&text).map_err(|source| SourceError::Config { path, source })
     }
 
-    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError> {
-        let path = self.root.join(name::index_path(file_name));
+    fn read_index_file(&self, relative: &str) -> Result<Option<String>, SourceError> {
+        let path = self.root.join(relative);
         match std::fs::read(&path) {
             Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| SourceError::NotUtf8 {
                 location: path.display().to_string(),

@@ -177,9 +177,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// A stable hash (the same in every process, unlike std's), to pick a lock
 /// stripe.
 fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes
-        .iter()
-        .fold(0x811c_9dc5u32, |hash, &b| (hash ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    bytes.iter().fold(0x811c_9dc5u32, |hash, &b| {
+        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 #[cfg(test)]
@@ -206,7 +206,9 @@ mod tests {
         assert_eq!(cache.load("se/rd/serde").unwrap(), present);
         cache.store_missing("2/ab", 410).unwrap();
         assert_eq!(cache.load("2/ab").unwrap(), CachedFile::Missing);
-        cache.store_present("config.json", b"{}", &Validators::default()).unwrap();
+        cache
+            .store_present("config.json", b"{}", &Validators::default())
+            .unwrap();
         assert_eq!(
             cache.packages().unwrap(),
             [("ab".to_string(), false), ("serde".to_string(), true)]
@@ -217,7 +219,9 @@ mod tests {
     fn the_header_is_one_json_line_before_the_served_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::new(dir.path());
-        cache.store_present("1/a", b"{\"x\":1}\n{\"x\":2}\n", &etag("\"e\"")).unwrap();
+        cache
+            .store_present("1/a", b"{\"x\":1}\n{\"x\":2}\n", &etag("\"e\""))
+            .unwrap();
         let stored = std::fs::read_to_string(dir.path().join("1/a")).unwrap();
         let (header, content) = stored.split_once('\n').unwrap();
         let header: serde_json::Value = serde_json::from_str(header).unwrap();
@@ -232,7 +236,10 @@ mod tests {
     fn unreadable_files_count_as_never_fetched() {
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::new(dir.path());
-        assert_eq!(sha256_hex(b"x"), "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881");
+        assert_eq!(
+            sha256_hex(b"x"),
+            "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+        );
         for (rel, stored) in [
             ("1/a", &b"no header at all"[..]),
             ("1/b", b"{not json\nx"),
@@ -253,7 +260,9 @@ mod tests {
     fn a_torn_file_counts_as_never_fetched() {
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::new(dir.path());
-        cache.store_present("3/a/abc", b"line 1\nline 2\n", &etag("\"e\"")).unwrap();
+        cache
+            .store_present("3/a/abc", b"line 1\nline 2\n", &etag("\"e\""))
+            .unwrap();
         let path = dir.path().join("3/a/abc");
         let stored = std::fs::read(&path).unwrap();
         // As a power loss may leave a file that was renamed but not synced.
@@ -267,10 +276,11 @@ mod tests {
     fn stripes_are_stable_and_spread() {
         assert_eq!(fnv1a(b""), 0x811c_9dc5);
         assert_eq!(fnv1a(b"a"), 0xe40c_292c, "the published FNV-1a test vector");
-        let stripes: std::collections::HashSet<u32> = ["se/rd/serde", "1/a", "2/ab", "3/a/abc", "ra/nd/rand", "li/bc/libc"]
-            .iter()
-            .map(|p| fnv1a(p.as_bytes()) % LOCK_STRIPES)
-            .collect();
+        let stripes: std::collections::HashSet<u32> =
+            ["se/rd/serde", "1/a", "2/ab", "3/a/abc", "ra/nd/rand", "li/bc/libc"]
+                .iter()
+                .map(|p| fnv1a(p.as_bytes()) % LOCK_STRIPES)
+                .collect();
         assert!(stripes.len() > 3, "{stripes:?}");
     }
 }

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use self::cache::{CachedFile, DiskCache};
 use super::http::{self, HttpResponse, RetryPolicy, Validators};
-use super::{PackageSource, SourceError, UpdateReport};
+use super::{NameListing, PackageSource, SourceError, UpdateReport};
 use crate::format::entry::{DepKind, Dependency};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::util::progress::Progress;
@@ -354,7 +354,12 @@ impl SparseSource {
             .into_iter()
             .map(|(name, _)| (name::index_path(&name), name))
             .collect();
-        if self.cache.load(CONFIG_FILE).map_err(|source| SourceError::Cache { source })? != CachedFile::Unknown {
+        if self
+            .cache
+            .load(CONFIG_FILE)
+            .map_err(|source| SourceError::Cache { source })?
+            != CachedFile::Unknown
+        {
             paths.push((CONFIG_FILE.to_owned(), CONFIG_FILE.to_owned()));
         }
         Ok(paths)
@@ -378,12 +383,14 @@ impl PackageSource for SparseSource {
         }
     }
 
-    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError> {
-        let Some(rel) = package_path(file_name) else {
+    fn read_index_file(&self, rel: &str) -> Result<Option<String>, SourceError> {
+        if !is_plain_relative_path(rel) {
             return Ok(None);
-        };
+        }
         self.ensure_index()?;
-        Ok(match self.read_file(&rel, file_name)?.known {
+        // Package files and owner-key files both end in the package name.
+        let subject = rel.rsplit('/').next().unwrap_or(rel);
+        Ok(match self.read_file(rel, subject)?.known {
             Known::Present(text) => Some(text.to_string()),
             Known::Missing => None,
         })
@@ -393,6 +400,14 @@ impl PackageSource for SparseSource {
     /// [`SparseSource::cached_package_names`].
     fn package_names(&self) -> Result<Option<Vec<String>>, SourceError> {
         Ok(None)
+    }
+
+    /// Search looks through what the cache holds, and says so.
+    fn searchable_names(&self) -> Result<NameListing, SourceError> {
+        Ok(NameListing {
+            names: self.cached_package_names()?,
+            complete: false,
+        })
     }
 
     fn download_base(&self) -> String {
@@ -422,6 +437,22 @@ impl PackageSource for SparseSource {
         result?;
         Ok(tally.update_report(paths.len()))
     }
+}
+
+/// Whether `rel` stays inside the index: no empty, `.` or `..` segment, no
+/// leading `/`, nothing but name characters, and no dot entry at the root
+/// (where the cache keeps its lock files). Keeps a hostile name from
+/// turning into a request (or a cache path) outside the index.
+fn is_plain_relative_path(rel: &str) -> bool {
+    !rel.starts_with('.')
+        && rel.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
 }
 
 /// The index path of a package file, or `None` for a name no index can hold
@@ -584,6 +615,10 @@ mod tests {
         assert_eq!(package_path("../../etc/passwd"), None);
         assert_eq!(package_path("a..b"), None);
         assert_eq!(package_path("Serde").as_deref(), Some("se/rd/serde"));
+        assert!(is_plain_relative_path("_keys/io/.g/io.ggen.base"));
+        for bad in ["../x", "a//b", "/etc/passwd", "a/./b", "a b", "", ".locks/3"] {
+            assert!(!is_plain_relative_path(bad), "{bad}");
+        }
     }
 
     #[test]
