@@ -17,12 +17,14 @@
 //! assert_eq!(source.package_names().unwrap(), Some(vec!["demo".to_string()]));
 //! ```
 
+pub mod git;
 pub mod local;
 
 use std::path::PathBuf;
 
 use crate::format::entry::EntryParseError;
 use crate::format::{IndexConfig, IndexEntry, config::ConfigError, name};
+use crate::util::fs::FsError;
 use crate::util::progress::Progress;
 
 /// One version line of a package file, kept verbatim beside its parsed form
@@ -62,6 +64,19 @@ pub enum SourceError {
     },
     #[error("package file {location} is not UTF-8")]
     NotUtf8 { location: String },
+    #[error("invalid registry URL `{url}`: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot {action}: {source}")]
+    Git { action: String, source: git::GitError },
+    #[error("offline: cannot fetch {url}; run without --offline")]
+    Offline { url: String },
+    #[error(
+        "registry {url} has not been fetched yet (no clone at {}); run `ggen-market sync` without --offline",
+        dir.display()
+    )]
+    NotFetched { url: String, dir: PathBuf },
+    #[error(transparent)]
+    Fs(#[from] FsError),
 }
 
 /// Read access to an index, whatever the transport.
