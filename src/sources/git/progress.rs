@@ -78,15 +78,15 @@ fn show_phases(board: &Board, progress: &dyn Progress, done: &AtomicBool) {
     let mut shown: Option<(Phase, usize)> = None;
     loop {
         let last_round = done.load(Ordering::Acquire);
-        if let Some(phase) = board.current() {
-            if shown.as_ref().is_none_or(|(old, _)| old.serial != phase.serial) {
-                if let Some((old, reported)) = shown.take() {
-                    catch_up(&old, reported, progress);
-                    progress.finish();
-                }
-                progress.start(phase.name, phase.total);
-                shown = Some((phase, 0));
+        if let Some(phase) = board.current()
+            && shown.as_ref().is_none_or(|(old, _)| old.serial != phase.serial)
+        {
+            if let Some((old, reported)) = shown.take() {
+                catch_up(&old, reported, progress);
+                progress.finish();
             }
+            progress.start(phase.name, phase.total);
+            shown = Some((phase, 0));
         }
         if let Some((phase, reported)) = shown.as_mut() {
             *reported = catch_up(phase, *reported, progress);
