@@ -353,3 +353,202 @@ fn two_updates_at_once_leave_one_consistent_clone() {
     let serde = git(&corpus.repo(), &["show", &format!("{OLD}:se/rd/serde")]);
     assert_eq!(source.read_package_file("serde").unwrap(), Some(serde));
 }
+
+/// A small index in a non-bare repository, as a publisher keeps it.
+struct SmallIndex {
+    dir: tempfile::TempDir,
+}
+
+impl SmallIndex {
+    /// An index with a relative `dl` and one package, `demo`.
+    fn new() -> SmallIndex {
+        let index = SmallIndex {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        git(index.path(), &["init", "-q", "-b", "main"]);
+        std::fs::write(
+            index.path().join("config.json"),
+            r#"{"dl":"archives/{crate}-{version}.tar.gz"}"#,
+        )
+        .unwrap();
+        index.publish("de/mo/demo", "1.0.0");
+        index
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn url(&self) -> String {
+        self.path().display().to_string()
+    }
+
+    /// Appends a version of the package stored at `path` and commits;
+    /// returns the commit id.
+    fn publish(&self, path: &str, vers: &str) -> String {
+        let name = file_name(path);
+        let line =
+            format!(r#"{{"name":"{name}","vers":"{vers}","deps":[],"cksum":"00","features":{{}},"yanked":false}}"#);
+        let file = self.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+        text.push_str(&line);
+        text.push('\n');
+        std::fs::write(&file, text).unwrap();
+        git(self.path(), &["add", "."]);
+        let message = format!("{name} {vers}");
+        git(
+            self.path(),
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "-m",
+                &message,
+            ],
+        );
+        git(self.path(), &["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    /// Removes one loose object, as a damaged server would have lost it.
+    fn lose_object(&self, spec: &str) -> (PathBuf, Vec<u8>) {
+        let id = git(self.path(), &["rev-parse", spec]).trim().to_owned();
+        let path = self.path().join(".git/objects").join(&id[..2]).join(&id[2..]);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        (path, bytes)
+    }
+}
+
+fn versions(source: &GitSource, name: &str) -> Option<Vec<String>> {
+    let entries = source.entries(name).unwrap()?;
+    Some(entries.into_iter().map(|e| e.vers).collect())
+}
+
+#[test]
+fn a_fetch_from_a_broken_remote_leaves_the_previous_state_readable() {
+    let index = SmallIndex::new();
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&index.url(), cache.path(), false).unwrap();
+    source.update(&NoProgress).unwrap();
+    let first = source.current_commit().unwrap();
+
+    index.publish("de/mo/demo", "1.1.0");
+    index.publish("ne/w-/new-package", "0.1.0");
+    // The server lost a blob it must send: git upload-pack dies after the
+    // negotiation went well, without a pack.
+    let (lost, bytes) = index.lose_object("HEAD:ne/w-/new-package");
+    let err = source.update(&NoProgress).unwrap_err();
+    assert!(matches!(err, SourceError::Git { .. }), "{err}");
+    assert!(err.to_string().contains(&index.url()), "{err} names the remote");
+
+    for reader in [&source, &GitSource::open(&index.url(), cache.path(), true).unwrap()] {
+        assert_eq!(reader.current_commit(), Some(first.clone()));
+        assert_eq!(versions(reader, "demo"), Some(vec!["1.0.0".to_string()]));
+        assert_eq!(versions(reader, "new-package"), None);
+    }
+    let clone = source.clone_dir();
+    assert_eq!(git(&clone, &["rev-parse", "refs/ggen/index"]).trim(), first);
+    git(&clone, &["fsck", "--connectivity-only", "refs/ggen/index"]);
+
+    // Once the server is repaired, the same clone catches up.
+    std::fs::write(&lost, bytes).unwrap();
+    let report = source.update(&NoProgress).unwrap();
+    assert!(report.changed, "{report:?}");
+    assert_eq!(
+        versions(&source, "demo"),
+        Some(vec!["1.0.0".to_string(), "1.1.0".to_string()])
+    );
+    assert_eq!(versions(&source, "new-package"), Some(vec!["0.1.0".to_string()]));
+}
+
+#[test]
+fn a_first_clone_that_fails_leaves_nothing_behind() {
+    let index = SmallIndex::new();
+    index.lose_object("HEAD:config.json");
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&index.url(), cache.path(), false).unwrap();
+    assert!(source.update(&NoProgress).is_err());
+    let left: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [".lock"], "no clone, complete or partial");
+    let err = source.config().unwrap_err();
+    assert!(matches!(err, SourceError::NotFetched { .. }), "{err}");
+}
+
+#[test]
+fn offline_reads_the_clone_and_never_connects() {
+    let index = SmallIndex::new();
+    let cache = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let unreachable = format!("git://{}/index.git", listener.local_addr().unwrap());
+
+    let err = GitSource::open(&unreachable, cache.path(), true).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, SourceError::NotFetched { .. }), "{message}");
+    assert!(
+        message.contains(&unreachable) && message.contains("ggen-market sync"),
+        "{message}"
+    );
+
+    GitSource::open(&index.url(), cache.path(), false)
+        .unwrap()
+        .update(&NoProgress)
+        .unwrap();
+    let offline = GitSource::open(&unreachable, cache.path(), true).unwrap();
+    assert_eq!(versions(&offline, "demo"), Some(vec!["1.0.0".to_string()]));
+    let err = offline.update(&NoProgress).unwrap_err();
+    assert!(matches!(err, SourceError::Offline { .. }), "{err}");
+    assert!(
+        err.to_string().contains("--offline") && err.to_string().contains(&unreachable),
+        "{err}"
+    );
+    assert_eq!(
+        listener.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "offline, nothing connected"
+    );
+
+    // The control: online, the same URL is contacted (and hung up on).
+    listener.set_nonblocking(false).unwrap();
+    let hang_up = std::thread::spawn(move || listener.accept().map(|_| ()));
+    let online = GitSource::open(&unreachable, cache.path(), false).unwrap();
+    assert!(online.update(&NoProgress).is_err());
+    hang_up.join().unwrap().expect("online, the remote was contacted");
+    assert_eq!(versions(&online, "demo"), Some(vec!["1.0.0".to_string()]));
+}
+
+#[test]
+fn an_empty_remote_is_named_as_such() {
+    let empty = tempfile::tempdir().unwrap();
+    git(empty.path(), &["init", "-q", "--bare"]);
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", empty.path().display());
+    let err = GitSource::open(&url, cache.path(), false)
+        .unwrap()
+        .update(&NoProgress)
+        .unwrap_err();
+    let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    assert!(chain.contains("empty repository") && chain.contains(&url), "{chain}");
+}
+
+#[test]
+fn a_relative_dl_resolves_inside_a_path_index() {
+    let index = SmallIndex::new();
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&index.url(), cache.path(), false).unwrap();
+    source.update(&NoProgress).unwrap();
+    let config = source.config().unwrap();
+    let url = config.download_url(&source.download_base(), "demo", "1.0.0", "00");
+    assert_eq!(Path::new(&url), index.path().join("archives/demo-1.0.0.tar.gz"));
+    assert_eq!(source.describe(), index.url());
+}
