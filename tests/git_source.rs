@@ -1,28 +1,35 @@
-//! `GitSource` against real repositories: the crates.io index snapshot of
-//! shared/corpora, cloned over each transport and checked against `git`
-//! itself (`git ls-tree`, `git cat-file`, `git rev-list`) as the oracle.
+//! `GitSource` against real repositories and servers on 127.0.0.1: the
+//! crates.io index snapshot of shared/corpora, cloned over each transport
+//! (path, `file://`, `git://`, smart HTTP) and checked against `git` itself
+//! (`git ls-tree`, `git cat-file`, `git rev-list`) as the oracle.
+
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ggen_marketplace::sources::git::GitSource;
 use ggen_marketplace::sources::{PackageSource, SourceError};
 use ggen_marketplace::util::progress::{NoProgress, Progress};
+use support::servers::{
+    CORPUS_BRANCH, CORPUS_FILTERED_COMMIT as NEW, CORPUS_FULL_COMMIT as OLD, GitDaemon, GitHttpServer, apply_git_env,
+};
 
-const CORPUS_TAR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/corpora/crates-io-index-2019.git.tar"
-);
-/// The full registry of 2019-11-10, and its filtered child.
-const OLD: &str = "5343e085";
-const NEW: &str = "b28bb168";
-
-/// Runs git in `dir` and returns its stdout; any failure fails the test.
+/// Runs git in `dir` with the harness's isolated environment and returns
+/// its stdout untrimmed (file contents keep their last newline).
 fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+    let output = apply_git_env(&mut Command::new("git"))
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "git {args:?} in {}: {}",
@@ -32,10 +39,19 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// The corpus tarball: `shared/` sits beside the main checkout, and beside
+/// the parent of the engineers' worktrees (`/work/wt/<branch>`).
 fn corpus_tar() -> PathBuf {
-    let path = std::env::var_os("GGEN_CORPUS_TAR").map_or_else(|| PathBuf::from(CORPUS_TAR), PathBuf::from);
-    assert!(path.is_file(), "the crates.io corpus is missing at {}", path.display());
-    path
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let relative = "shared/corpora/crates-io-index-2019.git.tar";
+    let candidates = [
+        manifest.join("..").join(relative),
+        manifest.join("../..").join(relative),
+    ];
+    let found = candidates.iter().find(|path| path.is_file());
+    found
+        .unwrap_or_else(|| panic!("the crates.io corpus is in none of {candidates:?}"))
+        .clone()
 }
 
 /// A private copy of the corpus, served as it is: its default branch
@@ -50,6 +66,7 @@ impl Corpus {
     fn serving(commit: &str) -> Corpus {
         let dir = tempfile::tempdir().unwrap();
         let status = Command::new("tar")
+            .arg("--no-same-owner")
             .arg("-xf")
             .arg(corpus_tar())
             .arg("-C")
@@ -68,10 +85,8 @@ impl Corpus {
 
     /// Moves the served branch.
     fn serve(&self, commit: &str) {
-        git(
-            &self.repo(),
-            &["update-ref", "refs/heads/master", &self.full_id(commit)],
-        );
+        let branch = format!("refs/heads/{CORPUS_BRANCH}");
+        git(&self.repo(), &["update-ref", &branch, &self.full_id(commit)]);
     }
 
     fn full_id(&self, commit: &str) -> String {
@@ -237,14 +252,7 @@ fn a_path_clone_shows_every_file_as_git_does_and_fetches_only_what_changed() {
         report.summary,
         format!("fetched {}..{}", &corpus.full_id(OLD)[..10], &corpus.full_id(NEW)[..10])
     );
-    // Every file the commit changed, and a sample of the others.
-    let modified: BTreeSet<String> = corpus.changed("M").into_iter().collect();
-    let mut sample = 0;
-    let compared = assert_shows_commit(&source, &corpus, NEW, |path| {
-        sample += 1;
-        modified.contains(path) || sample % 50 == 0
-    });
-    assert!(compared > modified.len(), "{compared} files compared");
+    assert_fetched_new(&source, &corpus);
     // Only the objects new in NEW travelled (as a thin pack, which gix
     // completes with local bases into a second pack).
     assert_eq!(progress.received_objects(), corpus.object_count(NEW, Some(OLD)) as u64);
@@ -262,6 +270,168 @@ fn a_path_clone_shows_every_file_as_git_does_and_fetches_only_what_changed() {
     let report = source.update(&NoProgress).unwrap();
     assert!(!report.changed);
     assert_eq!(report.summary, format!("up to date at {}", &corpus.full_id(NEW)[..10]));
+}
+
+/// Checks `source` after the fetch from OLD to NEW: the listing and every
+/// file the commit changed against git, a sample of the others, and every
+/// removed package gone.
+fn assert_fetched_new(source: &GitSource, corpus: &Corpus) {
+    let modified: BTreeSet<String> = corpus.changed("M").into_iter().collect();
+    let mut sample = 0;
+    let compared = assert_shows_commit(source, corpus, NEW, |path| {
+        sample += 1;
+        modified.contains(path) || sample % 50 == 0
+    });
+    assert!(compared > modified.len(), "{compared} files compared");
+    let removed = corpus.changed("D");
+    assert!(!removed.is_empty());
+    for path in &removed {
+        assert_eq!(source.read_package_file(file_name(path)).unwrap(), None, "{path}");
+    }
+}
+
+/// A TCP proxy to a local server that passes the client's bytes through
+/// but cuts each connection once the server has sent `limit` bytes on it:
+/// a server that dies in the middle of sending a pack.
+struct CutProxy {
+    port: u16,
+    cuts: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CutProxy {
+    fn start(upstream_port: u16, limit: usize) -> CutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let acceptor = std::thread::spawn({
+            let (cuts, stop) = (cuts.clone(), stop.clone());
+            move || {
+                for client in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(client) = client else { continue };
+                    let server = TcpStream::connect(("127.0.0.1", upstream_port)).unwrap();
+                    let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    std::thread::spawn(move || std::io::copy(&mut from_client, &mut to_server));
+                    let cuts = cuts.clone();
+                    std::thread::spawn(move || forward_until(server, client, limit, &cuts));
+                }
+            }
+        });
+        CutProxy {
+            port,
+            cuts,
+            stop,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// Connections cut short (rather than ended by the server).
+    fn cuts(&self) -> usize {
+        self.cuts.load(Ordering::SeqCst)
+    }
+}
+
+/// Copies `server` to `client` until `limit` bytes, then closes both.
+fn forward_until(mut server: TcpStream, mut client: TcpStream, limit: usize, cuts: &AtomicUsize) {
+    let mut sent = 0;
+    let mut buf = [0; 16 * 1024];
+    while let Ok(n @ 1..) = server.read(&mut buf) {
+        let n = n.min(limit - sent);
+        if client.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        sent += n;
+        if sent == limit {
+            cuts.fetch_add(1, Ordering::SeqCst);
+            break;
+        }
+    }
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the acceptor so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+const CORPUS_REPO: &str = "crates-io-index-2019.git";
+
+#[test]
+fn a_git_daemon_dying_mid_pack_leaves_the_clone_as_it_was_then_the_fetch_completes() {
+    let corpus = Corpus::serving(OLD);
+    let daemon = GitDaemon::start(corpus.dir.path());
+    let url = daemon.repo_url(CORPUS_REPO);
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&url, cache.path(), false).unwrap();
+    source.update(&NoProgress).unwrap();
+    let mut sample = 0;
+    assert_shows_commit(&source, &corpus, OLD, |_| {
+        sample += 1;
+        sample % 25 == 0
+    });
+    assert_eq!(source.download_base(), url);
+
+    corpus.serve(NEW);
+    let proxy = CutProxy::start(daemon.port(), 256 * 1024);
+    let through_proxy = format!("git://127.0.0.1:{}/{CORPUS_REPO}", proxy.port);
+    let cut_short = GitSource::open(&through_proxy, cache.path(), false).unwrap();
+    let err = cut_short.update(&NoProgress).unwrap_err();
+    assert!(proxy.cuts() >= 1, "the pack was cut short, not refused: {err}");
+    assert!(err.to_string().contains(&through_proxy), "{err}");
+
+    let old_serde = git(&corpus.repo(), &["show", &format!("{OLD}:se/rd/serde")]);
+    let fresh = GitSource::open(&url, cache.path(), true).unwrap();
+    for reader in [&source, &cut_short, &fresh] {
+        assert_eq!(reader.current_commit().as_deref(), Some(OLD));
+        assert_eq!(reader.read_package_file("serde").unwrap().as_ref(), Some(&old_serde));
+    }
+    let clone = source.clone_dir();
+    assert_eq!(git(&clone, &["rev-parse", "refs/ggen/index"]).trim(), OLD);
+    git(&clone, &["fsck", "--connectivity-only", "refs/ggen/index"]);
+
+    let progress = RecordedProgress::default();
+    let report = source.update(&progress).unwrap();
+    assert_eq!(report.summary, format!("fetched {}..{}", &OLD[..10], &NEW[..10]));
+    assert_eq!(progress.received_objects(), corpus.object_count(NEW, Some(OLD)) as u64);
+    assert_fetched_new(&source, &corpus);
+}
+
+#[test]
+fn smart_http_clones_and_fetches_incrementally() {
+    let corpus = Corpus::serving(OLD);
+    let server = GitHttpServer::start(corpus.dir.path(), false);
+    let url = format!("git+{}", server.repo_url(CORPUS_REPO));
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&url, cache.path(), false).unwrap();
+    let progress = RecordedProgress::default();
+    source.update(&progress).unwrap();
+    assert_eq!(progress.received_objects(), corpus.object_count(OLD, None) as u64);
+    let mut sample = 0;
+    assert_shows_commit(&source, &corpus, OLD, |_| {
+        sample += 1;
+        sample % 25 == 0
+    });
+    assert_eq!(source.download_base(), server.repo_url(CORPUS_REPO));
+    assert_eq!(source.describe(), url);
+
+    corpus.serve(NEW);
+    let progress = RecordedProgress::default();
+    let report = source.update(&progress).unwrap();
+    assert!(report.changed);
+    assert_eq!(progress.received_objects(), corpus.object_count(NEW, Some(OLD)) as u64);
+    assert_fetched_new(&source, &corpus);
 }
 
 /// Records what the fetch reports, phase by phase.
@@ -292,49 +462,28 @@ impl Progress for RecordedProgress {
 }
 
 #[test]
-fn a_file_url_clone_reports_progress_in_objects() {
+fn two_updates_at_once_over_file_urls_leave_one_consistent_clone() {
     let corpus = Corpus::serving(OLD);
     let cache = tempfile::tempdir().unwrap();
     let url = format!("file://{}", corpus.repo().display());
-    let source = GitSource::open(&url, cache.path(), false).unwrap();
-    let progress = RecordedProgress::default();
-    source.update(&progress).unwrap();
-    assert_eq!(source.current_commit(), Some(corpus.full_id(OLD)));
-    assert_eq!(source.download_base(), corpus.repo().display().to_string());
-
-    assert_eq!(progress.received_objects(), corpus.object_count(OLD, None) as u64);
-
-    // Spot checks against git; the path clone above compares every file.
-    let serde = git(&corpus.repo(), &["show", &format!("{OLD}:se/rd/serde")]);
-    assert_eq!(source.read_package_file("serde").unwrap(), Some(serde.clone()));
-    let entries = source.entries("Serde").unwrap().unwrap();
-    assert_eq!(entries.len(), serde.lines().count());
-    assert_eq!(source.read_package_file("no-such-package-here").unwrap(), None);
-}
-
-#[test]
-fn two_updates_at_once_leave_one_consistent_clone() {
-    let corpus = Corpus::serving(OLD);
-    let cache = tempfile::tempdir().unwrap();
-    let url = corpus.repo().display().to_string();
-    let reports: Vec<_> = std::thread::scope(|scope| {
+    let runs: Vec<_> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..2)
             .map(|_| {
                 scope.spawn(|| {
                     let source = GitSource::open(&url, cache.path(), false).unwrap();
-                    source.update(&NoProgress).unwrap()
+                    let progress = RecordedProgress::default();
+                    let report = source.update(&progress).unwrap();
+                    (report, progress)
                 })
             })
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
-    let mut summaries: Vec<_> = reports.iter().map(|r| r.summary.split(' ').next().unwrap()).collect();
+    let mut summaries: Vec<_> = runs.iter().map(|(r, _)| r.summary.split(' ').next().unwrap()).collect();
     summaries.sort();
-    assert_eq!(
-        summaries,
-        ["cloned", "up"],
-        "one clones, the other finds it done: {reports:?}"
-    );
+    assert_eq!(summaries, ["cloned", "up"], "one clones, the other finds it done");
+    let (_, cloner) = runs.iter().find(|(r, _)| r.summary.starts_with("cloned")).unwrap();
+    assert_eq!(cloner.received_objects(), corpus.object_count(OLD, None) as u64);
 
     let leftovers: Vec<_> = std::fs::read_dir(cache.path())
         .unwrap()
@@ -342,16 +491,20 @@ fn two_updates_at_once_leave_one_consistent_clone() {
         .filter(|name| name != ".lock")
         .collect();
     assert_eq!(leftovers, ["index.git"]);
-    let fsck = Command::new("git")
-        .arg("-C")
-        .arg(cache.path().join("index.git"))
-        .args(["fsck", "--connectivity-only", "refs/ggen/index"])
-        .status()
-        .unwrap();
-    assert!(fsck.success(), "git finds the clone consistent");
+    git(
+        &cache.path().join("index.git"),
+        &["fsck", "--connectivity-only", "refs/ggen/index"],
+    );
+
+    // Spot checks against git; the path clone compares every file.
     let source = GitSource::open(&url, cache.path(), true).unwrap();
+    assert_eq!(source.current_commit().as_deref(), Some(OLD));
+    assert_eq!(source.download_base(), corpus.repo().display().to_string());
     let serde = git(&corpus.repo(), &["show", &format!("{OLD}:se/rd/serde")]);
-    assert_eq!(source.read_package_file("serde").unwrap(), Some(serde));
+    assert_eq!(source.read_package_file("serde").unwrap(), Some(serde.clone()));
+    let entries = source.entries("Serde").unwrap().unwrap();
+    assert_eq!(entries.len(), serde.lines().count());
+    assert_eq!(source.read_package_file("no-such-package-here").unwrap(), None);
 }
 
 /// A small index in a non-bare repository, as a publisher keeps it.
@@ -491,7 +644,7 @@ fn offline_reads_the_clone_and_never_connects() {
 
     let err = GitSource::open(&unreachable, cache.path(), true).unwrap_err();
     let message = err.to_string();
-    assert!(matches!(err, SourceError::NotFetched { .. }), "{message}");
+    assert!(matches!(err, SourceError::Offline { .. }), "{message}");
     assert!(
         message.contains(&unreachable) && message.contains("ggen-market sync"),
         "{message}"
@@ -504,7 +657,7 @@ fn offline_reads_the_clone_and_never_connects() {
     let offline = GitSource::open(&unreachable, cache.path(), true).unwrap();
     assert_eq!(versions(&offline, "demo"), Some(vec!["1.0.0".to_string()]));
     let err = offline.update(&NoProgress).unwrap_err();
-    assert!(matches!(err, SourceError::Offline { .. }), "{err}");
+    assert!(matches!(err, SourceError::OfflineUpdate { .. }), "{err}");
     assert!(
         err.to_string().contains("--offline") && err.to_string().contains(&unreachable),
         "{err}"

@@ -18,7 +18,10 @@
 //! ```
 
 pub mod git;
+pub mod http;
 pub mod local;
+pub mod location;
+pub mod sparse;
 
 use std::path::PathBuf;
 
@@ -35,6 +38,15 @@ pub struct EntryLine {
     pub line: String,
     /// The parsed entry.
     pub entry: IndexEntry,
+}
+
+/// Package names known to a source.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NameListing {
+    /// Package file names (lowercase).
+    pub names: Vec<String>,
+    /// False when the source could only list part of the index.
+    pub complete: bool,
 }
 
 /// What an update did, for people and for `--json`.
@@ -64,19 +76,39 @@ pub enum SourceError {
     },
     #[error("package file {location} is not UTF-8")]
     NotUtf8 { location: String },
-    #[error("invalid registry URL `{url}`: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    /// A remote `config.json` that cannot be used.
+    #[error("{location}: {source}")]
+    RemoteConfig { location: String, source: ConfigError },
+    /// A registry URL this source cannot use.
+    #[error("cannot use the registry URL `{url}`: {reason}")]
+    BadUrl { url: String, reason: String },
+    /// A GET failed (after retries where retrying could help).
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+    /// Offline, and the cache does not hold the answer.
+    #[error(
+        "{what} is not in the local cache of {registry} and offline mode forbids the network; run `{command}` while online first"
+    )]
+    Offline {
+        what: String,
+        registry: String,
+        command: String,
+    },
+    /// Reading or writing the local cache of a remote index failed.
+    #[error("the index cache: {source}")]
+    Cache { source: FsError },
+    /// A git fetch, clone or read that failed.
     #[error("cannot {action}: {source}")]
     Git { action: String, source: git::GitError },
-    #[error("offline: cannot fetch {url}; run without --offline")]
-    Offline { url: String },
+    /// An update asked of a source opened offline.
+    #[error("offline: cannot fetch {registry}; run without --offline")]
+    OfflineUpdate { registry: String },
+    /// A git index read before its first fetch.
     #[error(
-        "registry {url} has not been fetched yet (no clone at {}); run `ggen-market sync` without --offline",
+        "registry {registry} has not been fetched yet (no clone at {}); run `ggen-market sync`",
         dir.display()
     )]
-    NotFetched { url: String, dir: PathBuf },
-    #[error(transparent)]
-    Fs(#[from] FsError),
+    NotFetched { registry: String, dir: PathBuf },
 }
 
 /// Read access to an index, whatever the transport.
@@ -87,13 +119,32 @@ pub trait PackageSource: Sync {
     /// The index's `config.json`.
     fn config(&self) -> Result<IndexConfig, SourceError>;
 
+    /// The text of the file at `path` (relative to the index root,
+    /// `/`-separated: a package file, or an owner-keys file under `_keys/`),
+    /// or `None` if there is none.
+    fn read_index_file(&self, path: &str) -> Result<Option<String>, SourceError>;
+
     /// The text of the package file stored under `file_name` (an already
     /// lowercased name, as found in the index), or `None` if there is none.
-    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError>;
+    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError> {
+        self.read_index_file(&name::index_path(file_name))
+    }
 
     /// Every package name, where the transport can list them (a sparse index
     /// cannot: `None`).
     fn package_names(&self) -> Result<Option<Vec<String>>, SourceError>;
+
+    /// The names a search can look through, and whether that is the whole
+    /// index: a sparse index only knows what it has cached.
+    fn searchable_names(&self) -> Result<NameListing, SourceError> {
+        Ok(match self.package_names()? {
+            Some(names) => NameListing { names, complete: true },
+            None => NameListing {
+                names: Vec::new(),
+                complete: false,
+            },
+        })
+    }
 
     /// The base that a relative `dl` is resolved against: the index's URL or
     /// directory.

@@ -63,7 +63,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::{PackageSource, SourceError, UpdateReport};
-use crate::format::{CONFIG_FILE, IndexConfig, name};
+use crate::format::{CONFIG_FILE, IndexConfig};
 use crate::util::fs::{FileLock, FsError};
 use crate::util::progress::Progress;
 use snapshot::Snapshot;
@@ -137,7 +137,11 @@ impl GitSource {
         };
         let snapshot = source.load_snapshot()?;
         if offline && snapshot.is_none() {
-            return Err(source.not_fetched());
+            return Err(SourceError::Offline {
+                what: format!("the git index (no clone at {})", source.clone_dir().display()),
+                registry: source.url.given.clone(),
+                command: "ggen-market sync".into(),
+            });
         }
         *source.snapshot.write().unwrap_or_else(PoisonError::into_inner) = snapshot;
         Ok(source)
@@ -184,23 +188,26 @@ impl GitSource {
 
     fn not_fetched(&self) -> SourceError {
         SourceError::NotFetched {
-            url: self.url.given.clone(),
+            registry: self.url.given.clone(),
             dir: self.clone_dir(),
         }
     }
 
     /// Clones or fetches under the lock; returns the commit before and after.
     fn fetch_locked(&self, progress: &dyn Progress) -> Result<(Option<String>, Arc<Snapshot>), SourceError> {
-        fs::create_dir_all(&self.cache_dir).map_err(|e| FsError::new("create directory", &self.cache_dir, e))?;
+        let cache_error = |source| SourceError::Cache { source };
+        fs::create_dir_all(&self.cache_dir)
+            .map_err(|e| cache_error(FsError::new("create directory", &self.cache_dir, e)))?;
         let waited = Cell::new(false);
         let _lock = FileLock::exclusive(&self.cache_dir.join(LOCK_FILE), |path| {
             progress.start(&format!("waiting for another update ({})", path.display()), 0);
             waited.set(true);
-        })?;
+        })
+        .map_err(cache_error)?;
         if waited.get() {
             progress.finish();
         }
-        remove_unfinished_clones(&self.cache_dir)?;
+        remove_unfinished_clones(&self.cache_dir).map_err(cache_error)?;
         // Read the state on disk, not ours: another process may have
         // updated while we waited for the lock.
         let before = self.load_snapshot()?;
@@ -284,15 +291,11 @@ impl PackageSource for GitSource {
         let text = String::from_utf8(bytes).map_err(|_| SourceError::NotUtf8 {
             location: location.clone(),
         })?;
-        IndexConfig::from_json(&text).map_err(|source| SourceError::Config {
-            path: PathBuf::from(location),
-            source,
-        })
+        IndexConfig::from_json(&text).map_err(|source| SourceError::RemoteConfig { location, source })
     }
 
-    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError> {
-        let path = name::index_path(file_name);
-        let Some(bytes) = self.read(&path)? else {
+    fn read_index_file(&self, path: &str) -> Result<Option<String>, SourceError> {
+        let Some(bytes) = self.read(path)? else {
             return Ok(None);
         };
         String::from_utf8(bytes).map(Some).map_err(|_| SourceError::NotUtf8 {
@@ -314,8 +317,8 @@ impl PackageSource for GitSource {
 
     fn update(&self, progress: &dyn Progress) -> Result<UpdateReport, SourceError> {
         if self.offline {
-            return Err(SourceError::Offline {
-                url: self.url.given.clone(),
+            return Err(SourceError::OfflineUpdate {
+                registry: self.url.given.clone(),
             });
         }
         // What changed for readers of this source: from the commit they saw

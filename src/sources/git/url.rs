@@ -24,7 +24,7 @@ impl GitUrl {
     /// paths are made absolute so the clone does not depend on the current
     /// directory.
     pub fn parse(given: &str) -> Result<Self, SourceError> {
-        let invalid = |reason: &str| SourceError::InvalidUrl {
+        let invalid = |reason: &str| SourceError::BadUrl {
             url: given.to_owned(),
             reason: reason.to_owned(),
         };
