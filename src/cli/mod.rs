@@ -109,7 +109,7 @@ impl GlobalArgs {
             offline: self.offline || config.net.offline,
             max_connections: config.net.max_connections,
         };
-        let registry = registry::open(&chosen, &home, net)?;
+        let registry = registry::open(&chosen, &home, net, &progress::Bar::for_terminal())?;
         Ok(Session {
             home,
             registry,

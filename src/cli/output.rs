@@ -2,19 +2,19 @@
 
 use std::error::Error;
 
-/// Prints `error: …` with every cause on its own line, except causes the
-/// line above already quotes (many messages read `{what}: {source}`, and
-/// the same words twice help nobody).
+/// Prints `error: …` with every cause on its own line, skipping causes
+/// whose text the message above already includes (most of our errors
+/// quote their cause).
 pub fn print_error(err: &dyn Error) {
-    let mut above = err.to_string();
-    eprintln!("error: {above}");
+    let mut shown = err.to_string();
+    eprintln!("error: {shown}");
     let mut source = err.source();
     while let Some(cause) = source {
         let text = cause.to_string();
-        if !above.contains(&text) {
+        if !shown.contains(&text) {
             eprintln!("  caused by: {text}");
+            shown.push_str(&text);
         }
-        above = text;
         source = cause.source();
     }
 }

@@ -159,10 +159,12 @@ impl SparseSource {
     /// The names of the packages the cache holds a file for, sorted: what
     /// search can look through without the network.
     pub fn cached_package_names(&self) -> Result<Vec<String>, SourceError> {
-        if !self.cache.root().is_dir() {
-            return Ok(Vec::new());
-        }
-        cache::package_files_under(self.cache.root())
+        Ok(self
+            .cache
+            .packages()?
+            .into_iter()
+            .filter_map(|(name, exists)| exists.then_some(name))
+            .collect())
     }
 
     /// Fetches (or revalidates) the files of `names` and of every package
@@ -342,16 +344,24 @@ impl SparseSource {
             })
     }
 
-    /// Every index path the cache knows something about: `config.json`,
-    /// the package files it holds and the packages it knows are missing.
+    /// Every index path the cache knows something about, with the name it
+    /// is known by: `config.json`, the package files it holds and the
+    /// packages it knows are missing.
     fn cached_paths(&self) -> Result<Vec<(String, String)>, SourceError> {
-        if !self.cache.root().is_dir() {
-            return Ok(Vec::new());
+        let mut paths: Vec<(String, String)> = self
+            .cache
+            .packages()?
+            .into_iter()
+            .map(|(name, _)| (name::index_path(&name), name))
+            .collect();
+        if self
+            .cache
+            .load(CONFIG_FILE)
+            .map_err(|source| SourceError::Cache { source })?
+            != CachedFile::Unknown
+        {
+            paths.push((CONFIG_FILE.to_owned(), CONFIG_FILE.to_owned()));
         }
-        let mut names = self.cached_package_names()?;
-        names.extend(self.cache.missing_package_names()?);
-        let mut paths: Vec<(String, String)> = names.into_iter().map(|n| (name::index_path(&n), n)).collect();
-        paths.push((CONFIG_FILE.to_owned(), CONFIG_FILE.to_owned()));
         Ok(paths)
     }
 }
@@ -429,22 +439,24 @@ impl PackageSource for SparseSource {
     }
 }
 
-/// The index path of a package file, or `None` for a name no index can hold
-/// (which also keeps `..` and `/` out of cache paths).
 /// Whether `rel` stays inside the index: no empty, `.` or `..` segment, no
-/// leading `/`, nothing but name characters. Keeps a hostile name from
+/// leading `/`, nothing but name characters, and no dot entry at the root
+/// (where the cache keeps its lock files). Keeps a hostile name from
 /// turning into a request (or a cache path) outside the index.
 fn is_plain_relative_path(rel: &str) -> bool {
-    rel.split('/').all(|segment| {
-        !segment.is_empty()
-            && segment != "."
-            && segment != ".."
-            && segment
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    })
+    !rel.starts_with('.')
+        && rel.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
 }
 
+/// The index path of a package file, or `None` for a name no index can hold
+/// (which also keeps `..` and `/` out of cache paths).
 fn package_path(file_name: &str) -> Option<String> {
     name::validate_for_reading(file_name).ok()?;
     Some(name::index_path(file_name))
@@ -604,7 +616,7 @@ mod tests {
         assert_eq!(package_path("a..b"), None);
         assert_eq!(package_path("Serde").as_deref(), Some("se/rd/serde"));
         assert!(is_plain_relative_path("_keys/io/.g/io.ggen.base"));
-        for bad in ["../x", "a//b", "/etc/passwd", "a/./b", "a b", ""] {
+        for bad in ["../x", "a//b", "/etc/passwd", "a/./b", "a b", "", ".locks/3"] {
             assert!(!is_plain_relative_path(bad), "{bad}");
         }
     }
