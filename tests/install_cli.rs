@@ -1804,3 +1804,101 @@ fn a_failed_install_restores_the_package_it_replaced() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("installed from another archive than ggen.lock names"));
 }
+
+/// Copies the index files of the registry (not its archives) into a new
+/// git worktree, commits them, and makes `served/index.git` from it
+/// (replacing an earlier one: git servers read it afresh per request).
+fn serve_index_from_git(registry: &Registry) -> PathBuf {
+    let (worktree, served) = (registry.root.join("git-worktree"), registry.root.join("served"));
+    for dir in [&worktree, &served] {
+        if dir.exists() {
+            fs::remove_dir_all(dir).unwrap();
+        }
+    }
+    let worktree = support::servers::init_worktree(&worktree);
+    for (relative, what) in snapshot(&registry.index, &[&registry.index.join("archives")]) {
+        let to = worktree.join(&relative);
+        if what.starts_with("dir ") {
+            fs::create_dir_all(&to).unwrap();
+        } else {
+            fs::create_dir_all(to.parent().unwrap()).unwrap();
+            fs::copy(registry.index.join(&relative), &to).unwrap();
+        }
+    }
+    support::servers::commit_all(&worktree, "index");
+    support::servers::init_bare_from_worktree(&worktree, &served.join("index.git"));
+    served
+}
+
+#[test]
+fn git_installs_equal_the_local_install_and_work_offline() {
+    let registry = Registry::with_catalog();
+    let index = registry_arg(&registry);
+    let roots = ["add", "io.ggen.rust.axum", "io.ggen.tools"];
+    let local_home = registry.home("local");
+    let local = registry.project("local");
+    assert_ok(&in_project(&local_home, &index, &local, &roots));
+    let local_packages = snapshot(&local_home.join("packages"), &[]);
+    let local_lock = fs::read_to_string(local.join("ggen.lock")).unwrap();
+
+    // A git remote serves no plain files: a relative `dl` cannot work…
+    let served = serve_index_from_git(&registry);
+    let daemon = support::servers::GitDaemon::start(&served);
+    let smart_http = support::servers::GitHttpServer::start(&served, false);
+    let refused = registry.project("relative-dl");
+    let out = in_project(
+        &registry.home("relative-dl"),
+        &daemon.repo_url("index.git"),
+        &refused,
+        &["add", "io.ggen.base"],
+    );
+    assert_refused(&out, &["cannot download git://", "absolute http(s) `dl`"]);
+    assert!(snapshot(&refused, &[]).is_empty());
+    // …so `dl` points at an archive host.
+    let archives = StaticServer::start(&registry.index);
+    registry.edit_config(|config| {
+        config["dl"] = format!("{}archives/{{crate}}/{{crate}}-{{version}}.tar.gz", archives.url()).into();
+    });
+    serve_index_from_git(&registry);
+    let transports = [
+        ("daemon", daemon.repo_url("index.git")),
+        ("smart-http", format!("git+{}", smart_http.repo_url("index.git"))),
+        ("file", format!("file://{}", served.join("index.git").display())),
+    ];
+    for (label, url) in &transports {
+        let home = registry.home(label);
+        let project = registry.project(label);
+        assert_ok(&in_project(&home, url, &project, &roots));
+        assert_eq!(
+            snapshot(&home.join("packages"), &[]),
+            local_packages,
+            "{label}: the same packages"
+        );
+        let expected = local_lock.replace(
+            &format!("\"dir+{index}\""),
+            &format!("\"git+{}\"", url.trim_start_matches("git+")),
+        );
+        assert_eq!(
+            fs::read_to_string(project.join("ggen.lock")).unwrap(),
+            expected,
+            "{label}"
+        );
+        assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
+    }
+
+    // With every server stopped, the clone and the archive cache suffice.
+    let (daemon_url, home) = (transports[0].1.clone(), registry.home("daemon"));
+    drop((daemon, smart_http, archives));
+    fs::remove_dir_all(home.join("packages")).unwrap();
+    let offline = registry.project("daemon-offline");
+    for file in ["ggen.toml", "ggen.lock"] {
+        fs::copy(registry.root.join("projects/daemon").join(file), offline.join(file)).unwrap();
+    }
+    assert_ok(&in_project(
+        &home,
+        &daemon_url,
+        &offline,
+        &["--offline", "install", "--locked"],
+    ));
+    assert_eq!(snapshot(&home.join("packages"), &[]), local_packages);
+}

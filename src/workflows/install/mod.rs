@@ -164,6 +164,11 @@ pub enum InstallError {
     /// A download failed.
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// `dl` gives a URL no archive can be downloaded from.
+    #[error(
+        "cannot download {url}: archives come over http(s) or from a local path, not {scheme}://. A relative `dl` in config.json resolves against the index's own URL, and a git remote serves no files: such an index needs an absolute http(s) `dl`"
+    )]
+    UnsupportedDownloadUrl { url: String, scheme: String },
     /// A download got an answer other than the archive.
     #[error("GET {url} answered {status}; the registry's `dl` in config.json may be wrong, or the archive is missing")]
     DownloadStatus { url: String, status: u16 },
