@@ -924,7 +924,10 @@ fn local_directory_install_lifecycle() {
     let out = assert_ok(&in_project(&home, &index, &project, &["install"]));
     assert!(out.contains("ggen.lock is up to date"), "{out}");
     assert_eq!(fs::read(project.join("ggen.lock")).unwrap(), lock_after_add);
-    let out = assert_ok(&in_project(&home, &index, &project, &["update"]));
+    let out = in_project(&home, &index, &project, &["update", "io.ggen.bsae"]);
+    assert_refused(&out, &["`io.ggen.bsae` is not in ggen.lock"]);
+    assert_eq!(fs::read(project.join("ggen.lock")).unwrap(), lock_after_add);
+    let out = assert_ok(&in_project(&home, &index, &project, &["update", "io.ggen.base"]));
     assert!(out.contains("Locking io.ggen.base 1.1.0"), "{out}");
     let updated = registry.closure(&[("io.ggen.rust.axum", "^0.4.2")]);
     assert_eq!(updated["io.ggen.base"].version, "1.1.0");
@@ -1901,4 +1904,37 @@ fn git_installs_equal_the_local_install_and_work_offline() {
         &["--offline", "install", "--locked"],
     ));
     assert_eq!(snapshot(&home.join("packages"), &[]), local_packages);
+}
+
+#[test]
+fn a_locked_yanked_version_still_installs_but_is_never_chosen_anew() {
+    let mut registry = Registry::with_catalog();
+    let index = registry_arg(&registry);
+    let home = registry.home("h");
+    let project = registry.project("p");
+    assert_ok(&in_project(&home, &index, &project, &["add", "io.ggen.base"]));
+    let lock = fs::read(project.join("ggen.lock")).unwrap();
+    registry.publish(&Package::new("io.ggen.base", "1.0.1"));
+    registry.sign_all(&registry.key.clone());
+    // Yanking flips a field the signature does not cover.
+    registry.edit_entry("io.ggen.base", "1.0.0", |entry| entry["yanked"] = true.into());
+
+    let fresh = registry.home("fresh");
+    assert_ok(&in_project(&fresh, &index, &project, &["install", "--locked"]));
+    assert_eq!(fs::read(project.join("ggen.lock")).unwrap(), lock);
+    let cksum = sha256_hex(&fs::read(registry.archive_path("io.ggen.base", "1.0.0")).unwrap());
+    check_installed(
+        &fresh.join("packages"),
+        registry.package("io.ggen.base", "1.0.0"),
+        &cksum,
+    );
+
+    let other = registry.project("other");
+    let out = assert_ok(&in_project(&fresh, &index, &other, &["add", "io.ggen.base@^1.0.0"]));
+    assert!(out.contains("Locking io.ggen.base 1.0.1"), "{out}");
+    let out = assert_ok(&in_project(&fresh, &index, &project, &["update"]));
+    assert!(
+        out.contains("Unlocking io.ggen.base 1.0.0") && out.contains("Locking io.ggen.base 1.0.1"),
+        "{out}"
+    );
 }

@@ -120,6 +120,11 @@ pub enum InstallError {
         "ggen.lock is out of date and --locked forbids changing it: {changes}; run `ggen-market install` without --locked and commit ggen.lock"
     )]
     LockfileOutOfDate { changes: String },
+    /// `update NAME` of a package that is not in the lockfile.
+    #[error(
+        "`{name}` is not in ggen.lock, so there is nothing to update; `ggen-market tree` shows the locked packages"
+    )]
+    NothingToUpdate { name: String },
     /// `--locked` without a lockfile.
     #[error("--locked needs a ggen.lock, and {} has none; run `ggen-market install` once and commit ggen.lock", .0.display())]
     NoLockfile(PathBuf),
