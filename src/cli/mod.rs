@@ -3,6 +3,7 @@
 
 mod index;
 mod output;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
