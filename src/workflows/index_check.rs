@@ -482,3 +482,183 @@ fn list(dir: &Path) -> Result<Vec<(String, bool)>, CheckError> {
     }
     Ok(entries)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::progress::NoProgress;
+
+    const CONFIG: &str = r#"{"dl":"archives/{crate}/{crate}-{version}.tar.gz"}"#;
+
+    fn entry(name: &str, vers: &str, deps: &[&str]) -> String {
+        let deps: Vec<String> = deps
+            .iter()
+            .map(|dep| {
+                format!(
+                    r#"{{"name":"{dep}","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal"}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"name":"{name}","vers":"{vers}","deps":[{}],"cksum":"{}","features":{{}},"yanked":false}}"#,
+            deps.join(","),
+            "0f".repeat(32)
+        )
+    }
+
+    fn index(files: &[(&str, String)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn run(dir: &tempfile::TempDir) -> CheckReport {
+        check(dir.path(), &NoProgress).unwrap()
+    }
+
+    fn located(report: &CheckReport) -> Vec<(String, Option<usize>, FindingKind)> {
+        report
+            .findings
+            .iter()
+            .map(|f| (f.file.clone(), f.line, f.kind))
+            .collect()
+    }
+
+    #[test]
+    fn a_consistent_index_passes() {
+        let dir = index(&[
+            ("config.json", CONFIG.to_owned()),
+            (
+                "ba/se/base",
+                format!("{}\n{}\n", entry("base", "1.0.0", &[]), entry("base", "1.1.0", &[])),
+            ),
+            (
+                "io/.g/io.ggen.web",
+                format!("{}\n", entry("io.ggen.web", "0.1.0", &["base", "Io.Ggen.Web"])),
+            ),
+            ("in/fl/inflector", format!("{}\n", entry("Inflector", "0.1.0", &[]))),
+        ]);
+        let report = run(&dir);
+        assert_eq!(report.findings, vec![]);
+        assert_eq!(
+            (report.packages, report.versions, report.errors, report.warnings),
+            (3, 4, 0, 0)
+        );
+        assert!(report.passed());
+    }
+
+    #[test]
+    fn files_outside_shard_paths_are_not_package_files() {
+        let dir = index(&[
+            ("config.json", CONFIG.to_owned()),
+            ("README.md", "# not json\n".to_owned()),
+            ("ci/check-index.sh", "#!/bin/sh\n".to_owned()),
+            ("_keys/ba/se/base", "not an entry\n".to_owned()),
+            (".github/workflows/x.yml", "on: push\n".to_owned()),
+            ("archives/base/base-1.0.0.tar.gz", "binary".to_owned()),
+            ("ba/se/base", format!("{}\n", entry("base", "1.0.0", &[]))),
+        ]);
+        let report = run(&dir);
+        assert_eq!(report.findings, vec![]);
+        assert_eq!(report.packages, 1);
+    }
+
+    #[test]
+    fn misplaced_files_and_foreign_lines_are_errors() {
+        let dir = index(&[
+            ("config.json", CONFIG.to_owned()),
+            ("se/rd/Serde", format!("{}\n", entry("Serde", "1.0.0", &[]))),
+            ("1/ab", format!("{}\n", entry("ab", "1.0.0", &[]))),
+            (
+                "3/b/bar",
+                format!("{}\n{}\n", entry("bar", "1.0.0", &[]), entry("baz", "1.0.0", &[])),
+            ),
+        ]);
+        let report = run(&dir);
+        assert_eq!(
+            located(&report),
+            vec![
+                ("1/ab".into(), None, FindingKind::WrongPath),
+                ("3/b/bar".into(), Some(2), FindingKind::NameMismatch),
+                ("se/rd/Serde".into(), None, FindingKind::WrongPath),
+            ]
+        );
+        assert_eq!(report.errors, 3);
+        assert!(
+            report.findings[0].message.contains("2/ab"),
+            "{}",
+            report.findings[0].message
+        );
+    }
+
+    #[test]
+    fn duplicates_compare_as_semver_ignoring_build_metadata() {
+        let lines = ["1.0.0", "1.0.0+b", "2.0.0-rc.1", "1.0.0", "2.0.0"].map(|v| entry("demo", v, &[]));
+        let dir = index(&[
+            ("config.json", CONFIG.to_owned()),
+            ("de/mo/demo", lines.join("\n") + "\n"),
+        ]);
+        let report = run(&dir);
+        assert_eq!(
+            located(&report),
+            vec![
+                ("de/mo/demo".into(), Some(2), FindingKind::BuildMetadataDuplicate),
+                ("de/mo/demo".into(), Some(4), FindingKind::DuplicateVersion),
+            ]
+        );
+        assert!(report.findings[1].message.contains("line 1"));
+        assert_eq!((report.errors, report.warnings), (1, 1));
+    }
+
+    #[test]
+    fn blank_lines_empty_files_and_config_problems() {
+        let dir = index(&[
+            ("config.json", r#"{"dl":""}"#.to_owned()),
+            (
+                "de/mo/demo",
+                format!("{}\n\n{}\n", entry("demo", "1.0.0", &[]), entry("demo", "1.0.1", &[])),
+            ),
+            ("3/e/emp", String::new()),
+        ]);
+        let report = run(&dir);
+        assert_eq!(
+            located(&report),
+            vec![
+                ("3/e/emp".into(), None, FindingKind::EmptyFile),
+                ("config.json".into(), None, FindingKind::InvalidConfig),
+                ("de/mo/demo".into(), Some(2), FindingKind::BlankLine),
+            ]
+        );
+        assert_eq!(report.versions, 2);
+
+        let no_config = index(&[("de/mo/demo", format!("{}\n", entry("demo", "1.0.0", &[])))]);
+        assert_eq!(
+            located(&run(&no_config)),
+            vec![("config.json".into(), None, FindingKind::MissingConfig)]
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_not_a_finding() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check(&dir.path().join("nope"), &NoProgress).unwrap_err();
+        assert!(matches!(err, CheckError::NotADirectory(_)));
+    }
+
+    #[test]
+    fn findings_print_as_file_line_severity_kind_message() {
+        let finding = Finding::new("3/b/bar", Some(2), FindingKind::BadRequirement, "bad".into());
+        assert_eq!(finding.to_string(), "3/b/bar:2: warning[bad_requirement]: bad");
+        let json = serde_json::to_value(&finding).unwrap();
+        assert_eq!(json["kind"], "bad_requirement");
+        assert_eq!(json["severity"], "warning");
+        assert_eq!(
+            serde_json::to_value(FindingKind::BuildMetadataDuplicate).unwrap(),
+            FindingKind::BuildMetadataDuplicate.as_str()
+        );
+    }
+}

@@ -69,26 +69,11 @@ fn check_slowly(
         return None;
     };
     let before = problems.len();
-    check_shapes(object, ENTRY_FIELDS, "", problems);
+    check_entry_shapes(object, problems);
     let deps: Vec<&Map<String, Value>> = match object.get("deps").and_then(Value::as_array) {
         Some(items) => items.iter().filter_map(Value::as_object).collect(),
         None => Vec::new(),
     };
-    for (i, dep) in object
-        .get("deps")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        match dep.as_object() {
-            Some(dep) => check_shapes(dep, DEP_FIELDS, &format!("deps[{i}]."), problems),
-            None => problems.push((
-                FindingKind::WrongType,
-                format!("`deps[{i}]` must be an object, found {}", type_name(dep)),
-            )),
-        }
-    }
     if problems.len() == before {
         // Every field has the schema's type, yet serde refused the line: a
         // repeated key, which Cargo's reader refuses too.
@@ -139,9 +124,10 @@ fn check_values<'a>(
     ctx: &LineContext,
     problems: &mut Vec<Problem>,
 ) -> Option<semver::Version> {
-    if let Some(name) = entry.name {
-        check_entry_name(name, ctx.file_name, problems);
-    }
+    // A line of another package must not count in this package's duplicate check.
+    let is_this_package = entry
+        .name
+        .is_some_and(|name| check_entry_name(name, ctx.file_name, problems));
     if let Some(cksum) = entry.cksum
         && !is_sha256_hex(cksum)
     {
@@ -175,7 +161,7 @@ fn check_values<'a>(
             None
         }
         Some(vers) => match semver::Version::parse(vers) {
-            Ok(version) => Some(version),
+            Ok(version) => is_this_package.then_some(version),
             Err(e) => {
                 problems.push((
                     FindingKind::InvalidVersion,
@@ -188,9 +174,11 @@ fn check_values<'a>(
     }
 }
 
-fn check_entry_name(entry_name: &str, file_name: &str, problems: &mut Vec<Problem>) {
+/// Checks the entry's name; true when it is valid and the file's package.
+fn check_entry_name(entry_name: &str, file_name: &str, problems: &mut Vec<Problem>) -> bool {
     if let Err(e) = name::validate_for_reading(entry_name) {
         problems.push((FindingKind::InvalidName, e.to_string()));
+        false
     } else if !entry_name.eq_ignore_ascii_case(file_name) {
         problems.push((
             FindingKind::NameMismatch,
@@ -199,6 +187,9 @@ fn check_entry_name(entry_name: &str, file_name: &str, problems: &mut Vec<Proble
                 name::index_path(entry_name)
             ),
         ));
+        false
+    } else {
+        true
     }
 }
 
@@ -569,6 +560,27 @@ const DEP_FIELDS: &[(&str, Shape, Presence)] = &[
     ("package", Shape::StringOrNull, Optional),
 ];
 
+/// Every field of an entry and of its dependencies against the schema's
+/// types: the slow path's counterpart of the fast path's serde types.
+fn check_entry_shapes(object: &Map<String, Value>, problems: &mut Vec<Problem>) {
+    check_shapes(object, ENTRY_FIELDS, "", problems);
+    for (i, dep) in object
+        .get("deps")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        match dep.as_object() {
+            Some(dep) => check_shapes(dep, DEP_FIELDS, &format!("deps[{i}]."), problems),
+            None => problems.push((
+                FindingKind::WrongType,
+                format!("`deps[{i}]` must be an object, found {}", type_name(dep)),
+            )),
+        }
+    }
+}
+
 fn check_shapes(
     object: &Map<String, Value>,
     fields: &[(&str, Shape, Presence)],
@@ -649,5 +661,287 @@ fn describe(value: &Value) -> String {
         format!("{} {text}", type_name(value))
     } else {
         type_name(value).to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// A line using every field of the schema, valid.
+    fn complete_entry() -> Value {
+        json!({
+            "name": "Demo", "vers": "1.2.3-beta.1+build.5",
+            "deps": [
+                {"name": "base", "req": "^0.4", "features": ["x", ""], "optional": false,
+                 "default_features": true, "target": null, "kind": "normal"},
+                {"name": "alias", "req": ">= 1.0, < 2", "features": [], "optional": true,
+                 "default_features": false, "target": "cfg(unix)", "kind": null, "registry": null, "package": "Base"},
+                {"name": "elsewhere", "req": "*", "features": [], "optional": false,
+                 "default_features": true, "kind": "dev", "registry": "https://example.com/index"},
+                {"name": "base", "req": "0.4", "features": [], "optional": false, "default_features": true}
+            ],
+            "cksum": "0123456789abcdef".repeat(4),
+            "features": {"default": ["std"], "std": []},
+            "features2": {"serde": ["dep:serde"]},
+            "v": 2, "yanked": false, "links": null, "rust_version": "1.70",
+            "pubtime": "2025-03-01T12:00:00.5+01:00",
+            "description": "An \"escaped\" description \u{e9}",
+            "keywords": ["a"], "categories": [], "license": "MIT", "repository": "https://example.com/demo",
+            "sig": signature(),
+            "future_field": {"anything": [1, 2]}
+        })
+    }
+
+    fn signature() -> String {
+        format!(
+            "untrusted comment: signed by ggen\nRW{}=\ntrusted comment: demo 1.2.3\n{}==\n",
+            "A".repeat(97),
+            "B".repeat(86)
+        )
+    }
+
+    fn kinds_of(line: &str) -> Vec<FindingKind> {
+        problems_of(line).into_iter().map(|(kind, _)| kind).collect()
+    }
+
+    fn problems_of(line: &str) -> Vec<Problem> {
+        let known = HashSet::from(["base".to_owned(), "demo".to_owned()]);
+        let ctx = LineContext {
+            file_name: "demo",
+            known: &known,
+        };
+        let mut problems = Vec::new();
+        check_line(line.as_bytes(), &ctx, &mut problems);
+        problems
+    }
+
+    fn with(mutate: impl FnOnce(&mut Value)) -> String {
+        let mut entry = complete_entry();
+        mutate(&mut entry);
+        entry.to_string()
+    }
+
+    #[test]
+    fn a_complete_line_passes_and_yields_its_version() {
+        let line = complete_entry().to_string();
+        assert!(serde_json::from_str::<FastEntry>(&line).is_ok(), "takes the fast path");
+        assert_eq!(problems_of(&line), vec![]);
+        let known = HashSet::from(["base".to_owned()]);
+        let ctx = LineContext {
+            file_name: "demo",
+            known: &known,
+        };
+        let version = check_line(line.as_bytes(), &ctx, &mut Vec::new()).unwrap();
+        assert_eq!(version, semver::Version::parse("1.2.3-beta.1+build.5").unwrap());
+    }
+
+    #[test]
+    fn every_broken_field_is_named() {
+        let cases: Vec<(String, FindingKind, &str)> = vec![
+            ("{not json".into(), FindingKind::InvalidJson, "not valid JSON"),
+            ("[1,2]".into(), FindingKind::WrongType, "JSON object"),
+            (
+                with(|e| drop(e.as_object_mut().unwrap().remove("cksum"))),
+                FindingKind::MissingField,
+                "`cksum`",
+            ),
+            (
+                with(|e| e["yanked"] = json!("no")),
+                FindingKind::WrongType,
+                "`yanked` must be true or false",
+            ),
+            (
+                with(|e| e["features"]["std"] = json!([1])),
+                FindingKind::WrongType,
+                "`features`",
+            ),
+            (with(|e| e["v"] = json!(0)), FindingKind::InvalidField, "`v`"),
+            (with(|e| e["v"] = json!(1.5)), FindingKind::WrongType, "`v`"),
+            (
+                with(|e| e["description"] = json!(null)),
+                FindingKind::WrongType,
+                "`description`",
+            ),
+            (
+                with(|e| e["deps"][1]["kind"] = json!("weird")),
+                FindingKind::InvalidField,
+                "`deps[1].kind`",
+            ),
+            (
+                with(|e| drop(e["deps"][0].as_object_mut().unwrap().remove("optional"))),
+                FindingKind::MissingField,
+                "`deps[0].optional`",
+            ),
+            (
+                with(|e| e["deps"][2] = json!("base")),
+                FindingKind::WrongType,
+                "`deps[2]` must be an object",
+            ),
+            (
+                with(|e| e["cksum"] = json!("AB".repeat(32))),
+                FindingKind::BadChecksum,
+                "64 lowercase hex",
+            ),
+            (
+                with(|e| e["name"] = json!("de mo")),
+                FindingKind::InvalidName,
+                "`de mo`",
+            ),
+            (
+                with(|e| e["name"] = json!("other")),
+                FindingKind::NameMismatch,
+                "ot/he/other",
+            ),
+            (with(|e| e["vers"] = json!("1.0")), FindingKind::InvalidVersion, "`1.0`"),
+            (
+                with(|e| e["vers"] = json!("")),
+                FindingKind::InvalidField,
+                "`vers` is empty",
+            ),
+            (
+                with(|e| e["deps"][0]["req"] = json!("^0-.11.0")),
+                FindingKind::BadRequirement,
+                "`^0-.11.0`",
+            ),
+            (
+                with(|e| e["deps"][0]["name"] = json!("gone")),
+                FindingKind::MissingDependency,
+                "`gone`",
+            ),
+            (
+                with(|e| e["deps"][1]["package"] = json!("Gone")),
+                FindingKind::MissingDependency,
+                "`Gone`",
+            ),
+            (
+                with(|e| e["pubtime"] = json!("2025-02-30T00:00:00Z")),
+                FindingKind::InvalidField,
+                "`pubtime`",
+            ),
+            (
+                with(|e| e["sig"] = json!("untrusted comment: x\nRWshort=\n")),
+                FindingKind::InvalidField,
+                "minisign",
+            ),
+            (
+                complete_entry()
+                    .to_string()
+                    .replacen("\"yanked\":false", "\"yanked\":false,\"yanked\":true", 1),
+                FindingKind::InvalidEntry,
+                "duplicate field",
+            ),
+        ];
+        for (line, kind, words) in cases {
+            let problems = problems_of(&line);
+            assert_eq!(problems.len(), 1, "{line}: {problems:?}");
+            assert_eq!(problems[0].0, kind, "{line}: {problems:?}");
+            assert!(
+                problems[0].1.contains(words),
+                "{:?} should mention {words}",
+                problems[0].1
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_kind_means_normal_and_a_foreign_registry_is_not_looked_up() {
+        let line = with(|e| {
+            e["deps"][0].as_object_mut().unwrap().remove("kind");
+            e["deps"][2]["name"] = json!("nowhere-here");
+        });
+        assert_eq!(kinds_of(&line), vec![]);
+    }
+
+    #[test]
+    fn dependency_targets_are_looked_up_lowercased() {
+        assert_eq!(kinds_of(&with(|e| e["deps"][0]["name"] = json!("BASE"))), vec![]);
+    }
+
+    #[test]
+    fn rfc3339_date_times() {
+        for ok in [
+            "2019-11-10T00:00:00Z",
+            "2024-02-29T23:59:60.123z",
+            "2025-03-01t12:00:00-05:30",
+        ] {
+            assert!(is_rfc3339_date_time(ok), "{ok}");
+        }
+        for bad in [
+            "2019-11-10",
+            "2019-11-10 00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2019-13-01T00:00:00Z",
+            "2019-11-10T24:00:00Z",
+            "2019-11-10T00:00:00",
+            "2019-11-10T00:00:00.Z",
+            "2019-11-10T00:00:00+0100",
+        ] {
+            assert!(!is_rfc3339_date_time(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn minisign_signature_shape() {
+        assert!(is_minisign_signature(&signature()));
+        assert!(is_minisign_signature(signature().trim_end()));
+        assert!(!is_minisign_signature(&signature().replace("RW", "RX")));
+        assert!(!is_minisign_signature(&signature().replacen('A', "*", 1)));
+        assert!(!is_minisign_signature(&format!("{}extra\n", signature())));
+    }
+
+    /// Values of every JSON type, to put in place of a field.
+    fn any_value() -> impl Strategy<Value = Value> {
+        prop::sample::select(vec![
+            json!(null),
+            json!(true),
+            json!(0),
+            json!(1),
+            json!(-1),
+            json!(1.5),
+            json!(""),
+            json!("normal"),
+            json!("weird"),
+            json!([]),
+            json!(["x"]),
+            json!([1]),
+            json!({}),
+            json!({"a": ["x"]}),
+            json!({"a": [1]}),
+            json!({"a": "x"}),
+        ])
+    }
+
+    proptest! {
+        /// The fast path (serde types) and the slow path (the field table)
+        /// are two statements of the same schema types: for any field of an
+        /// entry or of a dependency, removed or replaced by a value of any
+        /// type, serde accepts the line exactly when the walk finds nothing.
+        #[test]
+        fn fast_and_slow_paths_agree_on_types(
+            in_dep in any::<bool>(),
+            field in 0usize..ENTRY_FIELDS.len().max(DEP_FIELDS.len()),
+            replacement in prop::option::of(any_value()),
+        ) {
+            let mut entry = complete_entry();
+            let (target, fields) = if in_dep {
+                (&mut entry["deps"][0], DEP_FIELDS)
+            } else {
+                (&mut entry, ENTRY_FIELDS)
+            };
+            let name = fields[field % fields.len()].0;
+            let object = target.as_object_mut().unwrap();
+            match replacement {
+                Some(value) => { object.insert(name.to_owned(), value); }
+                None => { object.remove(name); }
+            }
+            let line = entry.to_string();
+            let fast_ok = serde_json::from_str::<FastEntry>(&line).is_ok();
+            let mut problems = Vec::new();
+            check_entry_shapes(entry.as_object().unwrap(), &mut problems);
+            prop_assert_eq!(fast_ok, problems.is_empty(), "{} {:?}", line, problems);
+        }
     }
 }
