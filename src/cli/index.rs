@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::{CommandResult, output, progress};
+use super::progress::Bar;
+use super::{CommandResult, output};
 use ggen_marketplace::workflows::{index_check, index_init};
 
 #[derive(Debug, Subcommand)]
@@ -53,7 +54,7 @@ pub fn run(command: IndexCommand) -> CommandResult {
             Ok(0)
         }
         IndexCommand::Check { dir, json } => {
-            let report = index_check::check(&dir, progress::for_stderr().as_ref())?;
+            let report = index_check::check(&dir, &Bar::for_terminal())?;
             if json {
                 output::print_json(&report);
             } else {

@@ -1,33 +1,90 @@
 //! The `ggen-market` command line: parse arguments, call a workflow, print
 //! its result for people or, with `--json`, for scripts. No logic lives here.
 
+mod discover;
 mod index;
 mod output;
+mod package;
 mod progress;
+mod project;
+mod trust;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use ggen_marketplace::home::GgenHome;
+use ggen_marketplace::workflows::registry::{self, NetOptions, OpenedRegistry};
 
 /// Static, git-backed package registries for ggen template packs (and any
 /// other package kind): build, check, sync, resolve, verify and install.
 #[derive(Debug, Parser)]
 #[command(name = "ggen-market", version, about, long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Options every command understands.
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Registry to use: a name from GGEN_HOME/config.toml, or a URL
+    /// (git+https://…, git://…, file://…, sparse+https://…) or path.
+    #[arg(long, global = true, env = "GGEN_REGISTRY", value_name = "URL|NAME")]
+    registry: Option<String>,
+    /// Use only what is already cloned or cached; never open a socket
+    /// (GGEN_OFFLINE=1 does the same).
+    #[arg(long, global = true, env = "GGEN_OFFLINE", value_parser = clap::builder::BoolishValueParser::new())]
+    offline: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Find packages by name, keyword, category or description.
+    Search(discover::SearchArgs),
+    /// Show every version of a package, or the canonical message of one.
+    Info(discover::InfoArgs),
+    /// Bring the local copy of the registry up to date.
+    Sync(discover::SyncArgs),
+    /// Add dependencies to ggen.toml, then resolve, install and lock.
+    Add(project::AddArgs),
+    /// Remove dependencies from ggen.toml, then re-resolve and lock.
+    Remove(project::RemoveArgs),
+    /// Install what ggen.toml and ggen.lock say (verified, atomic).
+    Install(project::InstallArgs),
+    /// Move locked versions to the newest compatible ones.
+    Update(project::UpdateArgs),
+    /// Show the resolved dependency graph from ggen.lock.
+    Tree(project::ProjectArgs),
+    /// Re-hash installed packages against ggen.lock and report any drift.
+    Verify(project::ProjectArgs),
     /// Create, extend and check an index (registry operators).
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Make a minisign key pair for signing index entries (publishers).
+    Keygen(trust::KeygenArgs),
+    /// Sign entries of a local index in place with a minisign secret key.
+    Sign(trust::SignArgs),
+    /// Pack a package directory into its reproducible .tar.gz archive.
+    Package(package::PackageArgs),
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Search(args) => discover::search(&cli.global, args),
+        Command::Info(args) => discover::info(&cli.global, args),
+        Command::Sync(args) => discover::sync(&cli.global, args),
+        Command::Add(args) => project::add(&cli.global, args),
+        Command::Remove(args) => project::remove(&cli.global, args),
+        Command::Install(args) => project::install(&cli.global, args),
+        Command::Update(args) => project::update(&cli.global, args),
+        Command::Tree(args) => project::tree(args),
+        Command::Verify(args) => project::verify(args),
         Command::Index(command) => index::run(command),
+        Command::Keygen(args) => trust::run_keygen(args),
+        Command::Sign(args) => trust::run_sign(args),
+        Command::Package(args) => package::run(args),
     };
     match result {
         Ok(code) => code,
@@ -40,3 +97,30 @@ pub fn run() -> i32 {
 
 /// What a command returns: an exit code, or an error to print.
 type CommandResult = Result<i32, Box<dyn std::error::Error>>;
+
+impl GlobalArgs {
+    /// The user's home and the registry it selects, opened, with the id
+    /// ggen.lock and the pin store know it by.
+    fn open_registry(&self) -> Result<Session, Box<dyn std::error::Error>> {
+        let home = GgenHome::from_env()?;
+        let config = home.load_config()?;
+        let chosen = registry::choose(self.registry.as_deref(), &config)?;
+        let net = NetOptions {
+            offline: self.offline || config.net.offline,
+            max_connections: config.net.max_connections,
+        };
+        let registry = registry::open(&chosen, &home, net)?;
+        Ok(Session {
+            home,
+            registry,
+            registry_id: chosen.location.source_id(),
+        })
+    }
+}
+
+/// What a command that reads a registry works with.
+struct Session {
+    home: GgenHome,
+    registry: OpenedRegistry,
+    registry_id: String,
+}

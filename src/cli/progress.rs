@@ -1,48 +1,42 @@
-//! Progress bars on a terminal: the CLI's implementation of the library's
-//! `Progress`. Scripts and CI logs (stderr not a terminal) get nothing.
+//! Progress bars for people: drawn on stderr only when it is a terminal, so
+//! scripts and `--json` output never see them.
 
 use std::io::IsTerminal;
 
-use ggen_marketplace::util::progress::{NoProgress, Progress};
-use indicatif::{ProgressBar, ProgressStyle};
+use ggen_marketplace::util::progress::Progress;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// The progress reporter for this run: a bar on stderr when it is a
-/// terminal, silence otherwise.
-pub fn for_stderr() -> Box<dyn Progress> {
-    if std::io::stderr().is_terminal() {
-        Box::new(TerminalBar::new())
-    } else {
-        Box::new(NoProgress)
-    }
-}
-
-/// A bar drawn on stderr, reused for each task of a run.
-struct TerminalBar {
+/// An indicatif bar behind the library's `Progress` trait.
+pub struct Bar {
     bar: ProgressBar,
 }
 
-impl TerminalBar {
-    fn new() -> Self {
+impl Bar {
+    /// A bar that draws when stderr is a terminal and is hidden otherwise.
+    pub fn for_terminal() -> Self {
         let bar = ProgressBar::hidden();
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        TerminalBar { bar }
+        if std::io::stderr().is_terminal() {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        Bar { bar }
     }
 }
 
-impl Progress for TerminalBar {
+impl Progress for Bar {
     fn start(&self, task: &str, total: u64) {
         let template = if total > 0 {
-            "{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)"
+            "{msg:>12} [{bar:30}] {pos}/{len} ({eta})"
         } else {
-            "{spinner} {msg} {pos}"
+            "{msg:>12} {spinner} {pos}"
         };
         let style = ProgressStyle::with_template(template)
-            .expect("the templates above are valid")
+            .expect("valid template")
             .progress_chars("=> ");
-        self.bar.reset();
         self.bar.set_style(style);
         self.bar.set_length(total);
+        self.bar.set_position(0);
         self.bar.set_message(task.to_owned());
+        self.bar.reset_eta();
     }
 
     fn advance(&self, steps: u64) {

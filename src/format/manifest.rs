@@ -103,6 +103,9 @@ pub enum ManifestError {
     /// A dependency name is not a valid name.
     #[error("{MANIFEST_FILE}: dependency name: {0}")]
     DependencyName(NameError),
+    /// The text cannot be edited (not TOML, or `[dependencies]` is not a table).
+    #[error("{MANIFEST_FILE} cannot be edited: {0}")]
+    Edit(String),
 }
 
 impl Manifest {
@@ -146,6 +149,63 @@ impl Manifest {
     }
 }
 
+/// Edits a manifest's text in place, keeping comments, order and layout:
+/// what `add` and `remove` do to a project's `ggen.toml`.
+///
+/// ```
+/// use ggen_marketplace::format::manifest::ManifestEditor;
+/// let mut editor = ManifestEditor::parse("# my project\n[dependencies]\nb = \"1\" # pinned\n").unwrap();
+/// editor.set_dependency("io.ggen.base", "^1.1").unwrap();
+/// assert!(editor.remove_dependency("b"));
+/// assert_eq!(editor.to_string(), "# my project\n[dependencies]\n\"io.ggen.base\" = \"^1.1\"\n");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManifestEditor {
+    document: toml_edit::DocumentMut,
+}
+
+impl ManifestEditor {
+    /// Parses manifest text for editing; an empty text is an empty project.
+    pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        let document = text
+            .parse::<toml_edit::DocumentMut>()
+            .map_err(|e| ManifestError::Edit(e.to_string()))?;
+        Manifest::parse(text)?;
+        Ok(ManifestEditor { document })
+    }
+
+    /// Sets `name = "requirement"` under `[dependencies]`, creating the table.
+    pub fn set_dependency(&mut self, name: &str, requirement: &str) -> Result<(), ManifestError> {
+        let table = self
+            .document
+            .entry("dependencies")
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+            .as_table_like_mut()
+            .ok_or_else(|| ManifestError::Edit("[dependencies] is not a table".into()))?;
+        table.insert(name, toml_edit::value(requirement));
+        Ok(())
+    }
+
+    /// Removes `name` from `[dependencies]`; false if it was not there.
+    pub fn remove_dependency(&mut self, name: &str) -> bool {
+        self.document
+            .get_mut("dependencies")
+            .and_then(|item| item.as_table_like_mut())
+            .is_some_and(|table| table.remove(name).is_some())
+    }
+
+    /// The parsed manifest as edited.
+    pub fn manifest(&self) -> Result<Manifest, ManifestError> {
+        Manifest::parse(&self.to_string())
+    }
+}
+
+impl std::fmt::Display for ManifestEditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.document)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +232,19 @@ mod tests {
             Manifest::parse("[package]\nname = \"ok\"\nversion = \"1.0.0\"\n[dependencies]\nx = \"not a req\"\n")
                 .unwrap();
         assert!(matches!(bad_req.package_for_publishing(), Err(ManifestError::Dependency { name, .. }) if name == "x"));
+    }
+
+    #[test]
+    fn editing_keeps_the_rest_of_the_file() {
+        let text = "[package]\nname = \"p\"\nversion = \"1.0.0\"\n\n[ggen]\nout = \"gen\" # where\n";
+        let mut editor = ManifestEditor::parse(text).unwrap();
+        editor.set_dependency("a", "^1").unwrap();
+        editor.set_dependency("a", "^2").unwrap();
+        let edited = editor.to_string();
+        assert!(edited.starts_with(text), "{edited}");
+        assert_eq!(editor.manifest().unwrap().dependencies["a"], "^2");
+        assert!(!editor.remove_dependency("zzz"));
+        assert!(ManifestEditor::parse("dependencies = 3\n").is_err());
     }
 
     #[test]

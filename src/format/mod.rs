@@ -5,12 +5,14 @@
 pub mod canonical;
 pub mod config;
 pub mod entry;
+pub mod lockfile;
 pub mod manifest;
 pub mod name;
 pub mod req;
 
 pub use config::{IndexConfig, SignaturePolicy};
 pub use entry::{DepKind, Dependency, IndexEntry};
+pub use lockfile::{LockedPackage, Lockfile};
 pub use manifest::{Manifest, PackageMeta};
 
 /// The file at the root of every index.

@@ -45,8 +45,8 @@ impl PackageSource for LocalSource {
         IndexConfig::from_json(&text).map_err(|source| SourceError::Config { path, source })
     }
 
-    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError> {
-        let path = self.root.join(name::index_path(file_name));
+    fn read_index_file(&self, relative: &str) -> Result<Option<String>, SourceError> {
+        let path = self.root.join(relative);
         match std::fs::read(&path) {
             Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| SourceError::NotUtf8 {
                 location: path.display().to_string(),
@@ -78,7 +78,8 @@ impl PackageSource for LocalSource {
 /// Walks the shard directories, skipping what is not a package file: dot
 /// entries at the root (`.git`, `.github`), `_`-prefixed trees (`_keys`),
 /// `config.json` and anything whose path does not match its name's shard.
-fn collect_package_files(root: &Path, dir: &Path, names: &mut Vec<String>) -> Result<(), SourceError> {
+/// The sparse cache lists its copies the same way.
+pub(super) fn collect_package_files(root: &Path, dir: &Path, names: &mut Vec<String>) -> Result<(), SourceError> {
     let read = std::fs::read_dir(dir).map_err(|source| SourceError::Io {
         path: dir.to_owned(),
         source,

@@ -17,12 +17,16 @@
 //! assert_eq!(source.package_names().unwrap(), Some(vec!["demo".to_string()]));
 //! ```
 
+pub mod http;
 pub mod local;
+pub mod location;
+pub mod sparse;
 
 use std::path::PathBuf;
 
 use crate::format::entry::EntryParseError;
 use crate::format::{IndexConfig, IndexEntry, config::ConfigError, name};
+use crate::util::fs::FsError;
 use crate::util::progress::Progress;
 
 /// One version line of a package file, kept verbatim beside its parsed form
@@ -33,6 +37,15 @@ pub struct EntryLine {
     pub line: String,
     /// The parsed entry.
     pub entry: IndexEntry,
+}
+
+/// Package names known to a source.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NameListing {
+    /// Package file names (lowercase).
+    pub names: Vec<String>,
+    /// False when the source could only list part of the index.
+    pub complete: bool,
 }
 
 /// What an update did, for people and for `--json`.
@@ -62,6 +75,27 @@ pub enum SourceError {
     },
     #[error("package file {location} is not UTF-8")]
     NotUtf8 { location: String },
+    /// A remote `config.json` that cannot be used.
+    #[error("{location}: {source}")]
+    RemoteConfig { location: String, source: ConfigError },
+    /// A registry URL this source cannot use.
+    #[error("cannot use the registry URL `{url}`: {reason}")]
+    BadUrl { url: String, reason: String },
+    /// A GET failed (after retries where retrying could help).
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+    /// Offline, and the cache does not hold the answer.
+    #[error(
+        "{what} is not in the local cache of {registry} and offline mode forbids the network; run `{command}` while online first"
+    )]
+    Offline {
+        what: String,
+        registry: String,
+        command: String,
+    },
+    /// Reading or writing the local cache of a remote index failed.
+    #[error("the index cache: {source}")]
+    Cache { source: FsError },
 }
 
 /// Read access to an index, whatever the transport.
@@ -72,13 +106,32 @@ pub trait PackageSource: Sync {
     /// The index's `config.json`.
     fn config(&self) -> Result<IndexConfig, SourceError>;
 
+    /// The text of the file at `path` (relative to the index root,
+    /// `/`-separated: a package file, or an owner-keys file under `_keys/`),
+    /// or `None` if there is none.
+    fn read_index_file(&self, path: &str) -> Result<Option<String>, SourceError>;
+
     /// The text of the package file stored under `file_name` (an already
     /// lowercased name, as found in the index), or `None` if there is none.
-    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError>;
+    fn read_package_file(&self, file_name: &str) -> Result<Option<String>, SourceError> {
+        self.read_index_file(&name::index_path(file_name))
+    }
 
     /// Every package name, where the transport can list them (a sparse index
     /// cannot: `None`).
     fn package_names(&self) -> Result<Option<Vec<String>>, SourceError>;
+
+    /// The names a search can look through, and whether that is the whole
+    /// index: a sparse index only knows what it has cached.
+    fn searchable_names(&self) -> Result<NameListing, SourceError> {
+        Ok(match self.package_names()? {
+            Some(names) => NameListing { names, complete: true },
+            None => NameListing {
+                names: Vec::new(),
+                complete: false,
+            },
+        })
+    }
 
     /// The base that a relative `dl` is resolved against: the index's URL or
     /// directory.

@@ -46,11 +46,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
         .map_err(|e| FsError::new("create temp file in", parent, e))?;
     temp.write_all(bytes)
         .map_err(|e| FsError::new("write", temp.path(), e))?;
+    set_final_mode(temp.as_file(), path).map_err(|e| FsError::new("set permissions of", temp.path(), e))?;
     temp.as_file()
         .sync_all()
         .map_err(|e| FsError::new("sync", temp.path(), e))?;
     temp.persist(path)
         .map_err(|e| FsError::new("rename into", path, e.error))?;
+    Ok(())
+}
+
+/// Temp files are created private (0600); the file that replaces `path`
+/// keeps `path`'s mode, or gets 0644 when new, so an index stays readable by
+/// the web server that serves it.
+#[cfg(unix)]
+fn set_final_mode(temp: &File, path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o644);
+    temp.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_final_mode(_temp: &File, _path: &Path) -> io::Result<()> {
     Ok(())
 }
 
@@ -118,6 +136,19 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_world_readable_and_replaced_files_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("served.json");
+        write_atomic(&path, b"{}").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomic(&path, b"{ }").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

@@ -1,5 +1,16 @@
 //! What the toolkit does, composed from format, sources, resolve, trust and
 //! archive. Each workflow returns a result value; printing is the caller's.
 
+pub mod edit;
 pub mod index_check;
 pub mod index_init;
+pub mod info;
+pub mod install;
+pub mod keygen;
+pub mod package;
+pub mod project;
+pub mod registry;
+pub mod search;
+pub mod sign;
+pub mod tree;
+pub mod verify;

@@ -1,0 +1,377 @@
+//! Conflicts in words: pubgrub's derivation tree rendered as sentences that
+//! name packages and requirements the way a person wrote them, with the
+//! bucket machinery and the `-0` bounds out of sight.
+//!
+//! pubgrub's reporter decides the order of the sentences; this formatter
+//! decides their words. Sets of a dependent's versions are simplified
+//! against the versions that exist (`1.0.0 or 1.0.1 or 1.1.0` of a package
+//! that has nothing else in 1.x reads `^1`), a dependency's version set is
+//! shown as the requirement it came from, and a missing package is named
+//! with the package that requires it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pubgrub::{DefaultStringReporter, DerivationTree, Derived, External, Map, ReportFormatter, Reporter, Term};
+use semver::Version;
+
+use super::provider::{IndexProvider, Pkg, Unusable, read_requirement};
+use super::ranges::{VersionSet, describe};
+
+type Tree = DerivationTree<Pkg, VersionSet, Unusable>;
+type Ext = External<Pkg, VersionSet, Unusable>;
+type Terms = Map<Pkg, Term<VersionSet>>;
+
+/// The explanation of a failed resolution, one sentence per line.
+pub fn explain(provider: &IndexProvider<'_>, tree: &Tree) -> String {
+    let words = Words {
+        provider,
+        index: provider.describe_source(),
+        requirements: provider.requirement_texts(),
+    };
+    DefaultStringReporter::report_with_formatter(&words.without_gaps(tree), &words)
+}
+
+struct Words<'p, 'a> {
+    provider: &'p IndexProvider<'a>,
+    index: String,
+    requirements: HashMap<(Pkg, VersionSet), String>,
+}
+
+impl Words<'_, '_> {
+    /// The tree without the "no version in the gaps between existing
+    /// versions" facts pubgrub records while it walks a package's versions.
+    /// Like pubgrub's `collapse_no_versions`, but it keeps the facts that
+    /// matter — that nothing at all matches a requirement — and also folds
+    /// gaps into derived facts. A gap only widens a set by versions that do
+    /// not exist, which the simplified descriptions do not show anyway.
+    fn without_gaps(&self, tree: &Tree) -> Tree {
+        let DerivationTree::Derived(derived) = tree else {
+            return tree.clone();
+        };
+        let gap_and_other = match (&*derived.cause1, &*derived.cause2) {
+            (DerivationTree::External(External::NoVersions(p, gap)), other)
+            | (other, DerivationTree::External(External::NoVersions(p, gap))) => Some((p, gap, other)),
+            _ => None,
+        };
+        if let Some((package, gap, other)) = gap_and_other
+            && self.is_gap(package, gap, other)
+        {
+            return self.without_gaps(other);
+        }
+        DerivationTree::Derived(Derived {
+            terms: derived.terms.clone(),
+            shared_id: derived.shared_id,
+            cause1: Arc::new(self.without_gaps(&derived.cause1)),
+            cause2: Arc::new(self.without_gaps(&derived.cause2)),
+        })
+    }
+
+    /// Whether "no version of `package` in `gap`", combined with `other`,
+    /// only narrows or widens `other` by versions that do not exist.
+    fn is_gap(&self, package: &Pkg, gap: &VersionSet, other: &Tree) -> bool {
+        match term_of(other, package) {
+            // `other` forbids some versions of the package: adding a gap
+            // to them changes nothing that exists.
+            Some(Term::Positive(_)) => true,
+            // `other` requires the package within a set: the gap is only a
+            // gap if versions remain there.
+            Some(Term::Negative(required)) => self.has_versions_in(package, &required.intersection(&gap.complement())),
+            None => false,
+        }
+    }
+
+    /// Whether some usable version of `package` lies in `set`.
+    fn has_versions_in(&self, package: &Pkg, set: &VersionSet) -> bool {
+        match package {
+            Pkg::Bucket { name, bucket } => self
+                .provider
+                .loaded(name)
+                .in_bucket(*bucket)
+                .iter()
+                .any(|c| set.contains(&c.version)),
+            Pkg::Choice { .. } => self
+                .provider
+                .choice(package)
+                .is_some_and(|choice| choice.buckets.iter().any(|(b, _)| set.contains(&b.as_version()))),
+            Pkg::Root | Pkg::Missing { .. } | Pkg::Foreign { .. } => false,
+        }
+    }
+
+    /// A package at some of its versions: "`x ^1.2`", "the project".
+    fn subject(&self, package: &Pkg, set: &VersionSet) -> String {
+        match package {
+            Pkg::Root => "the project".into(),
+            Pkg::Bucket { name, bucket } => {
+                let versions = self.provider.loaded(name);
+                let existing = versions.in_bucket(*bucket).iter().map(|c| &c.version);
+                let mut inside = existing.clone().filter(|v| set.contains(v));
+                if let (Some(only), None) = (inside.next(), inside.next()) {
+                    return format!("`{name} {only}`");
+                }
+                let shown = set.simplify(existing).intersection(&bucket.range());
+                format!("`{name} {}`", describe(&shown))
+            }
+            Pkg::Choice { name, requirement } => {
+                let Some(choice) = self.provider.choice(package) else {
+                    return format!("`{name} {requirement}`");
+                };
+                let open: Vec<String> = choice
+                    .buckets
+                    .iter()
+                    .filter(|(b, _)| set.contains(&b.as_version()))
+                    .map(|(b, _)| b.to_string())
+                    .collect();
+                if open.is_empty() || open.len() == choice.buckets.len() {
+                    format!("`{name} {requirement}`")
+                } else {
+                    format!("`{name} {requirement}` from {}", open.join(" or "))
+                }
+            }
+            Pkg::Missing { name } => format!("`{name}`"),
+            Pkg::Foreign { name, registry } => format!("`{name}` from {registry}"),
+        }
+    }
+
+    /// The versions a dependency accepts, shown as the requirement it came
+    /// from when there is one.
+    fn requirement(&self, package: &Pkg, set: &VersionSet) -> String {
+        let name = match package {
+            Pkg::Bucket { name, .. } | Pkg::Choice { name, .. } | Pkg::Missing { name } => name,
+            Pkg::Root | Pkg::Foreign { .. } => return self.subject(package, set),
+        };
+        match self.requirements.get(&(package.clone(), set.clone())) {
+            Some(requirement) => format!("`{name} {requirement}`"),
+            None => self.subject(package, set),
+        }
+    }
+
+    fn external(&self, external: &Ext) -> String {
+        match external {
+            External::NotRoot(..) => "the project is being resolved".into(),
+            External::NoVersions(package, set) => self.no_versions(package, set),
+            External::FromDependencyOf(Pkg::Root, _, dep, dep_set) => {
+                format!("the project depends on {}", self.requirement(dep, dep_set))
+            }
+            External::FromDependencyOf(choice @ Pkg::Choice { .. }, set, dep, dep_set) => {
+                format!("{} is met by {}", self.subject(choice, set), self.subject(dep, dep_set))
+            }
+            External::FromDependencyOf(package, set, dep, dep_set) => {
+                format!(
+                    "{} depends on {}",
+                    self.subject(package, set),
+                    self.requirement(dep, dep_set)
+                )
+            }
+            External::Custom(package, set, why) => format!("{} cannot be used: {why}", self.subject(package, set)),
+        }
+    }
+
+    fn no_versions(&self, package: &Pkg, set: &VersionSet) -> String {
+        match package {
+            Pkg::Root => "the project cannot be resolved".into(),
+            Pkg::Missing { name } => format!("package `{name}` does not exist in {}", self.index),
+            Pkg::Foreign { name, registry } => foreign(name, registry, None),
+            Pkg::Bucket { name, bucket } => {
+                let set = set.intersection(&bucket.range());
+                let yanked = self.yanked(name, |v| set.contains(v));
+                format!("no version of `{name}` matches {}{yanked}", describe(&set))
+            }
+            Pkg::Choice { name, requirement } => {
+                let yanked = match read_requirement(requirement) {
+                    Ok((req, _)) => self.yanked(name, |v| req.matches(v)),
+                    Err(_) => String::new(),
+                };
+                format!("no version of `{name}` matches {requirement}{yanked}")
+            }
+        }
+    }
+
+    /// " (1.2.3 is yanked)" when yanked versions would otherwise have fit.
+    fn yanked(&self, name: &str, fits: impl Fn(&Version) -> bool) -> String {
+        const SHOWN: usize = 3;
+        let versions = self.provider.loaded(name);
+        let yanked: Vec<String> = versions
+            .yanked
+            .iter()
+            .rev()
+            .filter(|v| fits(v))
+            .map(Version::to_string)
+            .collect();
+        match yanked.as_slice() {
+            [] => String::new(),
+            [one] => format!(" ({one} is yanked)"),
+            many if many.len() <= SHOWN => format!(" ({} are yanked)", join_and(many)),
+            many => format!(
+                " ({}, … {} yanked versions in all)",
+                many[..SHOWN].join(", "),
+                many.len()
+            ),
+        }
+    }
+
+    /// A missing or foreign package named together with what requires it.
+    fn unavailable_with_dependent(&self, a: &Ext, b: &Ext) -> Option<String> {
+        let ((External::NoVersions(missing, _), External::FromDependencyOf(dependent, set, dep, _))
+        | (External::FromDependencyOf(dependent, set, dep, _), External::NoVersions(missing, _))) = (a, b)
+        else {
+            return None;
+        };
+        if missing != dep {
+            return None;
+        }
+        let required_by = self.subject(dependent, set);
+        match missing {
+            Pkg::Missing { name } => Some(format!(
+                "package `{name}` (required by {required_by}) does not exist in {}",
+                self.index
+            )),
+            Pkg::Foreign { name, registry } => Some(foreign(name, registry, Some(&required_by))),
+            _ => None,
+        }
+    }
+
+    fn terms(&self, terms: &Terms) -> String {
+        let terms: Vec<(&Pkg, &Term<VersionSet>)> = terms.iter().collect();
+        match terms.as_slice() {
+            [] => "no choice of versions works".into(),
+            [(Pkg::Root, Term::Positive(_))] => "the project's requirements cannot be met".into(),
+            [(package, Term::Positive(set))] => format!("{} cannot be used", self.subject(package, set)),
+            [(package, Term::Negative(set))] => format!("{} is required", self.requirement(package, set)),
+            [(package, Term::Positive(set)), (dep, Term::Negative(dep_set))]
+            | [(dep, Term::Negative(dep_set)), (package, Term::Positive(set))] => {
+                format!(
+                    "{} requires {}",
+                    self.subject(package, set),
+                    self.requirement(dep, dep_set)
+                )
+            }
+            many => {
+                let parts: Vec<String> = many
+                    .iter()
+                    .map(|(package, term)| match term {
+                        Term::Positive(set) => self.subject(package, set),
+                        Term::Negative(set) => format!("not {}", self.requirement(package, set)),
+                    })
+                    .collect();
+                format!("{} cannot hold together", join_and(&parts))
+            }
+        }
+    }
+}
+
+/// The term a derivation holds about `package`.
+fn term_of(tree: &Tree, package: &Pkg) -> Option<Term<VersionSet>> {
+    match tree {
+        DerivationTree::Derived(derived) => derived.terms.get(package).cloned(),
+        DerivationTree::External(external) => match external {
+            External::FromDependencyOf(p, set, _, _) if p == package => Some(Term::Positive(set.clone())),
+            External::FromDependencyOf(_, _, dep, dep_set) if dep == package => Some(Term::Negative(dep_set.clone())),
+            External::NoVersions(p, set) | External::Custom(p, set, _) if p == package => {
+                Some(Term::Positive(set.clone()))
+            }
+            _ => None,
+        },
+    }
+}
+
+fn foreign(name: &str, registry: &str, required_by: Option<&str>) -> String {
+    let required_by = required_by.map(|r| format!(" (required by {r})")).unwrap_or_default();
+    format!("`{name}`{required_by} comes from another registry ({registry}), which this resolver does not support")
+}
+
+fn join_and(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+impl ReportFormatter<Pkg, VersionSet, Unusable> for Words<'_, '_> {
+    type Output = String;
+
+    fn format_external(&self, external: &Ext) -> String {
+        self.external(external)
+    }
+
+    fn format_terms(&self, terms: &Terms) -> String {
+        self.terms(terms)
+    }
+
+    fn explain_both_external(&self, external1: &Ext, external2: &Ext, current_terms: &Terms) -> String {
+        let conclusion = self.terms(current_terms);
+        match self.unavailable_with_dependent(external1, external2) {
+            Some(cause) => format!("Because {cause}, {conclusion}."),
+            None => format!(
+                "Because {} and {}, {conclusion}.",
+                self.external(external1),
+                self.external(external2)
+            ),
+        }
+    }
+
+    fn explain_both_ref(
+        &self,
+        ref_id1: usize,
+        derived1: &Derived<Pkg, VersionSet, Unusable>,
+        ref_id2: usize,
+        derived2: &Derived<Pkg, VersionSet, Unusable>,
+        current_terms: &Terms,
+    ) -> String {
+        format!(
+            "Because {} ({ref_id1}) and {} ({ref_id2}), {}.",
+            self.terms(&derived1.terms),
+            self.terms(&derived2.terms),
+            self.terms(current_terms)
+        )
+    }
+
+    fn explain_ref_and_external(
+        &self,
+        ref_id: usize,
+        derived: &Derived<Pkg, VersionSet, Unusable>,
+        external: &Ext,
+        current_terms: &Terms,
+    ) -> String {
+        format!(
+            "Because {} ({ref_id}) and {}, {}.",
+            self.terms(&derived.terms),
+            self.external(external),
+            self.terms(current_terms)
+        )
+    }
+
+    fn and_explain_external(&self, external: &Ext, current_terms: &Terms) -> String {
+        format!(
+            "And because {}, {}.",
+            self.external(external),
+            self.terms(current_terms)
+        )
+    }
+
+    fn and_explain_ref(
+        &self,
+        ref_id: usize,
+        derived: &Derived<Pkg, VersionSet, Unusable>,
+        current_terms: &Terms,
+    ) -> String {
+        format!(
+            "And because {} ({ref_id}), {}.",
+            self.terms(&derived.terms),
+            self.terms(current_terms)
+        )
+    }
+
+    fn and_explain_prior_and_external(&self, prior_external: &Ext, external: &Ext, current_terms: &Terms) -> String {
+        let conclusion = self.terms(current_terms);
+        match self.unavailable_with_dependent(prior_external, external) {
+            Some(cause) => format!("And because {cause}, {conclusion}."),
+            None => format!(
+                "And because {} and {}, {conclusion}.",
+                self.external(prior_external),
+                self.external(external)
+            ),
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! The one way this crate GETs a file over HTTP: a pooled `ureq` agent and a
+//! GET that revalidates with `If-None-Match` / `If-Modified-Since` and
+//! retries what may pass (connection failures, timeouts, 408, 429, 5xx,
+//! bodies cut short) with exponential backoff and a bounded number of tries.
+//! The sparse index fetches its files with it and the installer its archives.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use ggen_marketplace::sources::http::{self, RetryPolicy, Validators};
+//! let agent = http::new_agent(16, Duration::from_secs(30));
+//! let response = http::get_with_retries(
+//!     &agent,
+//!     "http://127.0.0.1:8080/config.json",
+//!     &Validators::default(),
+//!     &RetryPolicy::default(),
+//! )?;
+//! assert!(response.is_ok());
+//! # Ok::<(), http::HttpError>(())
+//! ```
+
+use std::hash::{BuildHasher, RandomState};
+use std::io::Read;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use ureq::http::{HeaderMap, StatusCode, header};
+
+/// The largest body read into memory: far above any index file, and above
+/// the biggest archive the extractor accepts once compressed.
+pub const MAX_BODY_BYTES: u64 = 1 << 30;
+
+/// Statuses that mean "no such file" (Cargo's rule for sparse indexes):
+/// they are answers, not failures, and are never retried.
+pub const MISSING_STATUSES: [u16; 3] = [404, 410, 451];
+
+/// How often and how patiently a GET is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included (at least 1).
+    pub max_tries: u32,
+    /// The wait before the first retry; it doubles for each further one.
+    pub base_delay: Duration,
+    /// The longest wait between two tries.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Four tries (Cargo's `net.retry = 3` retries), waiting about 0.25 s,
+    /// 0.5 s, 1 s.
+    fn default() -> Self {
+        RetryPolicy {
+            max_tries: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The longest wait before retry number `retry` (1 for the first retry):
+    /// `base_delay · 2^(retry-1)`, capped at `max_delay`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ggen_marketplace::sources::http::RetryPolicy;
+    /// let policy = RetryPolicy { max_tries: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(300) };
+    /// assert_eq!(policy.backoff(1), Duration::from_millis(100));
+    /// assert_eq!(policy.backoff(2), Duration::from_millis(200));
+    /// assert_eq!(policy.backoff(3), Duration::from_millis(300));
+    /// ```
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.base_delay.saturating_mul(factor).min(self.max_delay)
+    }
+
+    /// The wait actually used: between half of [`backoff`](Self::backoff)
+    /// and all of it, at random, so that many clients failing together do
+    /// not retry together.
+    fn jittered(&self, retry: u32) -> Duration {
+        let full = self.backoff(retry);
+        // A fresh RandomState is randomly seeded: enough randomness for
+        // jitter without a dependency.
+        let random = RandomState::new().hash_one(retry);
+        let fraction = 0.5 + (random % 1024) as f64 / 2048.0;
+        full.mul_f64(fraction)
+    }
+}
+
+/// What makes a GET conditional: the validators the server gave with the
+/// copy we hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    /// The `ETag` header, sent back as `If-None-Match`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The `Last-Modified` header, sent back as `If-Modified-Since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    /// Whether there is anything to revalidate with.
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+
+    fn from_headers(headers: &HeaderMap) -> Self {
+        let text = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Validators {
+            etag: text(header::ETAG),
+            last_modified: text(header::LAST_MODIFIED),
+        }
+    }
+}
+
+/// A final answer from the server: a body (2xx), "not modified" (304, only
+/// to a conditional GET) or "no such file" ([`MISSING_STATUSES`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The whole body of a 2xx answer (empty otherwise), checked against
+    /// `Content-Length`.
+    pub body: Vec<u8>,
+    /// The validators of a 2xx answer, to revalidate with next time.
+    pub validators: Validators,
+    /// How many requests it took (1 if the first try succeeded).
+    pub attempts: u32,
+}
+
+impl HttpResponse {
+    /// A 2xx answer with a body.
+    pub fn is_ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// A 304: the copy revalidated with is current.
+    pub fn is_not_modified(&self) -> bool {
+        self.status == 304
+    }
+
+    /// 404, 410 or 451: there is no such file.
+    pub fn is_missing(&self) -> bool {
+        MISSING_STATUSES.contains(&self.status)
+    }
+}
+
+/// Why one try failed in a way that may pass on the next.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the #[error] messages name each field
+pub enum TransientError {
+    /// Connecting, sending or receiving failed, or timed out.
+    #[error("{0}")]
+    Transport(ureq::Error),
+    /// The server answered 408, 429 or 5xx.
+    #[error("the server answered {}", status_text(*status))]
+    Status { status: u16 },
+    /// The connection ended before the whole body arrived.
+    #[error("the body was cut short after {received} of {expected} bytes")]
+    Truncated { received: u64, expected: u64 },
+    /// Reading the body failed.
+    #[error("reading the body failed after {received} bytes: {source}")]
+    Body { received: u64, source: std::io::Error },
+}
+
+/// A GET that did not produce an answer.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the #[error] messages name each field
+pub enum HttpError {
+    /// Every try failed with a transient error.
+    #[error(
+        "GET {url} failed {tries} time(s); the last error: {last}. Check the network and the registry URL, try again later, or work from the cache with --offline"
+    )]
+    GaveUp {
+        url: String,
+        tries: u32,
+        #[source]
+        last: TransientError,
+    },
+    /// The server refused in a way retrying will not change (a 4xx other than
+    /// 404/410/451, or a 304 to an unconditional GET).
+    #[error("GET {url}: the server answered {}; {}", status_text(*status), status_advice(*status))]
+    Status { url: String, status: u16 },
+    /// The request could not be made at all (a malformed URL, a TLS failure,
+    /// too many redirects).
+    #[error("GET {url}: {source}")]
+    Request {
+        url: String,
+        #[source]
+        source: ureq::Error,
+    },
+}
+
+impl HttpError {
+    /// How many requests were sent before giving up.
+    pub fn attempts(&self) -> u32 {
+        match self {
+            HttpError::GaveUp { tries, .. } => *tries,
+            HttpError::Status { .. } | HttpError::Request { .. } => 1,
+        }
+    }
+}
+
+fn status_text(status: u16) -> String {
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    format!("{status} {reason}").trim_end().to_owned()
+}
+
+fn status_advice(status: u16) -> &'static str {
+    match status {
+        401 | 403 => "the registry refuses anonymous access; check the URL or the credentials",
+        304 => "the server answered an unconditional request with 304; it is misconfigured",
+        _ => "check the URL",
+    }
+}
+
+/// An agent for up to `max_connections` simultaneous requests whose
+/// connections are all kept for reuse. `timeout` bounds connecting and each
+/// wait for data, not a whole transfer, so a large archive on a slow but
+/// steady link is not cut off. HTTP error statuses are answers here, not
+/// errors.
+pub fn new_agent(max_connections: usize, timeout: Duration) -> ureq::Agent {
+    let max_connections = max_connections.max(1);
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_idle_connections(max_connections)
+        .max_idle_connections_per_host(max_connections)
+        .timeout_connect(Some(timeout))
+        .timeout_per_read(Some(timeout))
+        .timeout_per_write(Some(timeout))
+        .user_agent(concat!("ggen-market/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent()
+}
+
+/// GETs `url`, conditionally if `validators` holds any, retrying transient
+/// failures as `policy` says. Returns the final answer (2xx, 304, or a
+/// missing status), or the reason there is none, naming the URL.
+pub fn get_with_retries(
+    agent: &ureq::Agent,
+    url: &str,
+    validators: &Validators,
+    policy: &RetryPolicy,
+) -> Result<HttpResponse, HttpError> {
+    let max_tries = policy.max_tries.max(1);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let failure = match try_once(agent, url, validators) {
+            Ok(Attempt::Answer(mut response)) => {
+                if response.is_not_modified() && validators.is_empty() {
+                    return Err(HttpError::Status {
+                        url: url.to_owned(),
+                        status: response.status,
+                    });
+                }
+                response.attempts = tries;
+                return Ok(response);
+            }
+            Ok(Attempt::Refused(status)) => {
+                return Err(HttpError::Status {
+                    url: url.to_owned(),
+                    status,
+                });
+            }
+            Ok(Attempt::Failed { error, retry_after }) => (error, retry_after),
+            Err(source) => {
+                return Err(HttpError::Request {
+                    url: url.to_owned(),
+                    source,
+                });
+            }
+        };
+        let (last, retry_after) = failure;
+        if tries >= max_tries {
+            return Err(HttpError::GaveUp {
+                url: url.to_owned(),
+                tries,
+                last,
+            });
+        }
+        let wait = retry_after.map_or_else(|| policy.jittered(tries), |d| d.min(policy.max_delay));
+        std::thread::sleep(wait);
+    }
+}
+
+/// The outcome of one request.
+enum Attempt {
+    /// A final answer.
+    Answer(HttpResponse),
+    /// A status that retrying will not change.
+    Refused(u16),
+    /// Something that may pass; the server may have said when to come back.
+    Failed {
+        error: TransientError,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// One request. `Err` is an error no retry can fix.
+fn try_once(agent: &ureq::Agent, url: &str, validators: &Validators) -> Result<Attempt, ureq::Error> {
+    let mut request = agent.get(url);
+    if let Some(etag) = &validators.etag {
+        request = request.header(header::IF_NONE_MATCH, etag);
+    }
+    if let Some(last_modified) = &validators.last_modified {
+        request = request.header(header::IF_MODIFIED_SINCE, last_modified);
+    }
+    let response = match request.call() {
+        Ok(response) => response,
+        Err(error) if is_transient(&error) => {
+            return Ok(Attempt::Failed {
+                error: TransientError::Transport(error),
+                retry_after: None,
+            });
+        }
+        Err(error) => return Err(error),
+    };
+    let status = response.status().as_u16();
+    let answer = |body, validators| {
+        Attempt::Answer(HttpResponse {
+            status,
+            body,
+            validators,
+            attempts: 1,
+        })
+    };
+    match status {
+        200..=299 => {
+            let validators = Validators::from_headers(response.headers());
+            Ok(match read_body(response.into_body()) {
+                Ok(body) => answer(body, validators),
+                Err(error) => Attempt::Failed {
+                    error,
+                    retry_after: None,
+                },
+            })
+        }
+        304 => Ok(answer(Vec::new(), Validators::default())),
+        s if MISSING_STATUSES.contains(&s) => Ok(answer(Vec::new(), Validators::default())),
+        408 | 429 | 500..=599 => Ok(Attempt::Failed {
+            error: TransientError::Status { status },
+            retry_after: retry_after(response.headers()),
+        }),
+        _ => Ok(Attempt::Refused(status)),
+    }
+}
+
+/// Reads the whole body, refusing one shorter than its `Content-Length`
+/// (ureq checks this too; checking here names the byte counts).
+fn read_body(body: ureq::Body) -> Result<Vec<u8>, TransientError> {
+    let expected = body.content_length();
+    let capacity = expected.unwrap_or(0).min(MAX_BODY_BYTES) as usize;
+    let mut bytes = Vec::with_capacity(capacity);
+    let mut reader = body.into_with_config().limit(MAX_BODY_BYTES).reader();
+    if let Err(source) = reader.read_to_end(&mut bytes) {
+        let received = bytes.len() as u64;
+        return Err(match expected {
+            Some(expected) if received < expected => TransientError::Truncated { received, expected },
+            _ => TransientError::Body { received, source },
+        });
+    }
+    match expected {
+        Some(expected) if (bytes.len() as u64) != expected => Err(TransientError::Truncated {
+            received: bytes.len() as u64,
+            expected,
+        }),
+        _ => Ok(bytes),
+    }
+}
+
+/// Whether a transport error may pass on its own: network trouble does,
+/// a malformed URL or a refused certificate does not.
+fn is_transient(error: &ureq::Error) -> bool {
+    matches!(
+        error,
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::Protocol(_)
+            | ureq::Error::Decompress(..)
+    )
+}
+
+/// A `Retry-After` given in seconds (the HTTP-date form is rare for 429/503
+/// and falls back to our own backoff).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let policy = RetryPolicy {
+            max_tries: 10,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(100),
+        };
+        let waits: Vec<u128> = (1..=6).map(|r| policy.backoff(r).as_millis()).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 100, 100]);
+        assert_eq!(policy.backoff(200), Duration::from_millis(100), "no overflow");
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_full() {
+        let policy = RetryPolicy::default();
+        for retry in 1..=5 {
+            let full = policy.backoff(retry);
+            for _ in 0..50 {
+                let wait = policy.jittered(retry);
+                assert!(wait >= full / 2 && wait <= full, "{wait:?} vs {full:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn reads_validators_and_retry_after() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ETAG, "\"5d-1a\"".parse().unwrap());
+        headers.insert(header::RETRY_AFTER, " 2 ".parse().unwrap());
+        let validators = Validators::from_headers(&headers);
+        assert_eq!(validators.etag.as_deref(), Some("\"5d-1a\""));
+        assert_eq!(validators.last_modified, None);
+        assert!(!validators.is_empty());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(header::RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn status_messages_name_the_reason() {
+        let error = HttpError::Status {
+            url: "http://h/x".into(),
+            status: 403,
+        };
+        let text = error.to_string();
+        assert!(text.contains("http://h/x") && text.contains("403 Forbidden"), "{text}");
+    }
+
+    #[test]
+    fn a_malformed_url_fails_at_once() {
+        let agent = new_agent(1, Duration::from_secs(1));
+        let error = get_with_retries(&agent, "not a url", &Validators::default(), &RetryPolicy::default()).unwrap_err();
+        assert!(matches!(error, HttpError::Request { .. }), "{error:?}");
+        assert_eq!(error.attempts(), 1);
+    }
+}

@@ -1,0 +1,186 @@
+//! `info`: every version of a package, with yanked state, dependencies,
+//! checksum and signer; and the canonical message of one version, for
+//! checking its signature with the `minisign` CLI.
+//!
+//! ```
+//! use ggen_marketplace::sources::local::LocalSource;
+//! use ggen_marketplace::workflows::info::{info, canonical_message};
+//! let dir = tempfile::tempdir().unwrap();
+//! std::fs::write(dir.path().join("config.json"), r#"{"dl":"a/{crate}"}"#).unwrap();
+//! std::fs::create_dir_all(dir.path().join("de/mo")).unwrap();
+//! std::fs::write(dir.path().join("de/mo/demo"), concat!(
+//!     r#"{"name":"demo","vers":"1.0.0","deps":[],"cksum":"aa","features":{},"yanked":true}"#, "\n",
+//!     r#"{"name":"demo","vers":"1.1.0","deps":[{"name":"base","req":"^2"}],"cksum":"bb","features":{},"yanked":false}"#, "\n",
+//! )).unwrap();
+//! let source = LocalSource::open(dir.path()).unwrap();
+//! let package = info(&source, "demo", None).unwrap();
+//! assert_eq!(package.versions[0].version, "1.1.0"); // newest first
+//! assert!(package.versions[1].yanked);
+//! assert_eq!(canonical_message(&source, "demo", "1.0.0").unwrap(),
+//!     r#"{"cksum":"aa","deps":[],"features":{},"name":"demo","vers":"1.0.0"}"#);
+//! ```
+
+use serde::Serialize;
+
+use crate::format::canonical::{CanonicalError, canonical_form};
+use crate::format::entry::DepKind;
+use crate::format::req::{self, RequirementError};
+use crate::sources::{EntryLine, PackageSource, SourceError};
+use crate::trust::Signature;
+
+/// A package and its versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageInfo {
+    /// The name as published.
+    pub name: String,
+    /// The requirement the versions were filtered by, if any.
+    pub requirement: Option<String>,
+    /// Matching versions, newest first.
+    pub versions: Vec<VersionInfo>,
+}
+
+/// One version of a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionInfo {
+    /// The version.
+    pub version: String,
+    /// Whether it is yanked.
+    pub yanked: bool,
+    /// SHA-256 of the archive.
+    pub checksum: String,
+    /// The minisign key id the signature names, if signed (not verified
+    /// here: `install` verifies).
+    pub signer: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Licence.
+    pub license: Option<String>,
+    /// Keywords.
+    pub keywords: Vec<String>,
+    /// Repository URL.
+    pub repository: Option<String>,
+    /// Dependencies, in index order.
+    pub dependencies: Vec<DependencyInfo>,
+}
+
+/// One dependency of a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DependencyInfo {
+    /// The package depended on (renames followed).
+    pub name: String,
+    /// The requirement.
+    pub req: String,
+    /// normal, dev or build.
+    pub kind: DepKind,
+    /// Whether only a feature pulls it in.
+    pub optional: bool,
+    /// Platform restriction.
+    pub target: Option<String>,
+}
+
+/// Why `info` could not answer.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the #[error] messages name each field
+pub enum InfoError {
+    /// No such package.
+    #[error("package `{name}` does not exist in {index}; try `ggen-market search {name}`")]
+    NotFound { name: String, index: String },
+    /// No such version.
+    #[error("package `{name}` has no version matching `{wanted}`; `ggen-market info {name}` lists its versions")]
+    NoMatchingVersion { name: String, wanted: String },
+    /// Bad `@REQ`.
+    #[error(transparent)]
+    Requirement(#[from] RequirementError),
+    /// The stored line is damaged.
+    #[error("{name} {version}: {source}")]
+    Canonical {
+        name: String,
+        version: String,
+        source: CanonicalError,
+    },
+    /// The source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// The versions of `name` matching `requirement` (all when `None`).
+pub fn info(source: &dyn PackageSource, name: &str, requirement: Option<&str>) -> Result<PackageInfo, InfoError> {
+    let lines = lines_of(source, name)?;
+    let matcher = requirement.map(req::parse).transpose()?;
+    let mut versions: Vec<(semver::Version, VersionInfo)> = lines
+        .iter()
+        .filter_map(|line| line.entry.version().ok().map(|v| (v, line)))
+        .filter(|(v, _)| matcher.as_ref().is_none_or(|m| m.matches(v)))
+        .map(|(v, line)| (v, version_info(line)))
+        .collect();
+    if versions.is_empty() {
+        return Err(InfoError::NoMatchingVersion {
+            name: name.to_owned(),
+            wanted: requirement.unwrap_or("*").to_owned(),
+        });
+    }
+    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(PackageInfo {
+        name: lines[0].entry.name.clone(),
+        requirement: requirement.map(str::to_owned),
+        versions: versions.into_iter().map(|(_, info)| info).collect(),
+    })
+}
+
+/// The canonical message of `name@version`: the exact bytes its signature
+/// covers (`format::canonical`).
+pub fn canonical_message(source: &dyn PackageSource, name: &str, version: &str) -> Result<String, InfoError> {
+    let lines = lines_of(source, name)?;
+    let line = lines
+        .iter()
+        .find(|line| line.entry.vers == version)
+        .ok_or_else(|| InfoError::NoMatchingVersion {
+            name: name.to_owned(),
+            wanted: format!("={version}"),
+        })?;
+    canonical_form(&line.line).map_err(|source| InfoError::Canonical {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        source,
+    })
+}
+
+fn lines_of(source: &dyn PackageSource, name: &str) -> Result<Vec<EntryLine>, InfoError> {
+    source
+        .entry_lines(name)?
+        .filter(|lines| !lines.is_empty())
+        .ok_or_else(|| InfoError::NotFound {
+            name: name.to_owned(),
+            index: source.describe(),
+        })
+}
+
+/// The key id a signature names (not a verification: `install` verifies).
+fn signer_of(sig: &str) -> String {
+    Signature::parse(sig).map_or_else(|_| "unreadable signature".to_owned(), |sig| sig.key_id().to_string())
+}
+
+fn version_info(line: &EntryLine) -> VersionInfo {
+    let entry = &line.entry;
+    VersionInfo {
+        version: entry.vers.clone(),
+        yanked: entry.yanked,
+        checksum: entry.cksum.clone(),
+        signer: entry.sig.as_deref().map(signer_of),
+        description: entry.description.clone(),
+        license: entry.license.clone(),
+        keywords: entry.keywords.clone(),
+        repository: entry.repository.clone(),
+        dependencies: entry
+            .deps
+            .iter()
+            .map(|dep| DependencyInfo {
+                name: dep.package_name().to_owned(),
+                req: dep.req.clone(),
+                kind: dep.kind(),
+                optional: dep.optional,
+                target: dep.target.clone(),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,148 @@
+//! Getting a package's archive: from the content-addressed cache in
+//! `GGEN_HOME/archives/`, a local path, or HTTP with the sparse source's
+//! retry rules; always checked against the entry's `cksum`.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::InstallError;
+use crate::format::IndexEntry;
+use crate::sources::http::{self, RetryPolicy, Validators};
+use crate::util::fs::{FsError, write_atomic};
+
+/// Where archives come from, shared by every download of one install.
+pub struct ArchiveFetcher {
+    cache_dir: PathBuf,
+    agent: Option<ureq::Agent>,
+    retry: RetryPolicy,
+}
+
+impl ArchiveFetcher {
+    /// A fetcher caching in `cache_dir`; with `offline`, no agent exists and
+    /// no socket can be opened.
+    pub fn new(cache_dir: PathBuf, offline: bool, max_connections: usize) -> Self {
+        let agent = (!offline).then(|| http::new_agent(max_connections, std::time::Duration::from_secs(30)));
+        ArchiveFetcher {
+            cache_dir,
+            agent,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// The archive bytes of `entry`, downloaded from `url` unless cached,
+    /// whose SHA-256 equals `entry.cksum`.
+    pub fn archive(&self, entry: &IndexEntry, url: &str) -> Result<Vec<u8>, InstallError> {
+        let expected = checked_cksum(entry)?;
+        let cached = self.cache_dir.join(format!("{expected}.tar.gz"));
+        if let Ok(bytes) = std::fs::read(&cached) {
+            if sha256_hex(&bytes) == expected {
+                return Ok(bytes);
+            }
+            // A damaged cache entry is replaced by a fresh download below.
+        }
+        let bytes = self.download(entry, url)?;
+        let actual = sha256_hex(&bytes);
+        if actual != expected {
+            return Err(InstallError::ChecksumMismatch {
+                name: entry.name.clone(),
+                version: entry.vers.clone(),
+                url: url.to_owned(),
+                expected: expected.to_owned(),
+                actual,
+            });
+        }
+        write_atomic(&cached, &bytes)?;
+        Ok(bytes)
+    }
+
+    fn download(&self, entry: &IndexEntry, url: &str) -> Result<Vec<u8>, InstallError> {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            let agent = self.agent.as_ref().ok_or_else(|| InstallError::Offline {
+                name: entry.name.clone(),
+                version: entry.vers.clone(),
+                url: url.to_owned(),
+            })?;
+            let response = http::get_with_retries(agent, url, &Validators::default(), &self.retry)?;
+            if !response.is_ok() {
+                return Err(InstallError::DownloadStatus {
+                    url: url.to_owned(),
+                    status: response.status,
+                });
+            }
+            return Ok(response.body);
+        }
+        let path = url
+            .strip_prefix("file://")
+            .map_or_else(|| PathBuf::from(url), PathBuf::from);
+        read_local(&path)
+    }
+}
+
+fn read_local(path: &Path) -> Result<Vec<u8>, InstallError> {
+    std::fs::read(path).map_err(|e| InstallError::Fs(FsError::new("read archive", path, e)))
+}
+
+/// `cksum` must be 64 lowercase hex digits before it names a cache file.
+fn checked_cksum(entry: &IndexEntry) -> Result<&str, InstallError> {
+    let cksum = entry.cksum.as_str();
+    if cksum.len() == 64 && cksum.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(cksum)
+    } else {
+        Err(InstallError::BadChecksumField {
+            name: entry.name.clone(),
+            version: entry.vers.clone(),
+        })
+    }
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(cksum: &str) -> IndexEntry {
+        IndexEntry::from_line(&format!(
+            r#"{{"name":"p","vers":"1.0.0","deps":[],"cksum":"{cksum}","features":{{}},"yanked":false}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_local_archives_checks_and_caches_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("p-1.0.0.tar.gz");
+        std::fs::write(&archive, b"archive bytes").unwrap();
+        let fetcher = ArchiveFetcher::new(dir.path().join("cache"), true, 1);
+        let good = entry(&sha256_hex(b"archive bytes"));
+        assert_eq!(
+            fetcher.archive(&good, archive.to_str().unwrap()).unwrap(),
+            b"archive bytes"
+        );
+        // Now served from the cache even though the original is gone.
+        std::fs::remove_file(&archive).unwrap();
+        assert_eq!(fetcher.archive(&good, "/nonexistent").unwrap(), b"archive bytes");
+    }
+
+    #[test]
+    fn refuses_wrong_bytes_bad_cksums_and_the_network_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.tar.gz");
+        std::fs::write(&archive, b"tampered").unwrap();
+        let fetcher = ArchiveFetcher::new(dir.path().join("cache"), true, 1);
+        let url = format!("file://{}", archive.display());
+        let err = fetcher.archive(&entry(&sha256_hex(b"original")), &url).unwrap_err();
+        assert!(matches!(err, InstallError::ChecksumMismatch { .. }), "{err}");
+        assert!(!dir.path().join("cache").exists(), "nothing cached");
+        let err = fetcher.archive(&entry("../../etc/passwd"), &url).unwrap_err();
+        assert!(matches!(err, InstallError::BadChecksumField { .. }), "{err}");
+        let err = fetcher
+            .archive(&entry(&"a".repeat(64)), "http://127.0.0.1:9/a.tgz")
+            .unwrap_err();
+        assert!(matches!(err, InstallError::Offline { .. }), "{err}");
+    }
+}

@@ -1,0 +1,284 @@
+//! `search`: find packages by name, keyword, category or description.
+//!
+//! Ranking: exact name, then name prefix, then name substring, then keyword,
+//! then description; names compare ignoring case and treating `-` and `_`
+//! alike. Each hit shows the newest version that is not yanked; packages
+//! whose every version is yanked are not shown.
+//!
+//! ```
+//! use ggen_marketplace::sources::local::LocalSource;
+//! use ggen_marketplace::workflows::search::{search, SearchQuery, MatchKind};
+//! let dir = tempfile::tempdir().unwrap();
+//! std::fs::write(dir.path().join("config.json"), r#"{"dl":"a/{crate}"}"#).unwrap();
+//! for (name, desc) in [("axum", "web framework"), ("axum-extra", "extras"), ("tower", "for axum users")] {
+//!     let path = dir.path().join(ggen_marketplace::format::name::index_path(name));
+//!     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+//!     std::fs::write(&path, format!(r#"{{"name":"{name}","vers":"1.0.0","deps":[],"cksum":"00","features":{{}},"yanked":false,"description":"{desc}"}}"#)).unwrap();
+//! }
+//! let source = LocalSource::open(dir.path()).unwrap();
+//! let found = search(&source, &SearchQuery::text("axum")).unwrap();
+//! let ranked: Vec<_> = found.hits.iter().map(|h| (h.name.as_str(), h.matched)).collect();
+//! assert_eq!(ranked, [("axum", MatchKind::ExactName), ("axum-extra", MatchKind::NamePrefix), ("tower", MatchKind::Description)]);
+//! ```
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::format::IndexEntry;
+use crate::format::name::confusable_key;
+use crate::sources::{PackageSource, SourceError};
+
+/// What to look for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Free text matched against names, keywords and descriptions; empty
+    /// matches everything (to list by keyword or category).
+    pub text: String,
+    /// Only packages with this keyword.
+    pub keyword: Option<String>,
+    /// Only packages in this category.
+    pub category: Option<String>,
+    /// At most this many hits.
+    pub limit: usize,
+}
+
+impl SearchQuery {
+    /// A plain text query with the default limit of 20.
+    pub fn text(text: &str) -> Self {
+        SearchQuery {
+            text: text.to_owned(),
+            keyword: None,
+            category: None,
+            limit: 20,
+        }
+    }
+
+    fn has_filters(&self) -> bool {
+        self.keyword.is_some() || self.category.is_some()
+    }
+}
+
+/// How a package matched, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// The name is the query.
+    ExactName,
+    /// The name starts with the query.
+    NamePrefix,
+    /// The name contains the query.
+    NameSubstring,
+    /// A keyword equals or contains the query.
+    Keyword,
+    /// The description contains the query.
+    Description,
+}
+
+/// One package found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchHit {
+    /// Package name as published.
+    pub name: String,
+    /// Newest non-yanked version.
+    pub version: String,
+    /// That version's description.
+    pub description: Option<String>,
+    /// That version's keywords.
+    pub keywords: Vec<String>,
+    /// How it matched.
+    pub matched: MatchKind,
+}
+
+/// The outcome of a search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchResults {
+    /// Hits, best first, at most `limit`.
+    pub hits: Vec<SearchHit>,
+    /// False when the source could only search part of the index (a sparse
+    /// index searches what is cached).
+    pub complete: bool,
+}
+
+/// Searches `source`.
+pub fn search(source: &dyn PackageSource, query: &SearchQuery) -> Result<SearchResults, SourceError> {
+    let listing = source.searchable_names()?;
+    let needle = confusable_key(query.text.trim());
+    let by_name = name_matches(&listing.names, &needle);
+    // Name matches outrank every other kind: when they fill the page and no
+    // filter needs the entries, only the files shown have to be read.
+    let candidates: Vec<&String> = if by_name.len() >= query.limit && !query.has_filters() {
+        by_name.iter().take(query.limit).map(|(_, name)| *name).collect()
+    } else {
+        listing.names.iter().collect()
+    };
+    let mut hits: Vec<SearchHit> = candidates
+        .par_iter()
+        .map(|name| hit_for(source, name, &needle, query))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    hits.sort_by(|a, b| (a.matched, &a.name).cmp(&(b.matched, &b.name)));
+    hits.truncate(query.limit);
+    Ok(SearchResults {
+        hits,
+        complete: listing.complete,
+    })
+}
+
+fn name_matches<'a>(names: &'a [String], needle: &str) -> Vec<(MatchKind, &'a String)> {
+    let mut matches: Vec<_> = names
+        .iter()
+        .filter_map(|n| name_match(n, needle).map(|kind| (kind, n)))
+        .collect();
+    matches.sort();
+    matches
+}
+
+fn name_match(name: &str, needle: &str) -> Option<MatchKind> {
+    let key = confusable_key(name);
+    if key == needle {
+        Some(MatchKind::ExactName)
+    } else if key.starts_with(needle) {
+        Some(MatchKind::NamePrefix)
+    } else if key.contains(needle) {
+        Some(MatchKind::NameSubstring)
+    } else {
+        None
+    }
+}
+
+fn hit_for(
+    source: &dyn PackageSource,
+    file_name: &str,
+    needle: &str,
+    query: &SearchQuery,
+) -> Result<Option<SearchHit>, SourceError> {
+    let Some(text) = source.read_package_file(file_name)? else {
+        return Ok(None);
+    };
+    // A damaged line must not hide the rest of the package from search.
+    let newest = IndexEntry::parse_file(&text)
+        .filter_map(|(_, parsed)| parsed.ok())
+        .filter(|entry| !entry.yanked)
+        .filter_map(|entry| entry.version().ok().map(|v| (v, entry)))
+        .max_by(|a, b| a.0.cmp(&b.0));
+    let Some((_, entry)) = newest else {
+        return Ok(None);
+    };
+    if !passes_filters(&entry, query) {
+        return Ok(None);
+    }
+    let matched = name_match(&entry.name, needle).or_else(|| text_match(&entry, &query.text));
+    Ok(matched.map(|matched| SearchHit {
+        name: entry.name,
+        version: entry.vers,
+        description: entry.description,
+        keywords: entry.keywords,
+        matched,
+    }))
+}
+
+fn passes_filters(entry: &IndexEntry, query: &SearchQuery) -> bool {
+    let has = |list: &[String], wanted: &Option<String>| {
+        wanted
+            .as_ref()
+            .is_none_or(|w| list.iter().any(|item| item.eq_ignore_ascii_case(w)))
+    };
+    has(&entry.keywords, &query.keyword) && has(&entry.categories, &query.category)
+}
+
+fn text_match(entry: &IndexEntry, text: &str) -> Option<MatchKind> {
+    let text = text.trim().to_lowercase();
+    if entry.keywords.iter().any(|k| k.to_lowercase().contains(&text)) {
+        Some(MatchKind::Keyword)
+    } else if entry
+        .description
+        .as_ref()
+        .is_some_and(|d| d.to_lowercase().contains(&text))
+    {
+        Some(MatchKind::Description)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::local::LocalSource;
+
+    fn index(entries: &[(&str, &str, bool, &[&str], &str)]) -> (tempfile::TempDir, LocalSource) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), r#"{"dl":"a/{crate}"}"#).unwrap();
+        for (name, vers, yanked, keywords, desc) in entries {
+            let path = dir.path().join(crate::format::name::index_path(name));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let line = serde_json::json!({"name": name, "vers": vers, "deps": [], "cksum": "00", "features": {},
+                "yanked": yanked, "keywords": keywords, "description": desc, "categories": ["templates"]});
+            let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+            text.push_str(&format!("{line}\n"));
+            std::fs::write(&path, text).unwrap();
+        }
+        let source = LocalSource::open(dir.path()).unwrap();
+        (dir, source)
+    }
+
+    #[test]
+    fn shows_newest_non_yanked_and_hides_fully_yanked() {
+        let (_dir, source) = index(&[
+            ("web", "1.0.0", false, &[], "a"),
+            ("web", "2.0.0", true, &[], "b"),
+            ("web", "1.5.0", false, &[], "c"),
+            ("webgone", "1.0.0", true, &[], "d"),
+        ]);
+        let found = search(&source, &SearchQuery::text("web")).unwrap();
+        assert_eq!(found.hits.len(), 1);
+        assert_eq!(found.hits[0].version, "1.5.0");
+        assert_eq!(found.hits[0].description.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn filters_and_ranks_every_kind() {
+        let (_dir, source) = index(&[
+            ("io.ggen.rust", "1.0.0", false, &["rust"], "Rust base"),
+            ("rust_cli", "1.0.0", false, &["cli"], "clap"),
+            ("my-rust-web", "1.0.0", false, &["web"], "axum"),
+            ("serde-like", "1.0.0", false, &["rust-serde"], "codecs"),
+            ("docs", "1.0.0", false, &["book"], "for rust projects"),
+            ("unrelated", "1.0.0", false, &["x"], "nothing"),
+        ]);
+        let found = search(&source, &SearchQuery::text("rust")).unwrap();
+        let kinds: Vec<_> = found.hits.iter().map(|h| (h.name.as_str(), h.matched)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("rust_cli", MatchKind::NamePrefix),
+                ("io.ggen.rust", MatchKind::NameSubstring),
+                ("my-rust-web", MatchKind::NameSubstring),
+                ("serde-like", MatchKind::Keyword),
+                ("docs", MatchKind::Description),
+            ]
+        );
+        let mut by_keyword = SearchQuery::text("");
+        by_keyword.keyword = Some("CLI".into());
+        let found = search(&source, &by_keyword).unwrap();
+        assert_eq!(
+            found.hits.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
+            ["rust_cli"]
+        );
+        let mut limited = SearchQuery::text("rust");
+        limited.limit = 2;
+        let found = search(&source, &limited).unwrap();
+        assert_eq!(found.hits.len(), 2);
+        assert!(found.complete);
+    }
+
+    #[test]
+    fn separators_and_case_do_not_matter_for_names() {
+        let (_dir, source) = index(&[("Foo_Bar", "1.0.0", false, &[], "x")]);
+        let found = search(&source, &SearchQuery::text("foo-bar")).unwrap();
+        assert_eq!(found.hits[0].matched, MatchKind::ExactName);
+        assert_eq!(found.hits[0].name, "Foo_Bar");
+    }
+}
