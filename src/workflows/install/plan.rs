@@ -210,7 +210,7 @@ mod tests {
         LockedPackage {
             name: name.into(),
             version: version.into(),
-            source: "dir+/i".into(),
+            source: "dir+file:///i".into(),
             checksum: checksum.into(),
             signer: None,
             dependencies: vec![],
