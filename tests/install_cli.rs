@@ -834,7 +834,7 @@ fn expected_edges(expected: &BTreeMap<String, Package>) -> BTreeSet<(String, Str
 fn local_directory_install_lifecycle() {
     let mut registry = Registry::with_catalog();
     let index = registry_arg(&registry);
-    let source = format!("dir+{index}");
+    let source = format!("dir+file://{index}");
     let home = registry.home("first");
     let packages = home.join("packages");
     let project = registry.project("app");
@@ -1004,7 +1004,7 @@ fn sparse_http_install_equals_the_local_install() {
     );
     let local_lock = fs::read_to_string(local.join("ggen.lock"))
         .unwrap()
-        .replace(&format!("\"dir+{index}\""), &format!("\"{url}\""));
+        .replace(&format!("\"dir+file://{index}\""), &format!("\"{url}\""));
     assert_eq!(fs::read_to_string(http.join("ggen.lock")).unwrap(), local_lock);
     assert_ok(&market(&http_home, &["verify", "--project", http.to_str().unwrap()]));
 
@@ -1878,7 +1878,7 @@ fn git_installs_equal_the_local_install_and_work_offline() {
             "{label}: the same packages"
         );
         let expected = local_lock.replace(
-            &format!("\"dir+{index}\""),
+            &format!("\"dir+file://{index}\""),
             &format!("\"git+{}\"", url.trim_start_matches("git+")),
         );
         assert_eq!(
