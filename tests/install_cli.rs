@@ -180,6 +180,8 @@ mod fixture {
                 registry.publish(&package);
             }
             registry.sign_all(&registry.key.clone());
+            // The hand-written entry lines must pass the index's own check.
+            assert_ok(&registry.publisher(&["index", "check", registry.index.to_str().unwrap()]));
             registry
         }
 
