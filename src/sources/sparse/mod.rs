@@ -177,8 +177,10 @@ impl SparseSource {
     /// as soon as the file naming it arrives.
     pub fn prefetch_closure(&self, names: &[String], progress: &dyn Progress) -> Result<PrefetchReport, SourceError> {
         progress.start("fetching index files", 0);
-        self.ensure_index()?;
         let tally = Tally::default();
+        if let Some(config) = self.ensure_index()? {
+            tally.add(&config);
+        }
         let not_found = Mutex::new(Vec::new());
         let result = pool::visit_all(names, self.options.max_connections, |name| {
             let found = self.find_package(name, &tally)?;
@@ -217,14 +219,16 @@ impl SparseSource {
         Ok(None)
     }
 
-    /// Fails with [`SourceError::NoConfig`] unless the URL serves an index.
-    /// Online only: offline, cached package files are enough.
-    fn ensure_index(&self) -> Result<(), SourceError> {
+    /// Fails with [`SourceError::NoConfig`] unless the URL serves an index;
+    /// returns what reading `config.json` took. Online only: offline, cached
+    /// package files are enough.
+    fn ensure_index(&self) -> Result<Option<Read>, SourceError> {
         if self.is_offline() {
-            return Ok(());
+            return Ok(None);
         }
-        match self.read_file(CONFIG_FILE, CONFIG_FILE)?.known {
-            Known::Present(_) => Ok(()),
+        let read = self.read_file(CONFIG_FILE, CONFIG_FILE)?;
+        match read.known {
+            Known::Present(_) => Ok(Some(read)),
             Known::Missing => Err(SourceError::NoConfig {
                 location: self.url.clone(),
             }),
