@@ -379,6 +379,34 @@ fn update_revalidates_the_cache_and_notices_changes_and_removals() {
 }
 
 #[test]
+fn answers_without_content_keep_the_connection() {
+    let served = tempfile::tempdir().unwrap();
+    small_index(served.path());
+    let server = StaticServer::start(served.path());
+    let cache = tempfile::tempdir().unwrap();
+    let source = open(&server.url(), cache.path(), false, fast_options(1));
+    let missing: Vec<String> = (0..8).map(|i| format!("absent{i}")).collect();
+    for name in &missing {
+        assert_eq!(source.read_package_file(name).unwrap(), None);
+    }
+    // A second process revalidates: 304s, and 404s again.
+    let again = open(&server.url(), cache.path(), false, fast_options(1));
+    for name in missing.iter().chain(&["shared".to_string()]) {
+        again.read_package_file(name).unwrap();
+    }
+    let lines = server.wait_for_access_log_lines(1 + 8 + 1 + 9);
+    let statuses: BTreeSet<u16> = lines.iter().map(|l| l.status).collect();
+    assert_eq!(statuses, BTreeSet::from([200, 304, 404]), "{lines:#?}");
+    let per_source = |range: std::ops::Range<usize>| lines[range].iter().map(|l| l.connection).collect::<BTreeSet<_>>();
+    assert_eq!(
+        per_source(0..9).len(),
+        1,
+        "one connection for config.json and eight 404s"
+    );
+    assert_eq!(per_source(9..19).len(), 1, "one connection for the second source");
+}
+
+#[test]
 fn a_url_that_is_not_an_index_says_so() {
     let served = tempfile::tempdir().unwrap();
     write_file(served.path(), "se/rd/serde", line("serde", "1.0.0", vec![]));
