@@ -275,6 +275,10 @@ fn closure_fetch_revalidation_and_changes_against_nginx() {
     ] {
         assert!(lines.iter().all(|l| !l.path.ends_with(never)), "{never} was requested");
     }
+    assert!(
+        lines.iter().all(|l| !l.path.starts_with("/_keys/")),
+        "no signatures, no owner keys"
+    );
     let mut per_path = BTreeMap::new();
     for line in &lines {
         *per_path.entry(&line.path).or_insert(0) += 1;
@@ -376,6 +380,77 @@ fn update_revalidates_the_cache_and_notices_changes_and_removals() {
     let offline = open(&server.url(), cache.path(), true, fast_options(4));
     assert_eq!(offline.read_package_file("lib-a").unwrap().unwrap(), text);
     assert_eq!(offline.read_package_file("old-dep").unwrap(), None);
+}
+
+#[test]
+fn owner_keys_are_fetched_where_signatures_are_in_use() {
+    let served = tempfile::tempdir().unwrap();
+    small_index(served.path());
+    // One signed version, with its owner-keys file.
+    let lib_a = shard_path("lib-a");
+    let mut signed: Value = serde_json::from_str(&line("lib-a", "1.1.0", vec![])).unwrap();
+    signed["sig"] = json!("untrusted comment: signature\nRUQ...");
+    let text = std::fs::read_to_string(served.path().join(&lib_a)).unwrap() + &signed.to_string() + "\n";
+    write_file(served.path(), &lib_a, text);
+    let owners = r#"{"key":"RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"}"#.to_string() + "\n";
+    write_file(served.path(), &format!("_keys/{lib_a}"), &owners);
+    let expected = expected_closure(served.path(), &["app"]);
+
+    let server = StaticServer::start(served.path());
+    let cache = tempfile::tempdir().unwrap();
+    let source = open(&server.url(), cache.path(), false, fast_options(4));
+    let report = prefetch(&source, &["app"]);
+    let lines = new_log_lines(&server, 0, report.requests);
+    let keys: Vec<&str> = lines
+        .iter()
+        .map(|l| l.path.as_str())
+        .filter(|p| p.starts_with("/_keys/"))
+        .collect();
+    assert_eq!(keys, [format!("/_keys/{lib_a}")], "only the signed package's owners");
+    let offline = open(&server.url(), cache.path(), true, fast_options(4));
+    assert_eq!(
+        offline.read_index_file(&format!("_keys/{lib_a}")).unwrap().as_deref(),
+        Some(owners.as_str())
+    );
+
+    // An index with keys of its own: every package's owners are looked up
+    // (most are 404s, remembered as such).
+    write_file(
+        served.path(),
+        "config.json",
+        r#"{"dl":"archives/{crate}-{version}.tar.gz","keys":["RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"]}"#,
+    );
+    let seen = server.access_log_lines().len();
+    let keyed = open(&server.url(), cache.path(), false, fast_options(4));
+    let report = prefetch(&keyed, &["app"]);
+    let lines = new_log_lines(&server, seen, report.requests);
+    let keys: BTreeSet<String> = lines
+        .iter()
+        .filter_map(|l| l.path.strip_prefix("/_keys/"))
+        .map(str::to_owned)
+        .collect();
+    let packages: BTreeSet<String> = expected.files.keys().cloned().collect();
+    assert_eq!(keys, packages);
+    let offline = open(&server.url(), cache.path(), true, fast_options(4));
+    assert_eq!(
+        offline
+            .read_index_file(&format!("_keys/{}", shard_path("shared")))
+            .unwrap(),
+        None
+    );
+
+    // Updating revalidates owner-keys files like any other.
+    let owners = owners + r#"{"key":"RWTsecondkeysecondkeysecondkeysecondkeysecondkeysecond"}"# + "\n";
+    write_file(served.path(), &format!("_keys/{lib_a}"), &owners);
+    let report = open(&server.url(), cache.path(), false, fast_options(4))
+        .update(&NoProgress)
+        .unwrap();
+    assert!(report.summary.contains("1 changed"), "{}", report.summary);
+    let offline = open(&server.url(), cache.path(), true, fast_options(4));
+    assert_eq!(
+        offline.read_index_file(&format!("_keys/{lib_a}")).unwrap().as_deref(),
+        Some(owners.as_str())
+    );
 }
 
 #[test]
