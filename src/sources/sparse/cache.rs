@@ -35,10 +35,12 @@ use crate::util::fs::{FileLock, FsError, write_atomic_unsynced};
 /// The version of the header layout; a file with another is ignored (and
 /// refetched).
 const FORMAT: u32 = 1;
-/// The lock files. A write to one index path takes the lock of its stripe:
-/// sixteen fetches write (and fsync) in parallel while two writers of the
-/// same file — in this process or another — take turns. Index paths never
-/// start with a dot, so this cannot collide with a package.
+/// The lock files. A write to one index path takes the lock of its stripe
+/// (held only for the write), so parallel fetches rarely wait for each
+/// other while two writers of the same file — in this process or another —
+/// take turns. A few lock files, not one per index path: each new file costs
+/// an inode. Index paths never start with a dot, so this cannot collide
+/// with a package.
 const LOCK_DIR: &str = ".locks";
 const LOCK_STRIPES: u32 = 16;
 
