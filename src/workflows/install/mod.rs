@@ -128,6 +128,9 @@ pub enum InstallError {
     /// `--locked` without a lockfile.
     #[error("--locked needs a ggen.lock, and {} has none; run `ggen-market install` once and commit ggen.lock", .0.display())]
     NoLockfile(PathBuf),
+    /// `tree` or `verify` before anything was installed.
+    #[error("no ggen.lock in {}: nothing is installed yet; run `ggen-market install` (or `add NAME`) first", .0.display())]
+    NotInstalledYet(PathBuf),
     /// The index now gives another checksum for a locked version.
     #[error(
         "the checksum of {name} {version} in the index ({index}) differs from ggen.lock ({locked}); the registry changed a published release. Do not install it: ask the registry's operators what happened"
