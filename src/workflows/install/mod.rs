@@ -263,18 +263,21 @@ pub fn install(
     let _lock = FileLock::exclusive(&home.install_lock(), |_| {})?;
     place::remove_stale_staging(&packages_dir)?;
     let checker = SignatureCheck::new(source, registry_id, home, old_lock.as_ref(), options.accept_new_key)?;
-    let signers = plan
+    let (signers, new_pins): (Vec<_>, Vec<_>) = plan
         .resolution
         .packages
         .iter()
         .map(|package| checker.verify(package))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     let placed = Mutex::new(Vec::new());
     let result = place_all(&plan, &signers, source, home, options, progress, &placed);
     let result = result.and_then(|packages| {
         if let Some(into) = &options.into {
             copy_into(&packages, into)?;
         }
+        checker.remember(new_pins)?;
         if let Some(editor) = edited {
             project.write_manifest(editor)?;
         }
