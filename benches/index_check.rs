@@ -14,18 +14,19 @@
 //!
 //!     cargo bench --bench index_check
 
-use std::path::{Path, PathBuf};
+mod support {
+    pub mod corpus;
+}
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ggen_marketplace::util::progress::NoProgress;
 use ggen_marketplace::workflows::index_check;
 use rayon::prelude::*;
 
-const CORPUS_TAR: &str = "shared/corpora/crates-io-index-2019.git.tar";
-const FULL_2019: &str = "5343e085";
-
 fn main() {
-    let (_temp, worktree) = corpus_worktree();
+    let (_temp, worktree) = support::corpus::full_2019_worktree();
     let runs: usize = std::env::var("GGEN_BENCH_RUNS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -67,13 +68,11 @@ fn main() {
     );
 }
 
-/// The reference: every package file (depth 2 or 3 below the root, outside
-/// dot-directories), read and parsed line by line into `Value`s in parallel.
-/// Returns the number of lines parsed.
+/// The reference: every package file (below a top-level directory, outside
+/// dot-directories), read and parsed line by line into `Value`s on all
+/// cores. Returns the number of lines parsed.
 fn reference_parse(root: &Path) -> usize {
-    let mut files = Vec::new();
-    walk(root, 0, &mut files);
-    files
+    support::corpus::package_files(root)
         .par_iter()
         .map(|path| {
             let text = std::fs::read_to_string(path).unwrap();
@@ -88,21 +87,6 @@ fn reference_parse(root: &Path) -> usize {
         .sum()
 }
 
-fn walk(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let path = entry.path();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            walk(&path, depth + 1, files);
-        } else if depth >= 1 {
-            files.push(path);
-        }
-    }
-}
-
 fn median(runs: usize, mut work: impl FnMut()) -> Duration {
     work();
     let mut times: Vec<Duration> = (0..runs)
@@ -114,36 +98,4 @@ fn median(runs: usize, mut work: impl FnMut()) -> Duration {
         .collect();
     times.sort();
     times[times.len() / 2]
-}
-
-/// `$GGEN_CORPUS_WORKTREE`, or the corpus unpacked into a temp dir (kept
-/// alive by the returned guard) and checked out at 5343e085.
-fn corpus_worktree() -> (Option<tempfile::TempDir>, PathBuf) {
-    if let Some(dir) = std::env::var_os("GGEN_CORPUS_WORKTREE") {
-        return (None, PathBuf::from(dir));
-    }
-    let tar = std::env::var_os("GGEN_CORPUS_TAR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .ancestors()
-                .map(|dir| dir.join(CORPUS_TAR))
-                .find(|path| path.is_file())
-                .expect("the corpus tarball: set GGEN_CORPUS_TAR or GGEN_CORPUS_WORKTREE")
-        });
-    let temp = tempfile::tempdir().unwrap();
-    run(
-        "tar",
-        &["-xf", tar.to_str().unwrap(), "-C", temp.path().to_str().unwrap()],
-    );
-    let bare = temp.path().join("crates-io-index-2019.git");
-    let work = temp.path().join("work");
-    run("git", &["clone", "-q", bare.to_str().unwrap(), work.to_str().unwrap()]);
-    run("git", &["-C", work.to_str().unwrap(), "checkout", "-q", FULL_2019]);
-    (Some(temp), work)
-}
-
-fn run(program: &str, args: &[&str]) {
-    let status = std::process::Command::new(program).args(args).status().unwrap();
-    assert!(status.success(), "{program} {args:?} failed");
 }

@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use super::progress::Bar;
 use super::{CommandResult, output};
-use ggen_marketplace::workflows::{index_check, index_init};
+use ggen_marketplace::workflows::{index_add, index_check, index_init};
 
 #[derive(Debug, Subcommand)]
 pub enum IndexCommand {
@@ -19,6 +19,19 @@ pub enum IndexCommand {
         #[arg(long)]
         name: Option<String>,
         /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a batch of package archives to an index, all or nothing: every
+    /// archive is read and checked first (manifest, duplicates, confusable
+    /// names, dependencies), then every changed package file is written.
+    Add {
+        /// The index root (the directory holding config.json).
+        index: PathBuf,
+        /// Package archives (.tar.gz), or directories whose *.tar.gz files are added.
+        #[arg(required = true, value_name = "ARCHIVE|DIR")]
+        archives: Vec<PathBuf>,
+        /// Print one JSON object: the versions added and the number of packages.
         #[arg(long)]
         json: bool,
     },
@@ -49,6 +62,23 @@ pub fn run(command: IndexCommand) -> CommandResult {
                 println!(
                     "Next: commit it to git, then add packages with `ggen-market index add {} ARCHIVE...`",
                     created.dir.display()
+                );
+            }
+            Ok(0)
+        }
+        IndexCommand::Add { index, archives, json } => {
+            let report = index_add::add(&index, &archives, &Bar::for_terminal())?;
+            if json {
+                output::print_json(&report);
+            } else {
+                for added in &report.added {
+                    println!("added {} {} ({})", added.name, added.version, added.file);
+                }
+                println!(
+                    "added {} versions of {} packages to {}",
+                    report.added.len(),
+                    report.packages,
+                    index.display()
                 );
             }
             Ok(0)
