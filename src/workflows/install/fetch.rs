@@ -72,6 +72,14 @@ impl ArchiveFetcher {
             }
             return Ok(response.body);
         }
+        if let Some((scheme, _)) = url.split_once("://")
+            && scheme != "file"
+        {
+            return Err(InstallError::UnsupportedDownloadUrl {
+                url: url.to_owned(),
+                scheme: scheme.to_owned(),
+            });
+        }
         let path = url
             .strip_prefix("file://")
             .map_or_else(|| PathBuf::from(url), PathBuf::from);
@@ -144,5 +152,18 @@ mod tests {
             .archive(&entry(&"a".repeat(64)), "http://127.0.0.1:9/a.tgz")
             .unwrap_err();
         assert!(matches!(err, InstallError::Offline { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_url_of_another_scheme_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetcher = ArchiveFetcher::new(dir.path().join("cache"), false, 1);
+        let url = "git://127.0.0.1:9418/index.git/archives/p-1.0.0.tar.gz";
+        let err = fetcher.archive(&entry(&"a".repeat(64)), url).unwrap_err();
+        assert!(
+            matches!(&err, InstallError::UnsupportedDownloadUrl { scheme, .. } if scheme == "git"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("absolute http(s) `dl`"), "{err}");
     }
 }
