@@ -35,11 +35,11 @@ impl ArchiveFetcher {
     pub fn archive(&self, entry: &IndexEntry, url: &str) -> Result<Vec<u8>, InstallError> {
         let expected = checked_cksum(entry)?;
         let cached = self.cache_dir.join(format!("{expected}.tar.gz"));
-        if let Ok(bytes) = std::fs::read(&cached) {
-            if sha256_hex(&bytes) == expected {
-                return Ok(bytes);
-            }
-            // A damaged cache entry is replaced by a fresh download below.
+        // A damaged cache entry is replaced by a fresh download below.
+        if let Ok(bytes) = std::fs::read(&cached)
+            && sha256_hex(&bytes) == expected
+        {
+            return Ok(bytes);
         }
         let bytes = self.download(entry, url)?;
         let actual = sha256_hex(&bytes);
