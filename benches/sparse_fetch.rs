@@ -245,7 +245,8 @@ fn run(command: &mut Command) {
 }
 
 /// nginx serving a directory on a free loopback port, logging each request
-/// as `msec connection status uri`.
+/// as `msec connection status uri`. One process (`master_process off`), so
+/// killing it leaves no worker behind.
 mod nginx {
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
@@ -265,7 +266,7 @@ mod nginx {
             let log = dir.join("access.log");
             let d = dir.display();
             let config = format!(
-                "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+                "worker_processes 1;\nmaster_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
                  events {{ worker_connections 1024; }}\n\
                  http {{\n  log_format bench '$msec $connection $status $request_uri';\n\
                  client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;\n\

@@ -143,13 +143,15 @@ mod tests {
 
     #[test]
     fn atomic_write_replaces_whole_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a/b/file.txt");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temp files left behind");
+        for write in [write_atomic, write_atomic_unsynced] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("a/b/file.txt");
+            write(&path, b"one").unwrap();
+            write(&path, b"two").unwrap();
+            assert_eq!(fs::read(&path).unwrap(), b"two");
+            let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
+            assert_eq!(leftovers.len(), 1, "no temp files left behind");
+        }
     }
 
     #[cfg(unix)]

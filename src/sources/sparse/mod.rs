@@ -6,13 +6,19 @@
 //! - `config.json` is read first; a 404 there means the URL is not an index.
 //! - A package file answered with 404, 410 or 451 does not exist; that
 //!   answer is cached too, so offline mode can say so.
+//! - The cache (`GGEN_HOME/registries/<id>/`) holds one file per index path,
+//!   at that path: a JSON header line (the status, ETag and Last-Modified
+//!   the server gave, and the SHA-256 of the content), then the bytes served.
 //! - Within one process each file is fetched or revalidated at most once.
 //! - [`SparseSource::prefetch_closure`] fetches packages and everything they
-//!   depend on, in parallel over a bounded number of reused connections.
+//!   depend on (`ggen-market sync NAME…`), and [`PackageSource::update`]
+//!   revalidates the whole cache, both in parallel over a bounded number of
+//!   reused connections.
+//! - Transient failures are retried as [`http::get_with_retries`] says; a
+//!   failed download never replaces a cached file.
 //! - Offline, the source never opens a socket and answers from the cache.
 //!
 //! ```
-//! use std::path::Path;
 //! use ggen_marketplace::sources::{PackageSource, SourceError};
 //! use ggen_marketplace::sources::sparse::{SparseOptions, SparseSource};
 //! let cache = tempfile::tempdir().unwrap();
