@@ -113,7 +113,7 @@ fn compare(
         },
         |dir| {
             let index = dir.path().join("index");
-            let report = index_add::add(&index, &[archives.to_owned()], &NoProgress).unwrap();
+            let report = index_add::add(&index, &[archives.to_owned()], None, &NoProgress).unwrap();
             assert_eq!(report.added.len(), files.len());
         },
     );

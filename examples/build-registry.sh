@@ -20,10 +20,8 @@ registry=examples/registry
 for package in examples/packages/*/; do
     "$market" package "$package" --out "$work/archives" >/dev/null
 done
-"$market" index add "$work/registry" "$work/archives" >/dev/null
-
-GGEN_KEY_PASSWORD= "$market" keygen --unencrypted --out-dir "$work/keys" --name example >/dev/null
-"$market" sign --key "$work/keys/example.key" --all-unsigned "$work/registry" >/dev/null
+"$market" keygen --unencrypted --out-dir "$work/keys" --name example >/dev/null
+"$market" index add --sign-key "$work/keys/example.key" "$work/registry" "$work/archives" >/dev/null
 python3 - "$work/registry/config.json" "$work/keys/example.pub" <<'PY'
 import json, sys
 config_path, pub_path = sys.argv[1], sys.argv[2]
@@ -34,11 +32,11 @@ open(config_path, "w").write(json.dumps(config, indent=2) + "\n")
 PY
 
 # Archives go where config.json's relative `dl` points.
-for archive in "$work"/archives/*.tar.gz; do
-    file=$(basename "$archive" .tar.gz)
-    name=${file%-*}
+for package in examples/packages/*/; do
+    name=$(sed -n 's/^name = "\(.*\)"$/\1/p' "$package/ggen.toml" | head -n 1)
+    version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$package/ggen.toml" | head -n 1)
     mkdir -p "$work/registry/archives/$name"
-    cp "$archive" "$work/registry/archives/$name/"
+    cp "$work/archives/$name-$version.tar.gz" "$work/registry/archives/$name/"
 done
 
 rm -rf "$registry"

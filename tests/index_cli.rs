@@ -433,3 +433,65 @@ fn check_prints_every_finding_and_fails_only_on_errors() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).starts_with("error: "), "{}", stderr(&output));
 }
+
+#[test]
+fn sign_key_signs_every_new_entry_so_that_minisign_and_our_verifier_accept_it() {
+    let scene = Scene::new();
+    let keys = scene.path("keys");
+    let generated = json_of(&succeed(&[
+        "keygen".as_ref(),
+        "--unencrypted".as_ref(),
+        "--json".as_ref(),
+        "--name".as_ref(),
+        "op".as_ref(),
+        "--out-dir".as_ref(),
+        keys.as_os_str(),
+    ]));
+    let archive = scene.pack(&manifest("signed-pkg", "1.0.0", &[]), "x", "out");
+    let mut args: Vec<std::ffi::OsString> = vec!["index".into(), "add".into(), "--sign-key".into()];
+    args.extend([
+        keys.join("op.key").into_os_string(),
+        scene.index().into_os_string(),
+        archive.into_os_string(),
+    ]);
+    let out = ggen_market(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let line = fs::read_to_string(scene.index().join("si/gn/signed-pkg")).unwrap();
+    let info = json_of(&succeed(&[
+        "--registry".as_ref(),
+        scene.index().as_os_str(),
+        "info".as_ref(),
+        "signed-pkg".as_ref(),
+        "--json".as_ref(),
+    ]));
+    assert_eq!(info["versions"][0]["signer"], generated["key_id"]);
+
+    // The minisign CLI, an independent verifier, accepts the signature over
+    // the canonical message `info --canonical` prints.
+    let message = succeed(&[
+        "--registry".as_ref(),
+        scene.index().as_os_str(),
+        "info".as_ref(),
+        "--canonical".as_ref(),
+        "signed-pkg@1.0.0".as_ref(),
+    ]);
+    fs::write(scene.path("message"), &message.stdout).unwrap();
+    let entry: Value = serde_json::from_str(line.trim()).unwrap();
+    fs::write(scene.path("message.minisig"), entry["sig"].as_str().unwrap()).unwrap();
+    let verified = Command::new("minisign")
+        .arg("-V")
+        .arg("-p")
+        .arg(keys.join("op.pub"))
+        .arg("-m")
+        .arg(scene.path("message"))
+        .arg("-x")
+        .arg(scene.path("message.minisig"))
+        .output()
+        .expect("the minisign CLI is needed: apt-get install -y minisign");
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}

@@ -6,6 +6,7 @@ use clap::Subcommand;
 
 use super::progress::Bar;
 use super::{CommandResult, output};
+use ggen_marketplace::trust::{EnvOrTerminal, SecretKey};
 use ggen_marketplace::workflows::{index_add, index_check, index_init};
 
 #[derive(Debug, Subcommand)]
@@ -31,6 +32,10 @@ pub enum IndexCommand {
         /// Package archives (.tar.gz), or directories whose *.tar.gz files are added.
         #[arg(required = true, value_name = "ARCHIVE|DIR")]
         archives: Vec<PathBuf>,
+        /// Sign every new entry with this minisign secret key (`keygen`'s
+        /// NAME.key; password from GGEN_KEY_PASSWORD or the terminal).
+        #[arg(long, value_name = "KEY")]
+        sign_key: Option<PathBuf>,
         /// Print one JSON object: the versions added and the number of packages.
         #[arg(long)]
         json: bool,
@@ -66,8 +71,16 @@ pub fn run(command: IndexCommand) -> CommandResult {
             }
             Ok(0)
         }
-        IndexCommand::Add { index, archives, json } => {
-            let report = index_add::add(&index, &archives, &Bar::for_terminal())?;
+        IndexCommand::Add {
+            index,
+            archives,
+            sign_key,
+            json,
+        } => {
+            let key = sign_key
+                .map(|path| SecretKey::read_file(&path, &EnvOrTerminal))
+                .transpose()?;
+            let report = index_add::add(&index, &archives, key.as_ref(), &Bar::for_terminal())?;
             if json {
                 output::print_json(&report);
             } else {

@@ -44,7 +44,7 @@
 //! let archive_path = dir.path().join(packed.file_name());
 //! std::fs::write(&archive_path, &packed.bytes).unwrap();
 //!
-//! let report = index_add::add(&index, &[archive_path], &NoProgress).unwrap();
+//! let report = index_add::add(&index, &[archive_path], None, &NoProgress).unwrap();
 //! assert_eq!(report.added[0].file, "he/ll/hello");
 //! assert_eq!(report.added[0].cksum, packed.sha256);
 //! let line = std::fs::read_to_string(index.join("he/ll/hello")).unwrap();
@@ -64,6 +64,7 @@ use crate::archive::inspect::{ArchiveSummary, ReadArchiveError, read_package_arc
 use crate::format::config::ConfigError;
 use crate::format::entry::{Dependency, FeatureMap, IndexEntry};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
+use crate::trust::{SecretKey, sign_entry_line};
 use crate::util::fs::{FileLock, FsError};
 use crate::util::progress::Progress;
 
@@ -155,8 +156,14 @@ fn list(problems: &[ArchiveProblem]) -> String {
 }
 
 /// Adds the archives in `inputs` (files, or directories whose `*.tar.gz`
-/// files are taken) to the index at `index`, all or nothing.
-pub fn add(index: &Path, inputs: &[PathBuf], progress: &dyn Progress) -> Result<AddReport, AddError> {
+/// files are taken) to the index at `index`, all or nothing; with
+/// `sign_key`, every new entry is signed over its canonical form.
+pub fn add(
+    index: &Path,
+    inputs: &[PathBuf],
+    sign_key: Option<&SecretKey>,
+    progress: &dyn Progress,
+) -> Result<AddReport, AddError> {
     read_config(index)?;
     let archives = expand_inputs(inputs)?;
     let _lock = FileLock::exclusive(&index.join(LOCK_FILE), |path| {
@@ -168,7 +175,7 @@ pub fn add(index: &Path, inputs: &[PathBuf], progress: &dyn Progress) -> Result<
     let read: Vec<Result<Candidate, ArchiveProblem>> = archives
         .par_iter()
         .map(|archive| {
-            let candidate = read_candidate(archive);
+            let candidate = read_candidate(archive).and_then(|c| signed(c, sign_key));
             progress.advance(1);
             candidate
         })
@@ -241,6 +248,21 @@ struct Candidate {
     archive: PathBuf,
     entry: IndexEntry,
     version: semver::Version,
+}
+
+/// The candidate with its entry signed by `key`, if any.
+fn signed(mut candidate: Candidate, key: Option<&SecretKey>) -> Result<Candidate, ArchiveProblem> {
+    let Some(key) = key else {
+        return Ok(candidate);
+    };
+    let signed_line = sign_entry_line(&candidate.entry.to_line(), key)
+        .and_then(|line| Ok(IndexEntry::from_line(&line)?))
+        .map_err(|e| ArchiveProblem {
+            archive: candidate.archive.clone(),
+            message: with_causes(&e),
+        })?;
+    candidate.entry.sig = signed_line.sig;
+    Ok(candidate)
 }
 
 fn read_candidate(archive: &Path) -> Result<Candidate, ArchiveProblem> {
