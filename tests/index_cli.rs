@@ -495,3 +495,41 @@ fn sign_key_signs_every_new_entry_so_that_minisign_and_our_verifier_accept_it() 
         String::from_utf8_lossy(&verified.stderr)
     );
 }
+
+/// The CI script `index init` writes runs the real check: it passes on a
+/// good index and fails, with ggen-market's exit status, on a broken one.
+#[test]
+fn the_template_ci_script_gates_on_index_check() {
+    let scene = Scene::new();
+    let archive = scene.pack(&manifest("gated", "1.0.0", &[]), "x", "out");
+    assert!(scene.add(&[archive]).status.success());
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(scene.index())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+    let run = || {
+        Command::new(scene.index().join("ci/check-index.sh"))
+            .args(["HEAD", "HEAD"])
+            .env("GGEN_MARKET", env!("CARGO_BIN_EXE_ggen-market"))
+            .output()
+            .unwrap()
+    };
+    let passed = run();
+    assert!(passed.status.success(), "{}", stderr(&passed));
+    let file = scene.index().join("3/g/gated");
+    let good = fs::read_to_string(scene.index().join("ga/te/gated")).unwrap();
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, good).unwrap();
+    let failed = run();
+    assert_eq!(failed.status.code(), Some(1), "{}", stdout(&failed));
+    assert!(stdout(&failed).contains("wrong_path"), "{}", stdout(&failed));
+}
