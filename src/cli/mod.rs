@@ -109,11 +109,12 @@ impl GlobalArgs {
             offline: self.offline || config.net.offline,
             max_connections: config.net.max_connections,
         };
-        let registry = registry::open(&chosen, &home, net)?;
+        let registry = registry::open(&chosen, &home, net, &progress::Bar::for_terminal())?;
         Ok(Session {
             home,
             registry,
             registry_id: chosen.location.source_id(),
+            net,
         })
     }
 }
@@ -123,4 +124,8 @@ struct Session {
     home: GgenHome,
     registry: OpenedRegistry,
     registry_id: String,
+    /// The network settings the registry was opened with; downloads follow
+    /// them too (`[net] offline` in config.toml must stop archive
+    /// downloads as surely as `--offline`).
+    net: NetOptions,
 }

@@ -17,6 +17,7 @@
 //! assert_eq!(source.package_names().unwrap(), Some(vec!["demo".to_string()]));
 //! ```
 
+pub mod git;
 pub mod http;
 pub mod local;
 pub mod location;
@@ -96,6 +97,18 @@ pub enum SourceError {
     /// Reading or writing the local cache of a remote index failed.
     #[error("the index cache: {source}")]
     Cache { source: FsError },
+    /// A git fetch, clone or read that failed.
+    #[error("cannot {action}: {source}")]
+    Git { action: String, source: git::GitError },
+    /// An update asked of a source opened offline.
+    #[error("offline: cannot fetch {registry}; run without --offline")]
+    OfflineUpdate { registry: String },
+    /// A git index read before its first fetch.
+    #[error(
+        "registry {registry} has not been fetched yet (no clone at {}); run `ggen-market sync`",
+        dir.display()
+    )]
+    NotFetched { registry: String, dir: PathBuf },
 }
 
 /// Read access to an index, whatever the transport.

@@ -16,10 +16,12 @@
 use std::path::PathBuf;
 
 use crate::home::{GgenHome, UserConfig};
+use crate::sources::git::GitSource;
 use crate::sources::local::LocalSource;
 use crate::sources::location::{LocationError, RegistryLocation};
 use crate::sources::sparse::{SparseOptions, SparseSource};
 use crate::sources::{PackageSource, SourceError};
+use crate::util::progress::Progress;
 
 /// The registry bundled with the toolkit's sources, ready to try.
 pub fn bundled_example_registry() -> PathBuf {
@@ -94,6 +96,8 @@ pub enum OpenedRegistry {
     Directory(LocalSource),
     /// A sparse HTTP index.
     Sparse(SparseSource),
+    /// A git repository, cloned.
+    Git(GitSource),
 }
 
 impl OpenedRegistry {
@@ -102,13 +106,21 @@ impl OpenedRegistry {
         match self {
             OpenedRegistry::Directory(source) => source,
             OpenedRegistry::Sparse(source) => source,
+            OpenedRegistry::Git(source) => source,
         }
     }
 }
 
 /// Opens the chosen registry with the transport its location calls for,
-/// caching under `home`.
-pub fn open(chosen: &ChosenRegistry, home: &GgenHome, net: NetOptions) -> Result<OpenedRegistry, RegistryError> {
+/// caching under `home`. A git registry used for the first time is cloned
+/// now (reporting to `progress`); after that only `sync` fetches, so
+/// commands stay fast and work offline.
+pub fn open(
+    chosen: &ChosenRegistry,
+    home: &GgenHome,
+    net: NetOptions,
+    progress: &dyn Progress,
+) -> Result<OpenedRegistry, RegistryError> {
     let cache_dir = home.registry_dir(&chosen.location);
     match &chosen.location {
         RegistryLocation::Directory { path } => Ok(OpenedRegistry::Directory(LocalSource::open(path.clone())?)),
@@ -120,9 +132,12 @@ pub fn open(chosen: &ChosenRegistry, home: &GgenHome, net: NetOptions) -> Result
             let source = SparseSource::open(&chosen.location.source_id(), &cache_dir, net.offline, options)?;
             Ok(OpenedRegistry::Sparse(source))
         }
-        RegistryLocation::Git { .. } => Err(RegistryError::Location {
-            given: chosen.location.source_id(),
-            source: LocationError::Unsupported(chosen.location.source_id()),
-        }),
+        RegistryLocation::Git { url } => {
+            let source = GitSource::open(url, &cache_dir, net.offline)?;
+            if !net.offline && source.current_commit().is_none() {
+                source.update(progress)?;
+            }
+            Ok(OpenedRegistry::Git(source))
+        }
     }
 }

@@ -1,0 +1,60 @@
+//! Getting the remote's default branch into the bare clone: one fetch of
+//! `+HEAD:refs/ggen/index`, used both to fill a fresh repository (a clone)
+//! and to update an existing one (only new objects travel).
+//!
+//! gix writes the received pack under a temporary name and renames it into
+//! place, complete, before it moves the ref: a fetch that dies half-way
+//! leaves the ref, and so the previous state, untouched.
+
+use std::sync::atomic::AtomicBool;
+
+use gix::ObjectId;
+use gix::remote::Direction;
+use gix::remote::fetch::Tags;
+
+use super::GitError;
+use super::progress::relay;
+use super::snapshot::INDEX_REF;
+use crate::util::progress::Progress;
+
+/// Fetches the commit at the remote's `HEAD` into [`INDEX_REF`] of `repo`
+/// and returns it.
+pub(super) fn fetch_default_branch(
+    repo: &gix::Repository,
+    url: &gix::Url,
+    progress: &dyn Progress,
+) -> Result<ObjectId, GitError> {
+    // Interruption is the caller's process being killed; the pack and ref
+    // writes are atomic, so there is nothing to stop cleanly.
+    let never_interrupted = AtomicBool::new(false);
+    let refspec = format!("+HEAD:{INDEX_REF}");
+    let remote = repo
+        .remote_at(url.clone())?
+        .with_refspecs(Some(refspec.as_str()), Direction::Fetch)?
+        .with_fetch_tags(Tags::None);
+    let outcome = relay(
+        progress,
+        "contacting the remote",
+        |mut gix_progress| -> gix::Result<_> {
+            remote
+                .connect(Direction::Fetch)?
+                .prepare_fetch(&mut gix_progress, Default::default())?
+                .receive(&mut gix_progress, &never_interrupted)
+        },
+    )?;
+    let advertised = outcome
+        .ref_map
+        .mappings
+        .iter()
+        .find(|mapping| mapping.local.as_ref().is_some_and(|local| local == INDEX_REF))
+        .and_then(|mapping| mapping.remote.as_id())
+        .map(ToOwned::to_owned)
+        .ok_or(GitError::EmptyRemote)?;
+    let stored = repo
+        .try_find_reference(INDEX_REF)?
+        .and_then(|reference| reference.try_id().map(gix::Id::detach));
+    if stored != Some(advertised) {
+        return Err(GitError::RefNotMoved { stored, advertised });
+    }
+    Ok(advertised)
+}

@@ -1,0 +1,346 @@
+//! An index in a git repository, fetched with gix into a bare clone under
+//! `GGEN_HOME/registries/<id>/` and read straight from its object database.
+//!
+//! ```
+//! use std::process::Command;
+//! use ggen_marketplace::sources::{PackageSource, git::GitSource};
+//! use ggen_marketplace::util::progress::NoProgress;
+//!
+//! // An index in a git repository, as a publisher keeps it.
+//! let index = tempfile::tempdir().unwrap();
+//! let git = |args: &[&str]| {
+//!     let status = Command::new("git").arg("-C").arg(index.path()).args(args).status().unwrap();
+//!     assert!(status.success(), "git {args:?}");
+//! };
+//! git(&["init", "-q", "-b", "main"]);
+//! std::fs::write(index.path().join("config.json"), r#"{"dl":"archives/{crate}-{version}.tar.gz"}"#).unwrap();
+//! std::fs::create_dir_all(index.path().join("de/mo")).unwrap();
+//! let line = r#"{"name":"demo","vers":"1.0.0","deps":[],"cksum":"00","features":{},"yanked":false}"#;
+//! std::fs::write(index.path().join("de/mo/demo"), format!("{line}\n")).unwrap();
+//! git(&["add", "."]);
+//! git(&["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "-m", "first"]);
+//!
+//! // A consumer clones it into its cache and reads it without a checkout.
+//! let cache = tempfile::tempdir().unwrap();
+//! let url = index.path().to_str().unwrap();
+//! let source = GitSource::open(url, cache.path(), false).unwrap();
+//! let report = source.update(&NoProgress).unwrap();
+//! assert!(report.changed);
+//! assert_eq!(source.entries("demo").unwrap().unwrap()[0].vers, "1.0.0");
+//! assert_eq!(source.package_names().unwrap(), Some(vec!["demo".to_string()]));
+//!
+//! // Offline, the clone is read as it is; fetching is refused.
+//! let offline = GitSource::open(url, cache.path(), true).unwrap();
+//! assert_eq!(offline.current_commit(), source.current_commit());
+//! assert!(offline.update(&NoProgress).unwrap_err().to_string().contains("--offline"));
+//! ```
+//!
+//! # Layout of the cache directory
+//! - `index.git/`: the bare clone. The fetched tip of the remote's default
+//!   branch is kept in `refs/ggen/index` (`git -C index.git log
+//!   refs/ggen/index` shows it).
+//! - `.lock`: held by whoever writes; readers never wait.
+//! - `.clone-*/`: a first clone in progress, renamed to `index.git` only when
+//!   complete, so a reader never sees a half-made clone.
+//!
+//! # Relative `dl`
+//! A relative `dl` in `config.json` resolves against the index's location
+//! ([`PackageSource::download_base`]): the URL without `git+` for http(s)
+//! (a repository served at `https://host/reg/index.git` with
+//! `"dl": "../archives/{crate}-{version}.tar.gz"` downloads from
+//! `https://host/reg/archives/…`), and the repository's directory for
+//! `file://` URLs and paths. A `git://` URL serves no files, so an index
+//! reached that way needs an absolute `dl`.
+
+mod fetch;
+mod progress;
+mod snapshot;
+mod url;
+
+use std::cell::Cell;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::{PackageSource, SourceError, UpdateReport};
+use crate::format::{CONFIG_FILE, IndexConfig};
+use crate::util::fs::{FileLock, FsError};
+use crate::util::progress::Progress;
+use snapshot::Snapshot;
+use url::GitUrl;
+
+/// The bare clone inside the cache directory.
+const CLONE_DIR: &str = "index.git";
+/// The lock file writers hold, inside the cache directory.
+const LOCK_FILE: &str = ".lock";
+/// Prefix of a first clone in progress.
+const CLONE_IN_PROGRESS_PREFIX: &str = ".clone-";
+/// Hex digits of a commit id shown to people.
+const SHORT_ID_LEN: usize = 10;
+
+/// Why the git machinery failed.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the #[error] messages name each field
+pub enum GitError {
+    /// gix failed: opening, connecting, negotiating, receiving, reading.
+    #[error(transparent)]
+    Gix(#[from] gix::Error),
+    /// The remote has no commit on its default branch.
+    #[error("it has no commits on its default branch (HEAD); is it an empty repository?")]
+    EmptyRemote,
+    /// gix reported success but left our ref elsewhere than the remote's HEAD.
+    #[error(
+        "{} is at {stored:?} after the fetch, but the remote's HEAD is at {advertised}",
+        snapshot::INDEX_REF
+    )]
+    RefNotMoved {
+        stored: Option<gix::ObjectId>,
+        advertised: gix::ObjectId,
+    },
+    /// Setting up the clone's directory failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+/// A git index: a bare clone kept up to date with [`PackageSource::update`]
+/// and read from the commit it was last updated to.
+pub struct GitSource {
+    url: GitUrl,
+    cache_dir: PathBuf,
+    offline: bool,
+    /// The state readers see; replaced whole by an update.
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+}
+
+impl std::fmt::Debug for GitSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitSource")
+            .field("url", &self.url.given)
+            .field("cache_dir", &self.cache_dir)
+            .field("offline", &self.offline)
+            .field("commit", &self.current_commit())
+            .finish()
+    }
+}
+
+impl GitSource {
+    /// Opens the git index at `url` (`git+https://…`, `git+http://…`,
+    /// `git://…`, `file://…` or a path to a repository, bare or not), cached
+    /// in `cache_dir`. Nothing is fetched until [`PackageSource::update`];
+    /// with `offline`, nothing ever is, and a missing clone is an error now.
+    pub fn open(url: &str, cache_dir: &Path, offline: bool) -> Result<GitSource, SourceError> {
+        let source = GitSource {
+            url: GitUrl::parse(url)?,
+            cache_dir: cache_dir.to_owned(),
+            offline,
+            snapshot: RwLock::new(None),
+        };
+        let snapshot = source.load_snapshot()?;
+        if offline && snapshot.is_none() {
+            return Err(SourceError::Offline {
+                what: format!("the git index (no clone at {})", source.clone_dir().display()),
+                registry: source.url.given.clone(),
+                command: "ggen-market sync".into(),
+            });
+        }
+        *source.snapshot.write().unwrap_or_else(PoisonError::into_inner) = snapshot;
+        Ok(source)
+    }
+
+    /// The bare clone's directory (which may not exist yet).
+    pub fn clone_dir(&self) -> PathBuf {
+        self.cache_dir.join(CLONE_DIR)
+    }
+
+    /// The commit being read (full hex id), or `None` before the first
+    /// update.
+    pub fn current_commit(&self) -> Option<String> {
+        let snapshot = self.snapshot.read().unwrap_or_else(PoisonError::into_inner);
+        snapshot.as_ref().map(|s| s.commit().to_string())
+    }
+
+    /// The snapshot to read, loading one another process may have cloned
+    /// since we opened.
+    fn current(&self) -> Result<Arc<Snapshot>, SourceError> {
+        if let Some(snapshot) = self.snapshot.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            return Ok(snapshot.clone());
+        }
+        let loaded = self.load_snapshot()?.ok_or_else(|| self.not_fetched())?;
+        let mut slot = self.snapshot.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(slot.get_or_insert(loaded).clone())
+    }
+
+    fn load_snapshot(&self) -> Result<Option<Arc<Snapshot>>, SourceError> {
+        let git_dir = self.clone_dir();
+        if !git_dir.exists() {
+            return Ok(None);
+        }
+        let snapshot = Snapshot::open(&git_dir).map_err(|source| SourceError::Git {
+            action: format!(
+                "open the clone of {} at {} (delete it and sync again if it is damaged)",
+                self.url.given,
+                git_dir.display()
+            ),
+            source: source.into(),
+        })?;
+        Ok(snapshot.map(Arc::new))
+    }
+
+    fn not_fetched(&self) -> SourceError {
+        SourceError::NotFetched {
+            registry: self.url.given.clone(),
+            dir: self.clone_dir(),
+        }
+    }
+
+    /// Clones or fetches under the lock; returns the commit before and after.
+    fn fetch_locked(&self, progress: &dyn Progress) -> Result<(Option<String>, Arc<Snapshot>), SourceError> {
+        let cache_error = |source| SourceError::Cache { source };
+        fs::create_dir_all(&self.cache_dir)
+            .map_err(|e| cache_error(FsError::new("create directory", &self.cache_dir, e)))?;
+        let waited = Cell::new(false);
+        let _lock = FileLock::exclusive(&self.cache_dir.join(LOCK_FILE), |path| {
+            progress.start(&format!("waiting for another update ({})", path.display()), 0);
+            waited.set(true);
+        })
+        .map_err(cache_error)?;
+        if waited.get() {
+            progress.finish();
+        }
+        remove_unfinished_clones(&self.cache_dir).map_err(cache_error)?;
+        // Read the state on disk, not ours: another process may have
+        // updated while we waited for the lock.
+        let before = self.load_snapshot()?;
+        let fetched = match &before {
+            Some(_) => self.fetch_into_clone(progress),
+            None if self.clone_dir().exists() => self.fetch_into_clone(progress),
+            None => self.clone_fresh(progress),
+        };
+        fetched.map_err(|source| SourceError::Git {
+            action: format!("fetch {} into {}", self.url.given, self.clone_dir().display()),
+            source,
+        })?;
+        let after = self.load_snapshot()?.ok_or_else(|| self.not_fetched())?;
+        Ok((before.map(|s| s.commit().to_string()), after))
+    }
+
+    fn fetch_into_clone(&self, progress: &dyn Progress) -> Result<(), GitError> {
+        let repo = gix::open(self.clone_dir())?;
+        fetch::fetch_default_branch(&repo, &self.url.fetch, progress)?;
+        Ok(())
+    }
+
+    /// Clones into a temporary directory beside the final one and renames it
+    /// into place once the fetch is complete.
+    fn clone_fresh(&self, progress: &dyn Progress) -> Result<(), GitError> {
+        let in_progress = tempfile::Builder::new()
+            .prefix(CLONE_IN_PROGRESS_PREFIX)
+            .tempdir_in(&self.cache_dir)
+            .map_err(|e| FsError::new("create directory in", &self.cache_dir, e))?;
+        let repo = gix::init_bare(in_progress.path())?;
+        fetch::fetch_default_branch(&repo, &self.url.fetch, progress)?;
+        drop(repo);
+        let done = in_progress.keep();
+        fs::rename(&done, self.clone_dir()).map_err(|e| {
+            let _ = fs::remove_dir_all(&done);
+            FsError::new("rename into", &self.clone_dir(), e)
+        })?;
+        Ok(())
+    }
+
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, SourceError> {
+        self.current()?.read_file(path).map_err(|source| SourceError::Git {
+            action: format!("read {path} from the clone of {}", self.url.given),
+            source: source.into(),
+        })
+    }
+}
+
+/// Removes first clones that a killed process left behind; only called
+/// under the lock, so none of them is still being written.
+fn remove_unfinished_clones(cache_dir: &Path) -> Result<(), FsError> {
+    let entries = fs::read_dir(cache_dir).map_err(|e| FsError::new("read directory", cache_dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| FsError::new("read directory", cache_dir, e))?;
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(CLONE_IN_PROGRESS_PREFIX)
+        {
+            let path = entry.path();
+            fs::remove_dir_all(&path).map_err(|e| FsError::new("remove", &path, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..SHORT_ID_LEN.min(commit.len())]
+}
+
+impl PackageSource for GitSource {
+    fn describe(&self) -> String {
+        self.url.given.clone()
+    }
+
+    fn config(&self) -> Result<IndexConfig, SourceError> {
+        let bytes = self.read(CONFIG_FILE)?.ok_or_else(|| SourceError::NoConfig {
+            location: self.describe(),
+        })?;
+        let location = format!("{} {CONFIG_FILE}", self.url.given);
+        let text = String::from_utf8(bytes).map_err(|_| SourceError::NotUtf8 {
+            location: location.clone(),
+        })?;
+        IndexConfig::from_json(&text).map_err(|source| SourceError::RemoteConfig { location, source })
+    }
+
+    fn read_index_file(&self, path: &str) -> Result<Option<String>, SourceError> {
+        let Some(bytes) = self.read(path)? else {
+            return Ok(None);
+        };
+        String::from_utf8(bytes).map(Some).map_err(|_| SourceError::NotUtf8 {
+            location: format!("{} {path}", self.url.given),
+        })
+    }
+
+    fn package_names(&self) -> Result<Option<Vec<String>>, SourceError> {
+        let names = self.current()?.package_names().map_err(|source| SourceError::Git {
+            action: format!("list the packages in the clone of {}", self.url.given),
+            source: source.into(),
+        })?;
+        Ok(Some(names))
+    }
+
+    fn download_base(&self) -> String {
+        self.url.download_base.clone()
+    }
+
+    fn update(&self, progress: &dyn Progress) -> Result<UpdateReport, SourceError> {
+        if self.offline {
+            return Err(SourceError::OfflineUpdate {
+                registry: self.url.given.clone(),
+            });
+        }
+        // What changed for readers of this source: from the commit they saw
+        // (or, before their first read, the one on disk).
+        let seen = self.current_commit();
+        let (on_disk, after) = self.fetch_locked(progress)?;
+        let before = seen.or(on_disk);
+        let new = after.commit().to_string();
+        *self.snapshot.write().unwrap_or_else(PoisonError::into_inner) = Some(after);
+        Ok(match before {
+            None => UpdateReport {
+                changed: true,
+                summary: format!("cloned {}", short(&new)),
+            },
+            Some(old) if old == new => UpdateReport {
+                changed: false,
+                summary: format!("up to date at {}", short(&new)),
+            },
+            Some(old) => UpdateReport {
+                changed: true,
+                summary: format!("fetched {}..{}", short(&old), short(&new)),
+            },
+        })
+    }
+}

@@ -1,0 +1,707 @@
+//! `GitSource` against real repositories and servers on 127.0.0.1: the
+//! crates.io index snapshot of shared/corpora, cloned over each transport
+//! (path, `file://`, `git://`, smart HTTP) and checked against `git` itself
+//! (`git ls-tree`, `git cat-file`, `git rev-list`) as the oracle.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use ggen_marketplace::sources::git::GitSource;
+use ggen_marketplace::sources::{PackageSource, SourceError};
+use ggen_marketplace::util::progress::{NoProgress, Progress};
+use support::servers::{
+    CORPUS_BRANCH, CORPUS_FILTERED_COMMIT as NEW, CORPUS_FULL_COMMIT as OLD, GitDaemon, GitHttpServer, apply_git_env,
+};
+
+/// Runs git in `dir` with the harness's isolated environment and returns
+/// its stdout untrimmed (file contents keep their last newline).
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = apply_git_env(&mut Command::new("git"))
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The corpus tarball: `shared/` sits beside the main checkout, and beside
+/// the parent of the engineers' worktrees (`/work/wt/<branch>`).
+fn corpus_tar() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let relative = "shared/corpora/crates-io-index-2019.git.tar";
+    let candidates = [
+        manifest.join("..").join(relative),
+        manifest.join("../..").join(relative),
+    ];
+    let found = candidates.iter().find(|path| path.is_file());
+    found
+        .unwrap_or_else(|| panic!("the crates.io corpus is in none of {candidates:?}"))
+        .clone()
+}
+
+/// A private copy of the corpus, served as it is: its default branch
+/// (`master`) is what a clone gets.
+struct Corpus {
+    dir: tempfile::TempDir,
+}
+
+impl Corpus {
+    /// Unpacks the corpus (22 MB, well under a second) with its default
+    /// branch at `commit`.
+    fn serving(commit: &str) -> Corpus {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("tar")
+            .arg("--no-same-owner")
+            .arg("-xf")
+            .arg(corpus_tar())
+            .arg("-C")
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let corpus = Corpus { dir };
+        corpus.serve(commit);
+        corpus
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.dir.path().join("crates-io-index-2019.git")
+    }
+
+    /// Moves the served branch.
+    fn serve(&self, commit: &str) {
+        let branch = format!("refs/heads/{CORPUS_BRANCH}");
+        git(&self.repo(), &["update-ref", &branch, &self.full_id(commit)]);
+    }
+
+    fn full_id(&self, commit: &str) -> String {
+        git(&self.repo(), &["rev-parse", &format!("{commit}^{{commit}}")])
+            .trim()
+            .to_owned()
+    }
+
+    /// Every file of `commit` with its blob id, by path, from `git ls-tree`.
+    fn files(&self, commit: &str) -> BTreeMap<String, String> {
+        git(&self.repo(), &["ls-tree", "-r", "--full-tree", commit])
+            .lines()
+            .map(|line| {
+                let (meta, path) = line.split_once('\t').unwrap();
+                let blob = meta.split_whitespace().nth(2).unwrap();
+                (path.to_owned(), blob.to_owned())
+            })
+            .collect()
+    }
+
+    /// What a package listing must hold, by git's account: the file names
+    /// of everything below the root (the root holds only `config.json`
+    /// and, in the filtered commit, a README).
+    fn package_names(&self, commit: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .files(commit)
+            .keys()
+            .filter_map(|path| path.rsplit_once('/').map(|(_, name)| name.to_owned()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Calls `check(path, contents)` for every file of `commit` that
+    /// `wanted` accepts, contents streamed from one `git cat-file --batch`.
+    fn for_each_file(&self, commit: &str, mut wanted: impl FnMut(&str) -> bool, mut check: impl FnMut(&str, &[u8])) {
+        let mut files = self.files(commit);
+        files.retain(|path, _| wanted(path));
+        let mut child = Command::new("git")
+            .arg("-C")
+            .arg(self.repo())
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let ids: Vec<String> = files.values().cloned().collect();
+        let feeder = std::thread::spawn(move || {
+            for id in ids {
+                writeln!(stdin, "{id}").unwrap();
+            }
+        });
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut header = String::new();
+        for path in files.keys() {
+            header.clear();
+            out.read_line(&mut header).unwrap();
+            let size: usize = header.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
+            let mut contents = vec![0; size + 1];
+            out.read_exact(&mut contents).unwrap();
+            contents.pop();
+            check(path, &contents);
+        }
+        feeder.join().unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
+    /// Paths git reports for `old..new` with status `status` (`A`, `D`, `M`).
+    fn changed(&self, status: &str) -> Vec<String> {
+        git(&self.repo(), &["diff", "--name-status", OLD, NEW])
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .filter(|(s, _)| *s == status)
+            .map(|(_, path)| path.to_owned())
+            .collect()
+    }
+
+    /// Number of objects reachable from `include` but not from `exclude`.
+    fn object_count(&self, include: &str, exclude: Option<&str>) -> usize {
+        let mut args = vec!["rev-list", "--objects", include];
+        let negated = exclude.map(|e| format!("^{e}"));
+        args.extend(negated.as_deref());
+        git(&self.repo(), &args).lines().count()
+    }
+}
+
+/// The package name a file path holds.
+fn file_name(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, name)| name)
+}
+
+/// Checks that `source` shows `commit` of the corpus: every package listed,
+/// and the bytes of every file `wanted` accepts equal to git's; returns how
+/// many package files were compared.
+fn assert_shows_commit(source: &GitSource, corpus: &Corpus, commit: &str, wanted: impl FnMut(&str) -> bool) -> usize {
+    assert_eq!(
+        source.current_commit().as_deref(),
+        Some(corpus.full_id(commit).as_str())
+    );
+    let names = source.package_names().unwrap().expect("a git index lists its packages");
+    assert_eq!(names, corpus.package_names(commit));
+    let mut compared = 0;
+    corpus.for_each_file(commit, wanted, |path, contents| {
+        if path == "config.json" {
+            let config = source.config().unwrap();
+            assert_eq!(config.dl, "https://crates.io/api/v1/crates");
+            return;
+        }
+        if !path.contains('/') {
+            return;
+        }
+        let ours = source.read_package_file(file_name(path)).unwrap();
+        assert_eq!(ours.as_deref().map(str::as_bytes), Some(contents), "{path}");
+        compared += 1;
+    });
+    compared
+}
+
+/// Object counts of the clone's packs, smallest first, from `git show-index`.
+fn pack_object_counts(clone: &Path) -> Vec<usize> {
+    let mut counts: Vec<usize> = std::fs::read_dir(clone.join("objects/pack"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "idx"))
+        .map(|idx| {
+            let output = Command::new("git")
+                .arg("show-index")
+                .stdin(std::fs::File::open(idx).unwrap())
+                .output()
+                .unwrap();
+            String::from_utf8(output.stdout).unwrap().lines().count()
+        })
+        .collect();
+    counts.sort();
+    counts
+}
+
+#[test]
+fn a_path_clone_shows_every_file_as_git_does_and_fetches_only_what_changed() {
+    let corpus = Corpus::serving(OLD);
+    let cache = tempfile::tempdir().unwrap();
+    let url = corpus.repo().display().to_string();
+    let source = GitSource::open(&url, cache.path(), false).unwrap();
+    assert!(matches!(source.config(), Err(SourceError::NotFetched { .. })));
+
+    let report = source.update(&NoProgress).unwrap();
+    assert!(report.changed);
+    assert_eq!(report.summary, format!("cloned {}", &corpus.full_id(OLD)[..10]));
+    let compared = assert_shows_commit(&source, &corpus, OLD, |_| true);
+    assert_eq!(compared, corpus.package_names(OLD).len(), "every package file compared");
+    assert_eq!(source.download_base(), url);
+    assert_eq!(
+        pack_object_counts(&source.clone_dir()),
+        vec![corpus.object_count(OLD, None)]
+    );
+
+    corpus.serve(NEW);
+    let progress = RecordedProgress::default();
+    let report = source.update(&progress).unwrap();
+    assert!(report.changed);
+    assert_eq!(
+        report.summary,
+        format!("fetched {}..{}", &corpus.full_id(OLD)[..10], &corpus.full_id(NEW)[..10])
+    );
+    assert_fetched_new(&source, &corpus);
+    // Only the objects new in NEW travelled (as a thin pack, which gix
+    // completes with local bases into a second pack).
+    assert_eq!(progress.received_objects(), corpus.object_count(NEW, Some(OLD)) as u64);
+    assert_eq!(pack_object_counts(&source.clone_dir()).len(), 2);
+
+    // A reader opened now, in another process say, sees the new state too.
+    let reopened = GitSource::open(&url, cache.path(), true).unwrap();
+    assert_eq!(reopened.current_commit(), source.current_commit());
+    let removed = corpus.changed("D");
+    assert!(!removed.is_empty());
+    for path in removed.iter().step_by(97) {
+        assert_eq!(reopened.read_package_file(file_name(path)).unwrap(), None, "{path}");
+    }
+
+    let report = source.update(&NoProgress).unwrap();
+    assert!(!report.changed);
+    assert_eq!(report.summary, format!("up to date at {}", &corpus.full_id(NEW)[..10]));
+}
+
+/// Checks `source` after the fetch from OLD to NEW: the listing and every
+/// file the commit changed against git, a sample of the others, and every
+/// removed package gone.
+fn assert_fetched_new(source: &GitSource, corpus: &Corpus) {
+    let modified: BTreeSet<String> = corpus.changed("M").into_iter().collect();
+    let mut sample = 0;
+    let compared = assert_shows_commit(source, corpus, NEW, |path| {
+        sample += 1;
+        modified.contains(path) || sample % 50 == 0
+    });
+    assert!(compared > modified.len(), "{compared} files compared");
+    let removed = corpus.changed("D");
+    assert!(!removed.is_empty());
+    for path in &removed {
+        assert_eq!(source.read_package_file(file_name(path)).unwrap(), None, "{path}");
+    }
+}
+
+/// A TCP proxy to a local server that passes the client's bytes through
+/// but cuts each connection once the server has sent `limit` bytes on it:
+/// a server that dies in the middle of sending a pack.
+struct CutProxy {
+    port: u16,
+    cuts: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CutProxy {
+    fn start(upstream_port: u16, limit: usize) -> CutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let acceptor = std::thread::spawn({
+            let (cuts, stop) = (cuts.clone(), stop.clone());
+            move || {
+                for client in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(client) = client else { continue };
+                    let server = TcpStream::connect(("127.0.0.1", upstream_port)).unwrap();
+                    let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    std::thread::spawn(move || std::io::copy(&mut from_client, &mut to_server));
+                    let cuts = cuts.clone();
+                    std::thread::spawn(move || forward_until(server, client, limit, &cuts));
+                }
+            }
+        });
+        CutProxy {
+            port,
+            cuts,
+            stop,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// Connections cut short (rather than ended by the server).
+    fn cuts(&self) -> usize {
+        self.cuts.load(Ordering::SeqCst)
+    }
+}
+
+/// Copies `server` to `client` until `limit` bytes, then closes both.
+fn forward_until(mut server: TcpStream, mut client: TcpStream, limit: usize, cuts: &AtomicUsize) {
+    let mut sent = 0;
+    let mut buf = [0; 16 * 1024];
+    while let Ok(n @ 1..) = server.read(&mut buf) {
+        let n = n.min(limit - sent);
+        if client.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        sent += n;
+        if sent == limit {
+            cuts.fetch_add(1, Ordering::SeqCst);
+            break;
+        }
+    }
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the acceptor so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+const CORPUS_REPO: &str = "crates-io-index-2019.git";
+
+#[test]
+fn a_git_daemon_dying_mid_pack_leaves_the_clone_as_it_was_then_the_fetch_completes() {
+    let corpus = Corpus::serving(OLD);
+    let daemon = GitDaemon::start(corpus.dir.path());
+    let url = daemon.repo_url(CORPUS_REPO);
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&url, cache.path(), false).unwrap();
+    source.update(&NoProgress).unwrap();
+    let mut sample = 0;
+    assert_shows_commit(&source, &corpus, OLD, |_| {
+        sample += 1;
+        sample % 25 == 0
+    });
+    assert_eq!(source.download_base(), url);
+
+    corpus.serve(NEW);
+    let proxy = CutProxy::start(daemon.port(), 256 * 1024);
+    let through_proxy = format!("git://127.0.0.1:{}/{CORPUS_REPO}", proxy.port);
+    let cut_short = GitSource::open(&through_proxy, cache.path(), false).unwrap();
+    let err = cut_short.update(&NoProgress).unwrap_err();
+    assert!(proxy.cuts() >= 1, "the pack was cut short, not refused: {err}");
+    assert!(err.to_string().contains(&through_proxy), "{err}");
+
+    let old_serde = git(&corpus.repo(), &["show", &format!("{OLD}:se/rd/serde")]);
+    let fresh = GitSource::open(&url, cache.path(), true).unwrap();
+    for reader in [&source, &cut_short, &fresh] {
+        assert_eq!(reader.current_commit().as_deref(), Some(OLD));
+        assert_eq!(reader.read_package_file("serde").unwrap().as_ref(), Some(&old_serde));
+    }
+    let clone = source.clone_dir();
+    assert_eq!(git(&clone, &["rev-parse", "refs/ggen/index"]).trim(), OLD);
+    git(&clone, &["fsck", "--connectivity-only", "refs/ggen/index"]);
+
+    let progress = RecordedProgress::default();
+    let report = source.update(&progress).unwrap();
+    assert_eq!(report.summary, format!("fetched {}..{}", &OLD[..10], &NEW[..10]));
+    assert_eq!(progress.received_objects(), corpus.object_count(NEW, Some(OLD)) as u64);
+    assert_fetched_new(&source, &corpus);
+}
+
+#[test]
+fn smart_http_clones_and_fetches_incrementally() {
+    let corpus = Corpus::serving(OLD);
+    let server = GitHttpServer::start(corpus.dir.path(), false);
+    let url = format!("git+{}", server.repo_url(CORPUS_REPO));
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&url, cache.path(), false).unwrap();
+    let progress = RecordedProgress::default();
+    source.update(&progress).unwrap();
+    assert_eq!(progress.received_objects(), corpus.object_count(OLD, None) as u64);
+    let mut sample = 0;
+    assert_shows_commit(&source, &corpus, OLD, |_| {
+        sample += 1;
+        sample % 25 == 0
+    });
+    assert_eq!(source.download_base(), server.repo_url(CORPUS_REPO));
+    assert_eq!(source.describe(), url);
+
+    corpus.serve(NEW);
+    let progress = RecordedProgress::default();
+    let report = source.update(&progress).unwrap();
+    assert!(report.changed);
+    assert_eq!(progress.received_objects(), corpus.object_count(NEW, Some(OLD)) as u64);
+    assert_fetched_new(&source, &corpus);
+}
+
+/// Records what the fetch reports, phase by phase.
+#[derive(Default)]
+struct RecordedProgress {
+    phases: Mutex<Vec<(String, u64, u64)>>,
+}
+
+impl RecordedProgress {
+    /// The object count of the "receiving objects" phase, checked complete.
+    fn received_objects(&self) -> u64 {
+        let phases = self.phases.lock().unwrap();
+        let receiving = phases.iter().find(|(task, ..)| task == "receiving objects");
+        let (_, total, done) = receiving.unwrap_or_else(|| panic!("no receiving phase in {phases:?}"));
+        assert_eq!(total, done, "{phases:?}");
+        *done
+    }
+}
+
+impl Progress for RecordedProgress {
+    fn start(&self, task: &str, total: u64) {
+        self.phases.lock().unwrap().push((task.to_owned(), total, 0));
+    }
+    fn advance(&self, steps: u64) {
+        self.phases.lock().unwrap().last_mut().unwrap().2 += steps;
+    }
+    fn finish(&self) {}
+}
+
+#[test]
+fn two_updates_at_once_over_file_urls_leave_one_consistent_clone() {
+    let corpus = Corpus::serving(OLD);
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", corpus.repo().display());
+    let runs: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let source = GitSource::open(&url, cache.path(), false).unwrap();
+                    let progress = RecordedProgress::default();
+                    let report = source.update(&progress).unwrap();
+                    (report, progress)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let mut summaries: Vec<_> = runs.iter().map(|(r, _)| r.summary.split(' ').next().unwrap()).collect();
+    summaries.sort();
+    assert_eq!(summaries, ["cloned", "up"], "one clones, the other finds it done");
+    let (_, cloner) = runs.iter().find(|(r, _)| r.summary.starts_with("cloned")).unwrap();
+    assert_eq!(cloner.received_objects(), corpus.object_count(OLD, None) as u64);
+
+    let leftovers: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != ".lock")
+        .collect();
+    assert_eq!(leftovers, ["index.git"]);
+    git(
+        &cache.path().join("index.git"),
+        &["fsck", "--connectivity-only", "refs/ggen/index"],
+    );
+
+    // Spot checks against git; the path clone compares every file.
+    let source = GitSource::open(&url, cache.path(), true).unwrap();
+    assert_eq!(source.current_commit().as_deref(), Some(OLD));
+    assert_eq!(source.download_base(), corpus.repo().display().to_string());
+    let serde = git(&corpus.repo(), &["show", &format!("{OLD}:se/rd/serde")]);
+    assert_eq!(source.read_package_file("serde").unwrap(), Some(serde.clone()));
+    let entries = source.entries("Serde").unwrap().unwrap();
+    assert_eq!(entries.len(), serde.lines().count());
+    assert_eq!(source.read_package_file("no-such-package-here").unwrap(), None);
+}
+
+/// A small index in a non-bare repository, as a publisher keeps it.
+struct SmallIndex {
+    dir: tempfile::TempDir,
+}
+
+impl SmallIndex {
+    /// An index with a relative `dl` and one package, `demo`.
+    fn new() -> SmallIndex {
+        let index = SmallIndex {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        git(index.path(), &["init", "-q", "-b", "main"]);
+        std::fs::write(
+            index.path().join("config.json"),
+            r#"{"dl":"archives/{crate}-{version}.tar.gz"}"#,
+        )
+        .unwrap();
+        index.publish("de/mo/demo", "1.0.0");
+        index
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn url(&self) -> String {
+        self.path().display().to_string()
+    }
+
+    /// Appends a version of the package stored at `path` and commits;
+    /// returns the commit id.
+    fn publish(&self, path: &str, vers: &str) -> String {
+        let name = file_name(path);
+        let line =
+            format!(r#"{{"name":"{name}","vers":"{vers}","deps":[],"cksum":"00","features":{{}},"yanked":false}}"#);
+        let file = self.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+        text.push_str(&line);
+        text.push('\n');
+        std::fs::write(&file, text).unwrap();
+        git(self.path(), &["add", "."]);
+        let message = format!("{name} {vers}");
+        git(
+            self.path(),
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "-m",
+                &message,
+            ],
+        );
+        git(self.path(), &["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    /// Removes one loose object, as a damaged server would have lost it.
+    fn lose_object(&self, spec: &str) -> (PathBuf, Vec<u8>) {
+        let id = git(self.path(), &["rev-parse", spec]).trim().to_owned();
+        let path = self.path().join(".git/objects").join(&id[..2]).join(&id[2..]);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        (path, bytes)
+    }
+}
+
+fn versions(source: &GitSource, name: &str) -> Option<Vec<String>> {
+    let entries = source.entries(name).unwrap()?;
+    Some(entries.into_iter().map(|e| e.vers).collect())
+}
+
+#[test]
+fn a_fetch_from_a_broken_remote_leaves_the_previous_state_readable() {
+    let index = SmallIndex::new();
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&index.url(), cache.path(), false).unwrap();
+    source.update(&NoProgress).unwrap();
+    let first = source.current_commit().unwrap();
+
+    index.publish("de/mo/demo", "1.1.0");
+    index.publish("ne/w-/new-package", "0.1.0");
+    // The server lost a blob it must send: git upload-pack dies after the
+    // negotiation went well, without a pack.
+    let (lost, bytes) = index.lose_object("HEAD:ne/w-/new-package");
+    let err = source.update(&NoProgress).unwrap_err();
+    assert!(matches!(err, SourceError::Git { .. }), "{err}");
+    assert!(err.to_string().contains(&index.url()), "{err} names the remote");
+
+    for reader in [&source, &GitSource::open(&index.url(), cache.path(), true).unwrap()] {
+        assert_eq!(reader.current_commit(), Some(first.clone()));
+        assert_eq!(versions(reader, "demo"), Some(vec!["1.0.0".to_string()]));
+        assert_eq!(versions(reader, "new-package"), None);
+    }
+    let clone = source.clone_dir();
+    assert_eq!(git(&clone, &["rev-parse", "refs/ggen/index"]).trim(), first);
+    git(&clone, &["fsck", "--connectivity-only", "refs/ggen/index"]);
+
+    // Once the server is repaired, the same clone catches up.
+    std::fs::write(&lost, bytes).unwrap();
+    let report = source.update(&NoProgress).unwrap();
+    assert!(report.changed, "{report:?}");
+    assert_eq!(
+        versions(&source, "demo"),
+        Some(vec!["1.0.0".to_string(), "1.1.0".to_string()])
+    );
+    assert_eq!(versions(&source, "new-package"), Some(vec!["0.1.0".to_string()]));
+}
+
+#[test]
+fn a_first_clone_that_fails_leaves_nothing_behind() {
+    let index = SmallIndex::new();
+    index.lose_object("HEAD:config.json");
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&index.url(), cache.path(), false).unwrap();
+    assert!(source.update(&NoProgress).is_err());
+    let left: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [".lock"], "no clone, complete or partial");
+    let err = source.config().unwrap_err();
+    assert!(matches!(err, SourceError::NotFetched { .. }), "{err}");
+}
+
+#[test]
+fn offline_reads_the_clone_and_never_connects() {
+    let index = SmallIndex::new();
+    let cache = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let unreachable = format!("git://{}/index.git", listener.local_addr().unwrap());
+
+    let err = GitSource::open(&unreachable, cache.path(), true).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, SourceError::Offline { .. }), "{message}");
+    assert!(
+        message.contains(&unreachable) && message.contains("ggen-market sync"),
+        "{message}"
+    );
+
+    GitSource::open(&index.url(), cache.path(), false)
+        .unwrap()
+        .update(&NoProgress)
+        .unwrap();
+    let offline = GitSource::open(&unreachable, cache.path(), true).unwrap();
+    assert_eq!(versions(&offline, "demo"), Some(vec!["1.0.0".to_string()]));
+    let err = offline.update(&NoProgress).unwrap_err();
+    assert!(matches!(err, SourceError::OfflineUpdate { .. }), "{err}");
+    assert!(
+        err.to_string().contains("--offline") && err.to_string().contains(&unreachable),
+        "{err}"
+    );
+    assert_eq!(
+        listener.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "offline, nothing connected"
+    );
+
+    // The control: online, the same URL is contacted (and hung up on).
+    listener.set_nonblocking(false).unwrap();
+    let hang_up = std::thread::spawn(move || listener.accept().map(|_| ()));
+    let online = GitSource::open(&unreachable, cache.path(), false).unwrap();
+    assert!(online.update(&NoProgress).is_err());
+    hang_up.join().unwrap().expect("online, the remote was contacted");
+    assert_eq!(versions(&online, "demo"), Some(vec!["1.0.0".to_string()]));
+}
+
+#[test]
+fn an_empty_remote_is_named_as_such() {
+    let empty = tempfile::tempdir().unwrap();
+    git(empty.path(), &["init", "-q", "--bare"]);
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", empty.path().display());
+    let err = GitSource::open(&url, cache.path(), false)
+        .unwrap()
+        .update(&NoProgress)
+        .unwrap_err();
+    let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    assert!(chain.contains("empty repository") && chain.contains(&url), "{chain}");
+}
+
+#[test]
+fn a_relative_dl_resolves_inside_a_path_index() {
+    let index = SmallIndex::new();
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&index.url(), cache.path(), false).unwrap();
+    source.update(&NoProgress).unwrap();
+    let config = source.config().unwrap();
+    let url = config.download_url(&source.download_base(), "demo", "1.0.0", "00");
+    assert_eq!(Path::new(&url), index.path().join("archives/demo-1.0.0.tar.gz"));
+    assert_eq!(source.describe(), index.url());
+}
