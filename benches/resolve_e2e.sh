@@ -7,11 +7,15 @@
 # warmed, dedicated CARGO_HOME (the warm-cache case: every index file is
 # revalidated, 304).
 #
-#   benches/resolve_e2e.sh [--roots N] [--runs R] [--show K]
+#   benches/resolve_e2e.sh [--roots N] [--runs R] [--req REQ] [--show K]
 #
 #   --roots N   the N most depended-upon crates (default 100)
 #   --runs R    runs per root and tool, taking turns; a root's time is its
 #               median run (default 3)
+#   --req REQ   the requirement on each root: `add NAME@REQ` for us,
+#               `version = "REQ"` for Cargo (default `*`, as the in-process
+#               bench). `--req ''` runs a bare `add NAME` (we write
+#               ^newest, Cargo still gets `*`)
 #   --show K    print the package-set differences of K roots (default 5)
 #
 # Needs git, nginx, cargo and python3 (statistics and the comparison only).
@@ -32,13 +36,15 @@ set -euo pipefail
 
 roots=100
 runs=3
+req='*'
 show=5
 while [ $# -gt 0 ]; do
     case "$1" in
         --roots) roots=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
+        --req) req=$2; shift 2 ;;
         --show) show=$2; shift 2 ;;
-        *) echo "usage: $0 [--roots N] [--runs R] [--show K]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--roots N] [--runs R] [--req REQ] [--show K]" >&2; exit 2 ;;
     esac
 done
 
@@ -105,8 +111,8 @@ for name in "${names[@]}"; do
     mkdir -p "$dir/src" "$dir/.cargo"
     : >"$dir/src/lib.rs"
     printf '[registries.corpus]\nindex = "sparse+http://127.0.0.1:%s/"\n' "$port" >"$dir/.cargo/config.toml"
-    printf '[package]\nname = "peer"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n%s = { version = "*", registry = "corpus" }\n' \
-        "$name" >"$dir/Cargo.toml"
+    printf '[package]\nname = "peer"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n%s = { version = "%s", registry = "corpus" }\n' \
+        "$name" "${req:-*}" >"$dir/Cargo.toml"
 done
 
 dead_proxy=http://127.0.0.1:9
@@ -120,7 +126,7 @@ cargo_lockfile() { # NAME: generate the lockfile of NAME's throwaway project (ru
     cd "$repo"
 }
 ours_add() { # NAME PROJECT: resolve NAME for the (fresh) PROJECT dir, JSON to ours/NAME.json
-    GGEN_HOME=$work/ggen-home "$market" --registry "$index" add "$1" --dry-run --json --project "$2" \
+    GGEN_HOME=$work/ggen-home "$market" --registry "$index" add "$1${req:+@$req}" --dry-run --json --project "$2" \
         >"$work/ours/$1.json"
 }
 
@@ -163,7 +169,7 @@ done
 # nginx logs a request just after answering it.
 sleep 0.5
 
-python3 - "$work" "$index" "$port" "$warm_mark" "$show" "$runs" <<'PY'
+python3 - "$work" "$index" "$port" "$warm_mark" "$show" "$runs" "add NAME${req:+@$req}" <<'PY'
 import json, os, re, statistics, sys
 
 work, index, port, warm_mark, show, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
@@ -217,34 +223,46 @@ for tool in ("ours", "cargo"):
 
 # What nginx served to Cargo in the timed runs: config.json and index files only.
 index_file = re.compile(r"^/(config\.json|1/[^/]+|2/[^/]+|3/[^/]/[^/]+|[^/]{2}/[^/]{2}/[^/]+)$")
-statuses, strange = {}, []
+statuses, strange, full_answers = {}, [], {}
 for line in open(f"{work}/nginx/access.log").read().splitlines()[warm_mark:]:
     _, status, uri = line.split(" ", 2)
     statuses[status] = statuses.get(status, 0) + 1
+    if status == "200":
+        full_answers[uri] = full_answers.get(uri, 0) + 1
     if not index_file.match(uri):
         strange.append(uri)
 requests = sum(statuses.values())
 print(f"nginx, timed runs: {requests} requests ({requests / (len(roots) * runs):.0f} per cargo run), by status {dict(sorted(statuses.items()))}; "
-      + ("only config.json and index files" if not strange else f"OTHER URIS: {strange[:5]}"))
+      + ("only config.json and index files" if not strange else f"OTHER URIS: {strange[:5]}")
+      + f"; 200s: {', '.join(f'{u} x{c}' for u, c in sorted(full_answers.items())[:5])}")
 
-# Resolved package sets, from ours' JSON and Cargo.lock.
+# Resolved package sets, from ours' JSON and Cargo.lock (names lowercased).
 def ours_set(name):
     try:
         return {(p["name"].lower(), p["version"]) for p in json.load(open(f"{work}/ours/{name}.json"))["packages"]}
     except (OSError, ValueError, KeyError):
         return None
 
-def cargo_set(name):
+def cargo_lock(name):
+    """The registry packages of a Cargo.lock, each with its dependencies as (name, version)."""
     try:
         text = open(f"{work}/cargo/{name}/Cargo.lock").read()
     except OSError:
         return None
-    found = set()
+    packages = []
     for block in text.split("[[package]]")[1:]:
         fields = dict(re.findall(r'^(name|version|source) = "([^"]*)"', block, re.M))
-        if "source" in fields:
-            found.add((fields["name"].lower(), fields["version"]))
-    return found
+        deps = re.search(r"^dependencies = \[(.*?)\]", block, re.M | re.S)
+        refs = re.findall(r'"([^"]+)"', deps.group(1)) if deps else []
+        packages.append((fields["name"].lower(), fields["version"], "source" in fields, [r.split(" ")[:2] for r in refs]))
+    versions = {}
+    for n, v, _, _ in packages:
+        versions.setdefault(n, []).append(v)
+    graph = {}
+    for n, v, registry, refs in packages:
+        edges = [(r[0].lower(), r[1] if len(r) > 1 else versions[r[0].lower()][0]) for r in refs]
+        graph[(n, v, registry)] = edges
+    return graph
 
 def shard(name):
     n = name.lower()
@@ -260,40 +278,42 @@ def entry(name, version):
         entries[name] = {e["vers"]: e for e in map(json.loads, filter(None, lines))}
     return entries[name].get(version)
 
-def optional_of(name, chosen):
-    """The chosen packages that list `name` as an optional dependency."""
-    parents = []
-    for parent, version in chosen:
-        e = entry(parent, version) or {}
-        for dep in e.get("deps", []):
-            if (dep.get("package") or dep["name"]).lower() == name and dep.get("optional") and dep.get("kind", "normal") != "dev":
-                parents.append(parent)
-    return parents
+def required_deps(name, version):
+    """The names a version depends on without any feature: non-optional, non-dev."""
+    e = entry(name, version) or {}
+    return {(d.get("package") or d["name"]).lower() for d in e.get("deps", [])
+            if not d.get("optional") and d.get("kind", "normal") != "dev"}
 
-same, differing = 0, []
-extra_optional = extra_other = missing = 0
+def without_features(graph):
+    """Cargo's packages reachable from the root over non-optional edges only."""
+    roots = [edge for (n, v, registry), edges in graph.items() if not registry for edge in edges]
+    seen, pending = set(), list(roots)
+    while pending:
+        node = pending.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        needed = required_deps(*node)
+        pending += [edge for edge in graph.get((*node, True), []) if edge[0] in needed]
+    return seen
+
+same = same_core = 0
+feature_only, version_differs = 0, []
 for name in roots:
-    a, b = ours_set(name), cargo_set(name)
-    if a is None or b is None:
+    ours_packages, graph = ours_set(name), cargo_lock(name)
+    if ours_packages is None or graph is None:
         continue
-    if a == b:
-        same += 1
-        continue
-    only_cargo, only_ours = sorted(b - a), sorted(a - b)
-    reasons = []
-    for pkg, version in only_cargo:
-        parents = optional_of(pkg, b)
-        if parents:
-            extra_optional += 1
-        else:
-            extra_other += 1
-        reasons.append(f"+{pkg} {version}" + (f" (optional dep of {', '.join(sorted(set(parents))[:3])})" if parents else ""))
-    missing += len(only_ours)
-    reasons += [f"-{pkg} {version}" for pkg, version in only_ours]
-    differing.append((name, len(a), len(b), reasons))
-print(f"package sets: {same} of {len(roots)} roots identical; {len(differing)} differ: "
-      f"{extra_optional + extra_other} packages only in Cargo.lock ({extra_optional} of them optional deps of a chosen package), "
-      f"{missing} only in ours")
-for name, n_ours, n_cargo, reasons in differing[:show]:
-    print(f"  {name}: ours {n_ours} packages, cargo {n_cargo}: {'; '.join(reasons[:8])}{' …' if len(reasons) > 8 else ''}")
+    cargo_packages = {(n, v) for (n, v, registry) in graph if registry}
+    core = without_features(graph)
+    same += ours_packages == cargo_packages
+    same_core += ours_packages == core
+    feature_only += len(cargo_packages - core)
+    if ours_packages != core:
+        version_differs.append((name, sorted(core - ours_packages), sorted(ours_packages - core)))
+print(f"package sets (`{sys.argv[7]}`): identical for {same} of {len(roots)} roots. Cargo.lock also holds {feature_only} packages "
+      f"reachable only through optional dependencies (features; we ignore optional deps). Without them, identical for "
+      f"{same_core} of {len(roots)} roots")
+for name, only_cargo, only_ours in version_differs[:show]:
+    print(f"  {name}: cargo without features has {', '.join(f'{n} {v}' for n, v in only_cargo) or 'nothing more'}; "
+          f"ours has {', '.join(f'{n} {v}' for n, v in only_ours) or 'nothing more'}")
 PY
