@@ -9,21 +9,27 @@
 //! relative `dl` points. A project depends on all 50 (`^1`), so one install
 //! resolves and places 50 packages (their newest versions).
 //!
-//! Timed, taking turns (median of GGEN_BENCH_RUNS runs, default 5):
+//! Timed in rounds, every case once per round so that a busy machine slows
+//! them alike (median of GGEN_BENCH_RUNS rounds, default 5):
 //! - `ggen-market --registry DIR install --json` as a process: into a fresh
 //!   GGEN_HOME (cold archive cache); into a fresh GGEN_HOME holding only the
 //!   archive cache of an earlier run (warm cache, fresh packages dir); and
 //!   again in the installed project (nothing to do);
-//! - the same installs in-process (`workflows::install::install`);
+//! - the same cold and warm installs in-process
+//!   (`workflows::install::install`);
 //! - each phase alone, in-process on one thread, from outside the install
-//!   pipeline: resolve (`resolve::resolve`), plan (resolve + lockfile),
-//!   reading the 50 archives, SHA-256 over them, signature checks
-//!   (`trust::verify_entry` with the package's allowed keys), safe
-//!   extraction (`archive::unpack::extract`), hashing the extracted files
-//!   (the install record, `workflows::install::hash_files`) and writing the
-//!   archive cache.
+//!   pipeline (whose internals are private): resolve (`resolve::resolve`),
+//!   plan (resolve + lockfile), reading the 50 archives, SHA-256 over them,
+//!   signature checks (`trust::verify_entry` with the package's allowed
+//!   keys), safe extraction (`archive::unpack::extract`), hashing the
+//!   extracted files (the install record, `workflows::install::hash_files`)
+//!   and writing 50 files with and without fsync (`util::fs`).
 //!
 //! Run: `cargo bench --bench install` (needs nothing but the built binary).
+//! `GGEN_BENCH_RUNS` sets the rounds; `GGEN_BENCH_TMP` the directory the
+//! scratch space (registry, homes, projects) goes in, default the system
+//! temp dir: the file system decides much of the time, so the output names it
+//! (e.g. `GGEN_BENCH_TMP=/dev/shm` for tmpfs).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,7 +48,7 @@ use ggen_marketplace::sources::PackageSource;
 use ggen_marketplace::sources::local::LocalSource;
 use ggen_marketplace::sources::location::RegistryLocation;
 use ggen_marketplace::trust::{AllowedKeys, OwnerKeys, owner_keys_path, verify_entry};
-use ggen_marketplace::util::fs::write_atomic;
+use ggen_marketplace::util::fs::{write_atomic, write_atomic_unsynced};
 use ggen_marketplace::util::progress::NoProgress;
 use ggen_marketplace::workflows::install::{InstallOptions, Unpin, hash_files, install, plan};
 use ggen_marketplace::workflows::project::Project;
@@ -67,21 +73,26 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(5usize)
         .max(1);
-    let scratch = tempfile::tempdir().expect("a temp dir");
+    let scratch = match std::env::var_os("GGEN_BENCH_TMP") {
+        Some(dir) => tempfile::tempdir_in(dir),
+        None => tempfile::tempdir(),
+    }
+    .expect("a temp dir");
     let registry = build_registry(scratch.path());
-    let project = scratch.path().join("project-template");
-    write_project(&project, &registry.names);
+    let template = scratch.path().join("project-template");
+    write_project(&template, &registry.names);
 
     let workload = Workload::measure(&registry);
     println!(
-        "W6 install: {} packages ({} archives of {} files, {:.0} KB unpacked, {:.0} KB packed each on average; \
-         {} dependency edges; every entry signed), local mirror, {} cores; median of {runs} runs",
+        "W6 install: {} packages ({} archives of {} files, {:.0} KB unpacked, {:.1} KB packed each on average; \
+         {} dependency edges; every entry signed), local mirror on {}, {} cores; median of {runs} runs",
         registry.names.len(),
         workload.archives,
         workload.files_per_package,
         workload.unpacked_kb,
         workload.packed_kb,
         registry.edges,
+        filesystem_of(scratch.path()),
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     println!(
@@ -91,32 +102,65 @@ fn main() {
         registry.sign_time.as_secs_f64()
     );
 
-    let processes = time_processes(scratch.path(), &registry.dir, &project, runs);
-    let in_process = time_in_process(scratch.path(), &registry.dir, &project, runs);
-    let phases = time_phases(scratch.path(), &registry.dir, &project, runs);
+    // Archive caches to start the warm runs from.
+    let seed_home = scratch.path().join("seed-home");
+    install_process(
+        &seed_home,
+        &fresh_project(&template, &scratch.path().join("seed-project")),
+        &registry.dir,
+        50,
+    );
+    let bench = Bench {
+        scratch: scratch.path(),
+        registry: &registry.dir,
+        template: &template,
+        seed_archives: seed_home.join("archives"),
+    };
+    // Every case once per round, so that a busy machine slows them alike.
+    let mut whole: Cases = Vec::new();
+    let mut phases: Cases = Vec::new();
+    for round in 0..runs {
+        collect(&mut whole, bench.whole_installs(round));
+        collect(&mut phases, bench.phases(round));
+    }
 
     println!("\nwhole install, 50 packages placed (wall ms; CPU ms of the process, 10 ms ticks)");
-    println!("{:<46} {:>9} {:>15} {:>8}", "case", "wall ms", "range", "cpu ms");
-    for (name, samples) in &processes {
-        print_row(name, samples, true);
-    }
-    for (name, samples) in &in_process {
-        print_row(name, samples, false);
+    println!("{:<50} {:>9} {:>15} {:>8}", "case", "wall ms", "range", "cpu ms");
+    for (name, samples) in &whole {
+        print_row(name, samples, name.starts_with("process"));
     }
     println!("\nphases alone, in-process, one thread, over the 50 packages of the resolution");
-    println!("{:<46} {:>9} {:>15}", "phase", "wall ms", "range");
+    println!("{:<50} {:>9} {:>15}", "phase", "wall ms", "range");
     for (name, samples) in &phases {
         print_row(name, samples, false);
     }
-    let cold = median_wall(&in_process[0].1);
-    let total: Duration = phases.iter().skip(1).map(|(_, s)| median_wall(s)).sum();
-    println!(
-        "sum of the phases after resolve (plan .. cache write): {:.1} ms sequential; the in-process cold install \
-         took {:.1} ms with downloads and placement spread over {} threads",
-        ms(total),
-        ms(cold),
-        16.min(registry.names.len())
-    );
+}
+
+/// Appends one round's samples to each case.
+fn collect(cases: &mut Cases, round: Vec<(&'static str, Sample)>) {
+    for (name, sample) in round {
+        match cases.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, samples)) => samples.push(sample),
+            None => cases.push((name, vec![sample])),
+        }
+    }
+}
+
+/// The file system type of the mount holding `path`, from /proc/mounts.
+fn filesystem_of(path: &Path) -> String {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            Some((*fields.get(1)?, *fields.get(2)?))
+        })
+        .filter(|(mount, _)| path.starts_with(mount))
+        .max_by_key(|(mount, _)| mount.len())
+        .map_or_else(
+            || "an unknown file system".into(),
+            |(mount, kind)| format!("{kind} ({mount})"),
+        )
 }
 
 /// One measured run: wall time, and CPU time where it was measured.
@@ -138,18 +182,12 @@ fn print_row(name: &str, samples: &[Sample], with_cpu: bool) {
         String::new()
     };
     println!(
-        "{:<46} {:>9.1} {:>15} {:>8}",
+        "{:<50} {:>9.1} {:>15} {:>8}",
         name,
         ms(walls[walls.len() / 2]),
         range,
         cpu
     );
-}
-
-fn median_wall(samples: &[Sample]) -> Duration {
-    let mut walls: Vec<Duration> = samples.iter().map(|s| s.wall).collect();
-    walls.sort();
-    walls[walls.len() / 2]
 }
 
 fn ms(d: Duration) -> f64 {
@@ -161,30 +199,147 @@ fn ms(d: Duration) -> f64 {
 
 type Cases = Vec<(&'static str, Vec<Sample>)>;
 
-/// `ggen-market install` as a process: cold, warm archive cache, no-op.
-fn time_processes(scratch: &Path, registry: &Path, template: &Path, runs: usize) -> Cases {
-    let mut cases: Cases = vec![
-        ("process: cold (fresh GGEN_HOME)", Vec::new()),
-        ("process: warm archive cache, fresh packages dir", Vec::new()),
-        ("process: again, nothing to do", Vec::new()),
-    ];
-    // An archive cache to start the warm runs from.
-    let seed_home = scratch.join("process-seed-home");
-    let seed_project = fresh_project(template, &scratch.join("process-seed-project"));
-    install_process(&seed_home, &seed_project, registry, 50);
-    for i in 0..runs {
-        let home = scratch.join(format!("process-cold-{i}/home"));
-        let project = fresh_project(template, &scratch.join(format!("process-cold-{i}/project")));
-        cases[0].1.push(install_process(&home, &project, registry, 50));
+/// What every round works from.
+struct Bench<'a> {
+    scratch: &'a Path,
+    registry: &'a Path,
+    template: &'a Path,
+    /// The archive cache of an earlier install, copied into warm homes.
+    seed_archives: PathBuf,
+}
 
-        let home = scratch.join(format!("process-warm-{i}/home"));
-        copy_dir(&seed_home.join("archives"), &home.join("archives"));
-        let project = fresh_project(template, &scratch.join(format!("process-warm-{i}/project")));
-        cases[1].1.push(install_process(&home, &project, registry, 50));
-
-        cases[2].1.push(install_process(&home, &project, registry, 0));
+impl Bench<'_> {
+    /// `ggen-market install` as a process (cold, warm archive cache, again
+    /// with nothing to do) and `workflows::install::install` in-process
+    /// (cold, warm), each into fresh directories.
+    fn whole_installs(&self, round: usize) -> Vec<(&'static str, Sample)> {
+        let mut samples = Vec::new();
+        let (home, project) = self.fresh(&format!("process-cold-{round}"), false);
+        samples.push((
+            "process: cold (fresh GGEN_HOME)",
+            install_process(&home, &project, self.registry, 50),
+        ));
+        let (home, project) = self.fresh(&format!("process-warm-{round}"), true);
+        samples.push((
+            "process: warm archive cache, fresh packages dir",
+            install_process(&home, &project, self.registry, 50),
+        ));
+        samples.push((
+            "process: again, nothing to do",
+            install_process(&home, &project, self.registry, 0),
+        ));
+        let (home, project) = self.fresh(&format!("library-cold-{round}"), false);
+        samples.push((
+            "in-process: cold (fresh GGEN_HOME)",
+            install_in_process(&home, &project, self.registry),
+        ));
+        let (home, project) = self.fresh(&format!("library-warm-{round}"), true);
+        samples.push((
+            "in-process: warm archive cache, fresh packages dir",
+            install_in_process(&home, &project, self.registry),
+        ));
+        samples
     }
-    cases
+
+    /// A GGEN_HOME (holding a copy of the seed archive cache if `warm`) and
+    /// a project without a lockfile, under `scratch/name`.
+    fn fresh(&self, name: &str, warm: bool) -> (PathBuf, PathBuf) {
+        let home = self.scratch.join(name).join("home");
+        if warm {
+            copy_dir(&self.seed_archives, &home.join("archives"));
+        }
+        let project = fresh_project(self.template, &self.scratch.join(name).join("project"));
+        (home, project)
+    }
+
+    /// Each phase of an install alone, in-process, on one thread.
+    fn phases(&self, round: usize) -> Vec<(&'static str, Sample)> {
+        let manifest = Manifest::read(&self.template.join("ggen.toml")).expect("the project manifest");
+        let request = Request::new(manifest.dependencies.iter().map(|(n, r)| (n.as_str(), r.as_str())));
+        let mut timed = Vec::new();
+
+        let start = Instant::now();
+        let source = LocalSource::open(self.registry).expect("the registry opens");
+        let resolution = resolve(&source, &request).expect("the project resolves");
+        timed.push(("resolve (open the index, resolve::resolve)", start.elapsed()));
+        assert_eq!(resolution.packages.len(), 50);
+
+        let start = Instant::now();
+        plan(&manifest, None, &source, &registry_id(self.registry), &Unpin::Nothing).expect("a plan");
+        timed.push(("plan (resolve + lockfile)", start.elapsed()));
+
+        let config = source.config().expect("config.json");
+        let paths = archive_paths(&source, &config, &resolution.packages);
+        let start = Instant::now();
+        let archives: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).expect("an archive")).collect();
+        timed.push(("read 50 archives (the local \"download\")", start.elapsed()));
+
+        let start = Instant::now();
+        for (archive, package) in archives.iter().zip(&resolution.packages) {
+            assert_eq!(sha256_hex(archive), package.entry.entry.cksum);
+        }
+        timed.push(("SHA-256 of 50 archives (twice per install)", start.elapsed()));
+
+        let start = Instant::now();
+        for package in &resolution.packages {
+            verify_signature(&source, &config, package);
+        }
+        timed.push(("verify 50 signatures (+ owner-keys lookups)", start.elapsed()));
+
+        let dest = self.scratch.join(format!("phases-{round}/packages"));
+        let start = Instant::now();
+        let dirs: Vec<PathBuf> = archives
+            .iter()
+            .zip(&resolution.packages)
+            .map(|(archive, package)| {
+                let dir = dest.join(format!("{}-{}", package.id.name, package.id.version));
+                extract(
+                    archive.as_slice(),
+                    (&package.id.name, &package.id.version),
+                    &dir,
+                    &ExtractLimits::default(),
+                )
+                .expect("a safe archive");
+                dir
+            })
+            .collect();
+        timed.push(("extract 50 archives (archive::unpack::extract)", start.elapsed()));
+
+        let start = Instant::now();
+        for dir in &dirs {
+            assert!(!hash_files(dir).expect("readable files").is_empty());
+        }
+        timed.push(("hash the extracted files (install records)", start.elapsed()));
+
+        let cache = self.scratch.join(format!("phases-{round}/archives"));
+        std::fs::create_dir_all(&cache).expect("a cache dir");
+        let start = Instant::now();
+        for (archive, package) in archives.iter().zip(&resolution.packages) {
+            let path = cache.join(format!("{}.tar.gz", package.entry.entry.cksum));
+            write_atomic_unsynced(&path, archive).expect("written");
+        }
+        timed.push(("write 50 archives, no fsync (write_atomic_unsynced)", start.elapsed()));
+
+        let start = Instant::now();
+        for (archive, package) in archives.iter().zip(&resolution.packages) {
+            let path = cache.join(format!("{}.synced.tar.gz", package.entry.entry.cksum));
+            write_atomic(&path, archive).expect("written");
+        }
+        timed.push(("write 50 archives + fsync (write_atomic)", start.elapsed()));
+
+        timed
+            .into_iter()
+            .map(|(name, wall)| {
+                (
+                    name,
+                    Sample {
+                        wall,
+                        cpu: Duration::ZERO,
+                    },
+                )
+            })
+            .collect()
+    }
 }
 
 /// Runs one install and checks that it placed `expect_new` packages of 50.
@@ -211,31 +366,6 @@ fn install_process(home: &Path, project: &Path, registry: &Path, expect_new: usi
     let new = packages.iter().filter(|p| p["newly_installed"] == true).count();
     assert_eq!((packages.len(), new), (50, expect_new), "unexpected install: {report}");
     Sample { wall, cpu }
-}
-
-/// `workflows::install::install` in this process: cold and warm cache.
-fn time_in_process(scratch: &Path, registry: &Path, template: &Path, runs: usize) -> Cases {
-    let mut cases: Cases = vec![
-        ("in-process: cold (fresh GGEN_HOME)", Vec::new()),
-        ("in-process: warm archive cache, fresh packages", Vec::new()),
-    ];
-    let seed_home = scratch.join("library-seed-home");
-    install_in_process(
-        &seed_home,
-        &fresh_project(template, &scratch.join("library-seed-project")),
-        registry,
-    );
-    for i in 0..runs {
-        let home = scratch.join(format!("library-cold-{i}/home"));
-        let project = fresh_project(template, &scratch.join(format!("library-cold-{i}/project")));
-        cases[0].1.push(install_in_process(&home, &project, registry));
-
-        let home = scratch.join(format!("library-warm-{i}/home"));
-        copy_dir(&seed_home.join("archives"), &home.join("archives"));
-        let project = fresh_project(template, &scratch.join(format!("library-warm-{i}/project")));
-        cases[1].1.push(install_in_process(&home, &project, registry));
-    }
-    cases
 }
 
 fn install_in_process(home: &Path, project: &Path, registry: &Path) -> Sample {
@@ -266,99 +396,8 @@ fn registry_id(registry: &Path) -> String {
         .source_id()
 }
 
-// ---------------------------------------------------------------------------
-// The phases alone.
-
-fn time_phases(scratch: &Path, registry: &Path, template: &Path, runs: usize) -> Cases {
-    let manifest = Manifest::read(&template.join("ggen.toml")).expect("the project manifest");
-    let request = Request::new(manifest.dependencies.iter().map(|(n, r)| (n.as_str(), r.as_str())));
-    let id = registry_id(registry);
-    let mut cases: Cases = [
-        "resolve (open the index, resolve::resolve)",
-        "plan (resolve + lockfile)",
-        "read 50 archives (the local \"download\")",
-        "SHA-256 of 50 archives (done twice per install)",
-        "verify 50 signatures (+ owner-keys lookups)",
-        "extract 50 archives (archive::unpack::extract)",
-        "hash the extracted files (install records)",
-        "write 50 archives to a cache dir (write_atomic)",
-    ]
-    .into_iter()
-    .map(|name| (name, Vec::new()))
-    .collect();
-
-    for i in 0..runs {
-        let mut timed = Vec::new();
-        let start = Instant::now();
-        let source = LocalSource::open(registry).expect("the registry opens");
-        let resolution = resolve(&source, &request).expect("the project resolves");
-        timed.push(start.elapsed());
-        assert_eq!(resolution.packages.len(), 50);
-
-        let start = Instant::now();
-        plan(&manifest, None, &source, &id, &Unpin::Nothing).expect("a plan");
-        timed.push(start.elapsed());
-
-        let config = source.config().expect("config.json");
-        let paths = archive_paths(&source, &config, &resolution.packages);
-        let start = Instant::now();
-        let archives: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).expect("an archive")).collect();
-        timed.push(start.elapsed());
-
-        let start = Instant::now();
-        for (archive, package) in archives.iter().zip(&resolution.packages) {
-            let hex: String = Sha256::digest(archive).iter().map(|b| format!("{b:02x}")).collect();
-            assert_eq!(hex, package.entry.entry.cksum);
-        }
-        timed.push(start.elapsed());
-
-        let start = Instant::now();
-        for package in &resolution.packages {
-            verify_signature(&source, &config, package);
-        }
-        timed.push(start.elapsed());
-
-        let dest = scratch.join(format!("phases-{i}/packages"));
-        let start = Instant::now();
-        let dirs: Vec<PathBuf> = archives
-            .iter()
-            .zip(&resolution.packages)
-            .map(|(archive, package)| {
-                let dir = dest.join(format!("{}-{}", package.id.name, package.id.version));
-                extract(
-                    archive.as_slice(),
-                    (&package.id.name, &package.id.version),
-                    &dir,
-                    &ExtractLimits::default(),
-                )
-                .expect("a safe archive");
-                dir
-            })
-            .collect();
-        timed.push(start.elapsed());
-
-        let start = Instant::now();
-        for dir in &dirs {
-            assert!(!hash_files(dir).expect("readable files").is_empty());
-        }
-        timed.push(start.elapsed());
-
-        let cache = scratch.join(format!("phases-{i}/archives"));
-        std::fs::create_dir_all(&cache).expect("a cache dir");
-        let start = Instant::now();
-        for (archive, package) in archives.iter().zip(&resolution.packages) {
-            write_atomic(&cache.join(format!("{}.tar.gz", package.entry.entry.cksum)), archive).expect("written");
-        }
-        timed.push(start.elapsed());
-
-        for ((_, samples), wall) in cases.iter_mut().zip(timed) {
-            samples.push(Sample {
-                wall,
-                cpu: Duration::ZERO,
-            });
-        }
-    }
-    cases
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where the index's relative `dl` puts each chosen archive.
@@ -499,7 +538,7 @@ fn market(home: &Path, args: &[&str], paths: &[&Path], tail: &[&str]) {
 fn add_to_index(index: &Path, archives: &Path, name: &str, version: &str, requirements: &[(&str, String)]) {
     let archive = archives.join(archive_file_name(name, &version.parse().expect("semver")));
     let bytes = std::fs::read(&archive).expect("the packed archive");
-    let cksum: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let cksum = sha256_hex(&bytes);
     let line =
         format!(r#"{{"name":"{name}","vers":"{version}","deps":[],"cksum":"{cksum}","features":{{}},"yanked":false}}"#);
     let mut entry = IndexEntry::from_line(&line).expect("a valid entry");
