@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use super::progress::Bar;
 use super::{CommandResult, output};
-use ggen_marketplace::workflows::index_init;
+use ggen_marketplace::workflows::{index_check, index_init};
 
 #[derive(Debug, Subcommand)]
 pub enum IndexCommand {
@@ -18,6 +19,17 @@ pub enum IndexCommand {
         #[arg(long)]
         name: Option<String>,
         /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every package file of an index: the entry schema, shard paths,
+    /// names, versions (semver, unique), checksums, requirements, that every
+    /// dependency is in the index, and config.json. Exits 0 when there are
+    /// no errors (warnings allowed), 1 otherwise.
+    Check {
+        /// The index root (the directory holding config.json).
+        dir: PathBuf,
+        /// Print one JSON object: counts and every finding.
         #[arg(long)]
         json: bool,
     },
@@ -41,5 +53,28 @@ pub fn run(command: IndexCommand) -> CommandResult {
             }
             Ok(0)
         }
+        IndexCommand::Check { dir, json } => {
+            let report = index_check::check(&dir, &Bar::for_terminal())?;
+            if json {
+                output::print_json(&report);
+            } else {
+                print_check_report(&report);
+            }
+            Ok(if report.passed() { 0 } else { 1 })
+        }
     }
+}
+
+fn print_check_report(report: &index_check::CheckReport) {
+    for finding in &report.findings {
+        println!("{finding}");
+    }
+    println!(
+        "checked {} packages, {} versions: {} errors, {} warnings{}",
+        report.packages,
+        report.versions,
+        report.errors,
+        report.warnings,
+        if report.passed() { "" } else { " (check failed)" }
+    );
 }

@@ -114,6 +114,7 @@ impl GlobalArgs {
             home,
             registry,
             registry_id: chosen.location.source_id(),
+            net,
         })
     }
 }
@@ -123,4 +124,8 @@ struct Session {
     home: GgenHome,
     registry: OpenedRegistry,
     registry_id: String,
+    /// The network settings the registry was opened with; downloads follow
+    /// them too (`[net] offline` in config.toml must stop archive
+    /// downloads as surely as `--offline`).
+    net: NetOptions,
 }

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::OWNER_KEYS_DIR;
 use crate::format::name::index_path;
 use crate::sources::SourceError;
 use crate::sources::http::{MISSING_STATUSES, Validators};
@@ -34,12 +35,14 @@ use crate::util::fs::{FileLock, FsError, write_atomic_unsynced};
 /// The version of the header layout; a file with another is ignored (and
 /// refetched).
 const FORMAT: u32 = 1;
-/// The lock files. A write to one index path takes the lock of its stripe:
-/// sixteen fetches write (and fsync) in parallel while two writers of the
-/// same file — in this process or another — take turns. Index paths never
-/// start with a dot, so this cannot collide with a package.
+/// The lock files. A write to one index path takes the lock of its stripe
+/// (held only for the write), so parallel fetches rarely wait for each
+/// other while two writers of the same file — in this process or another —
+/// take turns. A few lock files, not one per index path: each new file costs
+/// an inode. Index paths never start with a dot, so this cannot collide
+/// with a package.
 const LOCK_DIR: &str = ".locks";
-const LOCK_STRIPES: u32 = 64;
+const LOCK_STRIPES: u32 = 16;
 
 /// What the cache knows of one index path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,21 +137,30 @@ impl DiskCache {
     /// exists (`false`: the server said it does not). `config.json`, lock
     /// and temp files are not packages.
     pub(super) fn packages(&self) -> Result<Vec<(String, bool)>, SourceError> {
-        if !self.root.is_dir() {
+        self.files_in(&self.root)
+    }
+
+    /// Every package whose owner-keys file the cache knows of, the same way.
+    pub(super) fn owner_keys(&self) -> Result<Vec<(String, bool)>, SourceError> {
+        self.files_in(&self.root.join(OWNER_KEYS_DIR))
+    }
+
+    fn files_in(&self, tree: &Path) -> Result<Vec<(String, bool)>, SourceError> {
+        if !tree.is_dir() {
             return Ok(Vec::new());
         }
         let mut names = Vec::new();
-        collect_package_files(&self.root, &self.root, &mut names)?;
+        collect_package_files(tree, tree, &mut names)?;
         names.sort();
-        let mut packages = Vec::with_capacity(names.len());
+        let mut files = Vec::with_capacity(names.len());
         for name in names {
-            let path = self.root.join(index_path(&name));
+            let path = tree.join(index_path(&name));
             let header = read_header(&path).map_err(|source| SourceError::Io { path, source })?;
             if let Some(header) = header {
-                packages.push((name, !header.is_missing()));
+                files.push((name, !header.is_missing()));
             }
         }
-        Ok(packages)
+        Ok(files)
     }
 
     fn lock(&self, rel: &str) -> Result<FileLock, FsError> {
