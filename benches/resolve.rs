@@ -9,6 +9,9 @@
 //!
 //! Run: `cargo bench --bench resolve`. `GGEN_BENCH_ROOTS=ring,reqwest`
 //! resolves only those roots (skipping the count), for profiling.
+//! `cargo bench --bench resolve -- --list-roots N` only prints the N most
+//! depended-upon packages, one `name dependents` line each, most first: the
+//! end-to-end bench (benches/resolve_e2e.sh) takes its roots from there.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -69,6 +72,13 @@ struct RootResult {
 
 fn main() {
     let (worktree, _temp) = corpus_worktree();
+    if let Some(count) = list_roots_argument() {
+        let source = LocalSource::open(&worktree).expect("the corpus checkout is an index");
+        for (name, dependents) in most_depended_upon(&source, count) {
+            println!("{name} {dependents}");
+        }
+        return;
+    }
     let source = CountingSource {
         inner: LocalSource::open(&worktree).expect("the corpus checkout is an index"),
         reads: AtomicUsize::new(0),
@@ -93,6 +103,14 @@ fn main() {
         .collect();
 
     report(&mut results);
+}
+
+/// `--list-roots N` on the command line.
+fn list_roots_argument() -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--list-roots")?;
+    let count = args.get(at + 1).and_then(|n| n.parse().ok());
+    Some(count.expect("--list-roots takes a number"))
 }
 
 fn resolve_root(source: &CountingSource, name: String, dependents: usize) -> RootResult {
