@@ -11,6 +11,7 @@ mod trust;
 
 use clap::{Args, Parser, Subcommand};
 use ggen_marketplace::home::GgenHome;
+use ggen_marketplace::sources::UpdateReport;
 use ggen_marketplace::workflows::registry::{self, NetOptions, OpenedRegistry};
 
 /// Static, git-backed package registries for ggen template packs (and any
@@ -109,10 +110,11 @@ impl GlobalArgs {
             offline: self.offline || config.net.offline,
             max_connections: config.net.max_connections,
         };
-        let registry = registry::open(&chosen, &home, net, &progress::Bar::for_terminal())?;
+        let opened = registry::open(&chosen, &home, net, &progress::Bar::for_terminal())?;
         Ok(Session {
             home,
-            registry,
+            registry: opened.registry,
+            cloned: opened.cloned,
             registry_id: chosen.location.source_id(),
             net,
         })
@@ -123,6 +125,8 @@ impl GlobalArgs {
 struct Session {
     home: GgenHome,
     registry: OpenedRegistry,
+    /// The first clone of a git registry, if opening it made one.
+    cloned: Option<UpdateReport>,
     registry_id: String,
     /// The network settings the registry was opened with; downloads follow
     /// them too (`[net] offline` in config.toml must stop archive

@@ -20,7 +20,7 @@ use crate::sources::git::GitSource;
 use crate::sources::local::LocalSource;
 use crate::sources::location::{LocationError, RegistryLocation};
 use crate::sources::sparse::{SparseOptions, SparseSource};
-use crate::sources::{PackageSource, SourceError};
+use crate::sources::{PackageSource, SourceError, UpdateReport};
 use crate::util::progress::Progress;
 
 /// The registry bundled with the toolkit's sources, ready to try.
@@ -111,6 +111,15 @@ impl OpenedRegistry {
     }
 }
 
+/// An opened registry, and the clone opening it made, if any.
+pub struct Opened {
+    /// The registry.
+    pub registry: OpenedRegistry,
+    /// What the first clone of a git registry did, when opening made it:
+    /// `sync` reports it instead of fetching again.
+    pub cloned: Option<UpdateReport>,
+}
+
 /// Opens the chosen registry with the transport its location calls for,
 /// caching under `home`. A git registry used for the first time is cloned
 /// now (reporting to `progress`); after that only `sync` fetches, so
@@ -120,24 +129,29 @@ pub fn open(
     home: &GgenHome,
     net: NetOptions,
     progress: &dyn Progress,
-) -> Result<OpenedRegistry, RegistryError> {
+) -> Result<Opened, RegistryError> {
     let cache_dir = home.registry_dir(&chosen.location);
-    match &chosen.location {
-        RegistryLocation::Directory { path } => Ok(OpenedRegistry::Directory(LocalSource::open(path.clone())?)),
+    let registry = match &chosen.location {
+        RegistryLocation::Directory { path } => OpenedRegistry::Directory(LocalSource::open(path.clone())?),
         RegistryLocation::Sparse { .. } => {
             let mut options = SparseOptions::default();
             if let Some(max) = net.max_connections {
                 options.max_connections = max;
             }
             let source = SparseSource::open(&chosen.location.source_id(), &cache_dir, net.offline, options)?;
-            Ok(OpenedRegistry::Sparse(source))
+            OpenedRegistry::Sparse(source)
         }
         RegistryLocation::Git { url } => {
             let source = GitSource::open(url, &cache_dir, net.offline)?;
             if !net.offline && source.current_commit().is_none() {
-                source.update(progress)?;
+                let cloned = source.update(progress)?;
+                return Ok(Opened {
+                    registry: OpenedRegistry::Git(source),
+                    cloned: Some(cloned),
+                });
             }
-            Ok(OpenedRegistry::Git(source))
+            OpenedRegistry::Git(source)
         }
-    }
+    };
+    Ok(Opened { registry, cloned: None })
 }
