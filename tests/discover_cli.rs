@@ -842,15 +842,18 @@ fn registry_choice_flag_over_environment_over_config() {
     let info = ["info", "probe", "--json"];
 
     // Nothing configured: every registry command says how to choose one.
+    let config_file = user.home.path().join("config.toml");
+    let config_file = config_file.to_str().unwrap();
     for args in [&info[..], &["search", "probe"], &["sync"]] {
         let error = user.run(args).failed();
-        for needed in [
+        let needed = [
             "--registry",
             "GGEN_REGISTRY",
-            "config.toml",
+            config_file,
             "default-registry",
             "examples/registry",
-        ] {
+        ];
+        for needed in needed {
             assert!(error.contains(needed), "{args:?}: no {needed} in {error}");
         }
     }
