@@ -842,15 +842,18 @@ fn registry_choice_flag_over_environment_over_config() {
     let info = ["info", "probe", "--json"];
 
     // Nothing configured: every registry command says how to choose one.
+    let config_file = user.home.path().join("config.toml");
+    let config_file = config_file.to_str().unwrap();
     for args in [&info[..], &["search", "probe"], &["sync"]] {
         let error = user.run(args).failed();
-        for needed in [
+        let needed = [
             "--registry",
             "GGEN_REGISTRY",
-            "config.toml",
+            config_file,
             "default-registry",
             "examples/registry",
-        ] {
+        ];
+        for needed in needed {
             assert!(error.contains(needed), "{args:?}: no {needed} in {error}");
         }
     }
@@ -922,4 +925,43 @@ fn canonical_message_is_the_canonical_form_of_the_stored_line() {
     assert!(error.contains("no version matching `=9.9.9`"), "{error}");
     let error = user.run(&["info", "--canonical", "probe"]).failed();
     assert!(error.contains("NAME@VERSION"), "{error}");
+}
+
+// ---------------------------------------------------------------------------
+// Output into a closed pipe (`ggen-market info NAME | head`)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    let index = tempfile::tempdir().unwrap();
+    let root = tiny_index(index.path(), "0.0.1");
+    // Far more output than a pipe buffers (64 KiB), so the command is still
+    // writing when the reader goes away, however late that is.
+    let lines: String = (1..=3000)
+        .map(|minor| {
+            let line = serde_json::json!({"name": "probe", "vers": format!("1.{minor}.0"), "deps": [],
+                "cksum": "00", "features": {}});
+            format!("{line}\n")
+        })
+        .collect();
+    std::fs::write(Path::new(&root).join(index_path("probe")), lines).unwrap();
+    let user = User::new(Some(&root));
+    let mut child = user
+        .command(&["info", "probe"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut start = [0; 5];
+    stdout.read_exact(&mut start).unwrap();
+    assert_eq!(&start, b"probe");
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(
+        !output.status.success(),
+        "the output was cut short, so the command failed"
+    );
 }

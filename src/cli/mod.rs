@@ -105,7 +105,7 @@ impl GlobalArgs {
     fn open_registry(&self) -> Result<Session, Box<dyn std::error::Error>> {
         let home = GgenHome::from_env()?;
         let config = home.load_config()?;
-        let chosen = registry::choose(self.registry.as_deref(), &config)?;
+        let chosen = registry::choose(self.registry.as_deref(), &config, &home.config_file())?;
         let net = NetOptions {
             offline: self.offline || config.net.offline,
             max_connections: config.net.max_connections,

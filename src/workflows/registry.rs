@@ -5,15 +5,18 @@
 //! looked up in `[registries]`; anything else is a URL or path.
 //!
 //! ```
+//! use std::path::Path;
 //! use ggen_marketplace::home::UserConfig;
 //! use ggen_marketplace::workflows::registry::choose;
 //! let config = UserConfig::parse("[registries.acme]\nurl = \"sparse+https://acme.test/index/\"\n").unwrap();
-//! let chosen = choose(Some("acme"), &config).unwrap();
+//! let file = Path::new("/home/me/.ggen/config.toml");
+//! let chosen = choose(Some("acme"), &config, file).unwrap();
 //! assert_eq!(chosen.name.as_deref(), Some("acme"));
-//! assert!(choose(None, &config).unwrap_err().to_string().contains("--registry"));
+//! let none = choose(None, &UserConfig::default(), file).unwrap_err().to_string();
+//! assert!(none.contains("--registry") && none.contains("/home/me/.ggen/config.toml"), "{none}");
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::home::{GgenHome, UserConfig};
 use crate::sources::git::GitSource;
@@ -61,11 +64,16 @@ pub enum RegistryError {
     Source(#[from] SourceError),
 }
 
-/// Picks the registry from the flag/env value or the config's default.
-pub fn choose(flag_or_env: Option<&str>, config: &UserConfig) -> Result<ChosenRegistry, RegistryError> {
+/// Picks the registry from the flag/env value or the default of `config`,
+/// read from `config_file` (named in the error when nothing is chosen).
+pub fn choose(
+    flag_or_env: Option<&str>,
+    config: &UserConfig,
+    config_file: &Path,
+) -> Result<ChosenRegistry, RegistryError> {
     let Some(given) = flag_or_env.or(config.default_registry.as_deref()) else {
         return Err(RegistryError::NoneConfigured {
-            config: "GGEN_HOME/config.toml".into(),
+            config: config_file.display().to_string(),
             example: bundled_example_registry().display().to_string(),
         });
     };
