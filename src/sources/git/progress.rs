@@ -60,9 +60,13 @@ impl Board {
 pub(super) fn relay<T>(progress: &dyn Progress, first_phase: &'static str, work: impl FnOnce(GixProgress) -> T) -> T {
     let board = Arc::new(Board::default());
     board.begin(first_phase, 0, StepShared::default());
+    // The first phase is shown before any work starts, so it always shows
+    // even if the work moves on before the relay thread first samples.
+    let first = board.current().expect("a phase was just begun");
+    progress.start(first.name, first.total);
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let relay = scope.spawn(|| show_phases(&board, progress, &done));
+        let relay = scope.spawn(|| show_phases(&board, progress, &done, first));
         let result = work(GixProgress::root(board.clone()));
         done.store(true, Ordering::Release);
         relay.thread().unpark();
@@ -74,8 +78,9 @@ pub(super) fn relay<T>(progress: &dyn Progress, first_phase: &'static str, work:
 /// Samples the board until `done`, turning phase changes into
 /// `start`/`finish` and counter growth into `advance`. A phase that ends is
 /// sampled once more before it is finished, so its count arrives whole.
-fn show_phases(board: &Board, progress: &dyn Progress, done: &AtomicBool) {
-    let mut shown: Option<(Phase, usize)> = None;
+/// `first` is already started.
+fn show_phases(board: &Board, progress: &dyn Progress, done: &AtomicBool, first: Phase) {
+    let mut shown: Option<(Phase, usize)> = Some((first, 0));
     loop {
         let last_round = done.load(Ordering::Acquire);
         if let Some(phase) = board.current()
