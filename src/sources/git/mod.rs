@@ -18,7 +18,7 @@
 //! let line = r#"{"name":"demo","vers":"1.0.0","deps":[],"cksum":"00","features":{},"yanked":false}"#;
 //! std::fs::write(index.path().join("de/mo/demo"), format!("{line}\n")).unwrap();
 //! git(&["add", "."]);
-//! git(&["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "-m", "first"]);
+//! git(&["-c", "user.name=a", "-c", "user.email=a@b", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "first"]);
 //!
 //! // A consumer clones it into its cache and reads it without a checkout.
 //! let cache = tempfile::tempdir().unwrap();
@@ -219,10 +219,10 @@ impl GitSource {
         // Read the state on disk, not ours: another process may have
         // updated while we waited for the lock.
         let before = self.load_snapshot()?;
-        let fetched = match &before {
-            Some(_) => self.fetch_into_clone(progress),
-            None if self.clone_dir().exists() => self.fetch_into_clone(progress),
-            None => self.clone_fresh(progress),
+        let fetched = if self.clone_dir().exists() {
+            self.fetch_into_clone(progress)
+        } else {
+            self.clone_fresh(progress)
         };
         fetched.map_err(|source| SourceError::Git {
             action: format!("fetch {} into {}", self.url.given, self.clone_dir().display()),
