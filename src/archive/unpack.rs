@@ -696,6 +696,10 @@ mod tests {
         fs::create_dir_all(source.path().join("templates/deep")).unwrap();
         fs::write(source.path().join("templates/deep/a.tmpl"), "{{ a }}").unwrap();
         fs::write(source.path().join("run.sh"), "#!/bin/sh\n").unwrap();
+        // Over 100 bytes: stored with a GNU long-name entry.
+        let long = format!("templates/{}/{}.tmpl", "d".repeat(60), "f".repeat(60));
+        fs::create_dir_all(source.path().join(&long).parent().unwrap()).unwrap();
+        fs::write(source.path().join(&long), "long").unwrap();
         #[cfg(unix)]
         fs::set_permissions(source.path().join("run.sh"), fs::Permissions::from_mode(0o744)).unwrap();
         let packed = crate::archive::pack(source.path(), &[]).unwrap();
@@ -711,8 +715,9 @@ mod tests {
             &ExtractLimits::default(),
         )
         .unwrap();
-        assert_eq!(package.files, 3);
-        let expected_bytes: u64 = ["ggen.toml", "templates/deep/a.tmpl", "run.sh"]
+        assert_eq!(package.files, 4);
+        let all = ["ggen.toml", "templates/deep/a.tmpl", "run.sh", long.as_str()];
+        let expected_bytes: u64 = all
             .iter()
             .map(|p| fs::metadata(source.path().join(p)).unwrap().len())
             .sum();
@@ -721,7 +726,7 @@ mod tests {
             package.manifest,
             Manifest::parse(std::str::from_utf8(MANIFEST).unwrap()).unwrap()
         );
-        for relative in ["ggen.toml", "templates/deep/a.tmpl", "run.sh"] {
+        for relative in all {
             assert_eq!(
                 fs::read(dest.join(relative)).unwrap(),
                 fs::read(source.path().join(relative)).unwrap()

@@ -4,7 +4,8 @@ use clap::Args;
 use ggen_marketplace::workflows::registry::OpenedRegistry;
 
 use super::progress::Bar;
-use ggen_marketplace::workflows::info::{self, PackageInfo};
+use ggen_marketplace::format::entry::DepKind;
+use ggen_marketplace::workflows::info::{self, PackageInfo, VersionInfo};
 use ggen_marketplace::workflows::search::{self, SearchQuery, SearchResults};
 
 use super::{CommandResult, GlobalArgs, output};
@@ -78,22 +79,42 @@ fn print_search(results: &SearchResults) {
         println!("no packages found");
         return;
     }
-    let width = results
+    let ids: Vec<String> = results
         .hits
         .iter()
-        .map(|h| h.name.len() + h.version.len() + 3)
-        .max()
-        .unwrap_or(0);
-    for hit in &results.hits {
-        let id = format!("{} = \"{}\"", hit.name, hit.version);
-        let description = hit.description.as_deref().unwrap_or("");
-        let keywords = if hit.keywords.is_empty() {
-            String::new()
+        .map(|hit| format!("{} = \"{}\"", hit.name, hit.version))
+        .collect();
+    let width = ids.iter().map(|id| id.chars().count()).max().unwrap_or(0);
+    for (id, hit) in ids.iter().zip(&results.hits) {
+        let mut about = hit.description.as_deref().map(one_line).unwrap_or_default();
+        if !hit.keywords.is_empty() {
+            let keywords = format!("[{}]", hit.keywords.join(", "));
+            about = if about.is_empty() {
+                keywords
+            } else {
+                format!("{about}  {keywords}")
+            };
+        }
+        if about.is_empty() {
+            println!("{id}");
         } else {
-            format!("  [{}]", hit.keywords.join(", "))
-        };
-        println!("{id:<width$}  # {description}{keywords}", width = width + 2);
+            println!("{id:<width$}  # {about}");
+        }
     }
+}
+
+/// The longest description shown on a search line, in characters.
+const DESCRIPTION_WIDTH: usize = 80;
+
+/// A description on one line (index descriptions may hold newlines and runs
+/// of spaces), cut at [`DESCRIPTION_WIDTH`] characters with an ellipsis.
+fn one_line(description: &str) -> String {
+    let text = description.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= DESCRIPTION_WIDTH {
+        return text;
+    }
+    let cut: String = text.chars().take(DESCRIPTION_WIDTH - 1).collect();
+    format!("{}…", cut.trim_end())
 }
 
 pub fn info(global: &GlobalArgs, args: InfoArgs) -> CommandResult {
@@ -119,49 +140,71 @@ pub fn info(global: &GlobalArgs, args: InfoArgs) -> CommandResult {
 
 fn print_info(package: &PackageInfo) {
     println!("{}", package.name);
-    if let Some(description) = package
-        .versions
-        .iter()
-        .find(|v| !v.yanked)
-        .and_then(|v| v.description.as_ref())
-    {
-        println!("  {description}");
+    let newest = package.versions.iter().find(|v| !v.yanked);
+    if let Some(description) = newest.and_then(|v| v.description.as_deref()) {
+        println!("  {}", description.split_whitespace().collect::<Vec<_>>().join(" "));
     }
+    if let Some(repository) = newest.and_then(|v| v.repository.as_deref()) {
+        println!("  repository: {repository}");
+    }
+    let yanked = package.versions.iter().filter(|v| v.yanked).count();
+    let count = match (package.versions.len(), &package.requirement) {
+        (1, None) => "1 version".to_owned(),
+        (1, Some(req)) => format!("1 version matching {req}"),
+        (n, None) => format!("{n} versions"),
+        (n, Some(req)) => format!("{n} versions matching {req}"),
+    };
+    let yanked = if yanked == 0 {
+        String::new()
+    } else {
+        format!(", {yanked} yanked")
+    };
+    println!("  {count}{yanked}");
     for version in &package.versions {
-        let yanked = if version.yanked { "  (yanked)" } else { "" };
-        println!();
-        println!("{} {}{yanked}", package.name, version.version);
-        println!("  checksum: {}", version.checksum);
-        println!("  signer:   {}", version.signer.as_deref().unwrap_or("unsigned"));
-        if let Some(license) = &version.license {
-            println!("  license:  {license}");
+        print_version(&package.name, version);
+    }
+}
+
+fn print_version(name: &str, version: &VersionInfo) {
+    let yanked = if version.yanked { "  (yanked)" } else { "" };
+    println!();
+    println!("{name} {}{yanked}", version.version);
+    println!("  checksum: {}", version.checksum);
+    println!("  signer:   {}", version.signer.as_deref().unwrap_or("unsigned"));
+    if let Some(license) = &version.license {
+        println!("  license:  {license}");
+    }
+    if version.dependencies.is_empty() {
+        println!("  dependencies: none");
+        return;
+    }
+    println!("  dependencies:");
+    let name_width = version.dependencies.iter().map(|d| d.name.len()).max().unwrap_or(0);
+    let req_width = version.dependencies.iter().map(|d| d.req.len()).max().unwrap_or(0);
+    for dep in &version.dependencies {
+        let mut notes = Vec::new();
+        if dep.kind != DepKind::Normal {
+            notes.push(format!("{:?}", dep.kind).to_lowercase());
         }
-        if version.dependencies.is_empty() {
-            println!("  dependencies: none");
+        if dep.optional {
+            notes.push("optional".to_owned());
         }
-        for dep in &version.dependencies {
-            let mut notes = Vec::new();
-            if dep.kind != Default::default() {
-                notes.push(format!("{:?}", dep.kind).to_lowercase());
-            }
-            if dep.optional {
-                notes.push("optional".to_owned());
-            }
-            if let Some(target) = &dep.target {
-                notes.push(target.clone());
-            }
-            let notes = if notes.is_empty() {
-                String::new()
-            } else {
-                format!("  ({})", notes.join(", "))
-            };
-            println!("  - {} {}{notes}", dep.name, dep.req);
+        if let Some(target) = &dep.target {
+            notes.push(format!("only on {target}"));
         }
+        let line = format!(
+            "    {:<name_width$}  {:<req_width$}  {}",
+            dep.name,
+            dep.req,
+            notes.join(", ")
+        );
+        println!("{}", line.trim_end());
     }
 }
 
 pub fn sync(global: &GlobalArgs, args: SyncArgs) -> CommandResult {
-    let registry = global.open_registry()?.registry;
+    let session = global.open_registry()?;
+    let registry = session.registry;
     let progress = Bar::for_terminal();
     let described = registry.source().describe();
     match (&registry, args.names.is_empty()) {
@@ -181,7 +224,11 @@ pub fn sync(global: &GlobalArgs, args: SyncArgs) -> CommandResult {
             }
         }
         _ => {
-            let report = registry.source().update(&progress)?;
+            // A registry cloned just now, on opening, needs no second fetch.
+            let report = match session.cloned {
+                Some(cloned) => cloned,
+                None => registry.source().update(&progress)?,
+            };
             if args.json {
                 output::print_json(&report);
             } else {
@@ -190,4 +237,20 @@ pub fn sync(global: &GlobalArgs, args: SyncArgs) -> CommandResult {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_fit_on_one_line() {
+        assert_eq!(one_line("  A  JSON\n serializer\t"), "A JSON serializer");
+        let long = "word ".repeat(40);
+        let shown = one_line(&long);
+        assert_eq!(shown.chars().count(), DESCRIPTION_WIDTH);
+        assert!(shown.ends_with("word…"), "{shown}");
+        let exact = "é".repeat(DESCRIPTION_WIDTH);
+        assert_eq!(one_line(&exact), exact);
+    }
 }

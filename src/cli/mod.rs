@@ -11,6 +11,7 @@ mod trust;
 
 use clap::{Args, Parser, Subcommand};
 use ggen_marketplace::home::GgenHome;
+use ggen_marketplace::sources::UpdateReport;
 use ggen_marketplace::workflows::registry::{self, NetOptions, OpenedRegistry};
 
 /// Static, git-backed package registries for ggen template packs (and any
@@ -104,16 +105,18 @@ impl GlobalArgs {
     fn open_registry(&self) -> Result<Session, Box<dyn std::error::Error>> {
         let home = GgenHome::from_env()?;
         let config = home.load_config()?;
-        let chosen = registry::choose(self.registry.as_deref(), &config)?;
+        let chosen = registry::choose(self.registry.as_deref(), &config, &home.config_file())?;
         let net = NetOptions {
             offline: self.offline || config.net.offline,
             max_connections: config.net.max_connections,
         };
-        let registry = registry::open(&chosen, &home, net)?;
+        let opened = registry::open(&chosen, &home, net, &progress::Bar::for_terminal())?;
         Ok(Session {
             home,
-            registry,
+            registry: opened.registry,
+            cloned: opened.cloned,
             registry_id: chosen.location.source_id(),
+            net,
         })
     }
 }
@@ -122,5 +125,11 @@ impl GlobalArgs {
 struct Session {
     home: GgenHome,
     registry: OpenedRegistry,
+    /// The first clone of a git registry, if opening it made one.
+    cloned: Option<UpdateReport>,
     registry_id: String,
+    /// The network settings the registry was opened with; downloads follow
+    /// them too (`[net] offline` in config.toml must stop archive
+    /// downloads as surely as `--offline`).
+    net: NetOptions,
 }

@@ -2,12 +2,19 @@
 
 use std::error::Error;
 
-/// Prints `error: …` with every cause on its own line.
+/// Prints `error: …` with every cause on its own line, skipping causes
+/// whose text the message above already includes (most of our errors
+/// quote their cause).
 pub fn print_error(err: &dyn Error) {
-    eprintln!("error: {err}");
+    let mut shown = err.to_string();
+    eprintln!("error: {shown}");
     let mut source = err.source();
     while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {text}");
+            shown.push_str(&text);
+        }
         source = cause.source();
     }
 }

@@ -11,7 +11,7 @@ use ggen_marketplace::workflows::tree::{self, TreeNode};
 use ggen_marketplace::workflows::verify::{self, Drift, VerifyReport};
 
 use super::progress::Bar;
-use super::{CommandResult, GlobalArgs, output};
+use super::{CommandResult, GlobalArgs, Session, output};
 
 /// Options shared by the commands that install.
 #[derive(Debug, Args)]
@@ -89,7 +89,7 @@ pub fn add(global: &GlobalArgs, args: AddArgs) -> CommandResult {
             println!("      Adding {} = \"{}\"", dependency.name, dependency.requirement);
         }
     }
-    let options = options(global, &args.flags);
+    let options = options(&session, &args.flags);
     let report = install::install(
         &project,
         Some(&editor),
@@ -107,7 +107,7 @@ pub fn remove(global: &GlobalArgs, args: RemoveArgs) -> CommandResult {
     let session = global.open_registry()?;
     let project = Project::at(&args.flags.project);
     let editor = edit::remove(&project, &args.names)?;
-    let options = options(global, &args.flags);
+    let options = options(&session, &args.flags);
     let report = install::install(
         &project,
         Some(&editor),
@@ -124,7 +124,7 @@ pub fn remove(global: &GlobalArgs, args: RemoveArgs) -> CommandResult {
 pub fn install(global: &GlobalArgs, args: InstallArgs) -> CommandResult {
     let session = global.open_registry()?;
     let project = Project::at(&args.flags.project);
-    let mut options = options(global, &args.flags);
+    let mut options = options(&session, &args.flags);
     options.locked = args.locked;
     options.into = args.into;
     let report = install::install(
@@ -143,7 +143,7 @@ pub fn install(global: &GlobalArgs, args: InstallArgs) -> CommandResult {
 pub fn update(global: &GlobalArgs, args: UpdateArgs) -> CommandResult {
     let session = global.open_registry()?;
     let project = Project::at(&args.flags.project);
-    let mut options = options(global, &args.flags);
+    let mut options = options(&session, &args.flags);
     options.unpin = if args.names.is_empty() {
         Unpin::All
     } else {
@@ -162,11 +162,12 @@ pub fn update(global: &GlobalArgs, args: UpdateArgs) -> CommandResult {
     Ok(0)
 }
 
-fn options(global: &GlobalArgs, flags: &InstallFlags) -> InstallOptions {
+fn options(session: &Session, flags: &InstallFlags) -> InstallOptions {
     InstallOptions {
         dry_run: flags.dry_run,
         accept_new_key: flags.accept_new_key,
-        offline: global.offline,
+        offline: session.net.offline,
+        max_connections: session.net.max_connections,
         ..InstallOptions::default()
     }
 }

@@ -10,7 +10,7 @@
 //!     LockedPackage {
 //!         name: "io.ggen.rust.base".into(),
 //!         version: "0.4.2".into(),
-//!         source: "registry+file:///srv/index".into(),
+//!         source: "dir+file:///srv/index".into(),
 //!         checksum: "ab".repeat(32),
 //!         signer: Some("A1B2C3D4E5F60718".into()),
 //!         dependencies: vec!["io.ggen.base 1.1.0".into()],
@@ -46,7 +46,7 @@ pub struct LockedPackage {
     pub name: String,
     /// Exact version.
     pub version: String,
-    /// The registry it came from, e.g. `registry+file:///srv/index` or
+    /// The registry it came from, e.g. `dir+file:///srv/index` or
     /// `sparse+http://host/index/`.
     pub source: String,
     /// SHA-256 of the archive, lowercase hex.
@@ -118,7 +118,7 @@ mod tests {
         LockedPackage {
             name: name.into(),
             version: version.into(),
-            source: "registry+file:///i".into(),
+            source: "dir+file:///i".into(),
             checksum: "0".repeat(64),
             signer: None,
             dependencies: deps.iter().map(|d| d.to_string()).collect(),

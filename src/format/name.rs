@@ -213,7 +213,8 @@ mod tests {
             assert_eq!(validate_for_publishing(ok), Ok(()), "{ok}");
         }
         let long = "a".repeat(65);
-        let cases: &[(&str, fn(&NameError) -> bool)] = &[
+        type IsExpected = fn(&NameError) -> bool;
+        let cases: &[(&str, IsExpected)] = &[
             ("", |e| matches!(e, NameError::Empty)),
             (&long, |e| matches!(e, NameError::TooLong { len: 65, .. })),
             ("Serde", |e| matches!(e, NameError::InvalidChar { ch: 'S', .. })),

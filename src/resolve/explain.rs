@@ -125,7 +125,7 @@ impl Words<'_, '_> {
                 if open.is_empty() || open.len() == choice.buckets.len() {
                     format!("`{name} {requirement}`")
                 } else {
-                    format!("`{name} {requirement}` from {}", open.join(" or "))
+                    format!("`{name} {requirement}` within {}", open.join(" or "))
                 }
             }
             Pkg::Missing { name } => format!("`{name}`"),
@@ -154,7 +154,7 @@ impl Words<'_, '_> {
                 format!("the project depends on {}", self.requirement(dep, dep_set))
             }
             External::FromDependencyOf(choice @ Pkg::Choice { .. }, set, dep, dep_set) => {
-                format!("{} is met by {}", self.subject(choice, set), self.subject(dep, dep_set))
+                format!("{} means {}", self.subject(choice, set), self.subject(dep, dep_set))
             }
             External::FromDependencyOf(package, set, dep, dep_set) => {
                 format!(
@@ -173,9 +173,12 @@ impl Words<'_, '_> {
             Pkg::Missing { name } => format!("package `{name}` does not exist in {}", self.index),
             Pkg::Foreign { name, registry } => foreign(name, registry, None),
             Pkg::Bucket { name, bucket } => {
-                let set = set.intersection(&bucket.range());
+                let shown = match self.requirements.get(&(package.clone(), set.clone())) {
+                    Some(requirement) => requirement.clone(),
+                    None => describe(&set.intersection(&bucket.range())),
+                };
                 let yanked = self.yanked(name, |v| set.contains(v));
-                format!("no version of `{name}` matches {}{yanked}", describe(&set))
+                format!("no version of `{name}` matches {shown}{yanked}")
             }
             Pkg::Choice { name, requirement } => {
                 let yanked = match read_requirement(requirement) {
@@ -208,6 +211,26 @@ impl Words<'_, '_> {
                 many.len()
             ),
         }
+    }
+
+    /// Two facts in one clause: a missing package with what requires it,
+    /// two requirements of the project together, or simply "A and B".
+    fn both(&self, a: &Ext, b: &Ext) -> String {
+        if let Some(cause) = self.unavailable_with_dependent(a, b) {
+            return cause;
+        }
+        if let (
+            External::FromDependencyOf(Pkg::Root, _, dep_a, set_a),
+            External::FromDependencyOf(Pkg::Root, _, dep_b, set_b),
+        ) = (a, b)
+        {
+            return format!(
+                "the project depends on {} and {}",
+                self.requirement(dep_a, set_a),
+                self.requirement(dep_b, set_b)
+            );
+        }
+        format!("{} and {}", self.external(a), self.external(b))
     }
 
     /// A missing or foreign package named together with what requires it.
@@ -246,16 +269,32 @@ impl Words<'_, '_> {
                     self.requirement(dep, dep_set)
                 )
             }
-            many => {
-                let parts: Vec<String> = many
-                    .iter()
-                    .map(|(package, term)| match term {
-                        Term::Positive(set) => self.subject(package, set),
-                        Term::Negative(set) => format!("not {}", self.requirement(package, set)),
-                    })
-                    .collect();
-                format!("{} cannot hold together", join_and(&parts))
+            many => self.several_terms(many),
+        }
+    }
+
+    /// "`a ^1` and `b 2.0.0` together require `x ^1` or `y ^2`": the
+    /// packages of positive terms cannot be used unless one of the negative
+    /// terms' requirements is met. The project is always there, so it is
+    /// only named when nothing else is.
+    fn several_terms(&self, terms: &[(&Pkg, &Term<VersionSet>)]) -> String {
+        let mut used = Vec::new();
+        let mut needed = Vec::new();
+        for (package, term) in terms {
+            match term {
+                Term::Positive(set) => used.push((*package, set)),
+                Term::Negative(set) => needed.push(self.requirement(package, set)),
             }
+        }
+        if used.len() > 1 {
+            used.retain(|(package, _)| **package != Pkg::Root);
+        }
+        let used: Vec<String> = used.into_iter().map(|(p, set)| self.subject(p, set)).collect();
+        match (used.len(), needed.is_empty()) {
+            (_, true) => format!("{} cannot be used together", join_and(&used)),
+            (0, false) => format!("{} is required", needed.join(" or ")),
+            (1, false) => format!("{} requires {}", used[0], needed.join(" or ")),
+            (_, false) => format!("{} together require {}", join_and(&used), needed.join(" or ")),
         }
     }
 }
@@ -300,15 +339,11 @@ impl ReportFormatter<Pkg, VersionSet, Unusable> for Words<'_, '_> {
     }
 
     fn explain_both_external(&self, external1: &Ext, external2: &Ext, current_terms: &Terms) -> String {
-        let conclusion = self.terms(current_terms);
-        match self.unavailable_with_dependent(external1, external2) {
-            Some(cause) => format!("Because {cause}, {conclusion}."),
-            None => format!(
-                "Because {} and {}, {conclusion}.",
-                self.external(external1),
-                self.external(external2)
-            ),
-        }
+        format!(
+            "Because {}, {}.",
+            self.both(external1, external2),
+            self.terms(current_terms)
+        )
     }
 
     fn explain_both_ref(
@@ -364,14 +399,10 @@ impl ReportFormatter<Pkg, VersionSet, Unusable> for Words<'_, '_> {
     }
 
     fn and_explain_prior_and_external(&self, prior_external: &Ext, external: &Ext, current_terms: &Terms) -> String {
-        let conclusion = self.terms(current_terms);
-        match self.unavailable_with_dependent(prior_external, external) {
-            Some(cause) => format!("And because {cause}, {conclusion}."),
-            None => format!(
-                "And because {} and {}, {conclusion}.",
-                self.external(prior_external),
-                self.external(external)
-            ),
-        }
+        format!(
+            "And because {}, {}.",
+            self.both(prior_external, external),
+            self.terms(current_terms)
+        )
     }
 }

@@ -56,7 +56,8 @@
 //! - **Which dependencies count**: normal and build dependencies; dev
 //!   dependencies of dependencies are ignored. Optional dependencies are
 //!   ignored: features are not resolved (ggen packages have none; for Cargo
-//!   entries this resolves the default-free minimum). Target-specific
+//!   entries, optional dependencies that a default feature would enable are
+//!   not followed either). Target-specific
 //!   dependencies are followed whatever the target, as Cargo's resolver does
 //!   for its lockfile. A renamed dependency (`package`) names the real package.
 //! - **Unusable versions**: a version one of whose requirements does not
@@ -66,15 +67,28 @@
 //!   Versions whose `vers` is not semver are ignored.
 //! - **Cycles** between packages are allowed (the result is a graph).
 //!
+//! # Conflicts
+//! [`ResolveError::NoSolution`] explains the conflict in sentences built from
+//! pubgrub's derivation: requirements appear as requirements (`x ^1.2`), sets of a
+//! package's versions as the simplest requirement covering the versions that
+//! exist (`y ^1`, `y 1.0.0`), a missing package with what requires it, and
+//! yanked versions that would have fitted are named. A requirement spanning
+//! buckets is explained per series (`x >=1, <3` within 2.x).
+//!
 //! # Reading the index
-//! The source is asked for a package's file only when a chosen version
+//! The source is asked for a package's file only when a version being tried
 //! first depends on it, and once per resolution, so a sparse index fetches
-//! just the closure. A source error stops the resolution and comes back
-//! inside [`ResolveError::Source`].
+//! just the closure. A file is first read for each line's `name`, `vers`
+//! and `yanked` only; a version's dependencies are parsed when it is tried
+//! and its full entry when it is chosen (parsing every feature map of every
+//! line cost more than solving). A line that is not a JSON entry is an
+//! error, as in `PackageSource::entry_lines`; a source error stops the
+//! resolution and comes back inside [`ResolveError::Source`].
 
 mod explain;
 mod provider;
 pub mod ranges;
+mod versions;
 
 #[cfg(test)]
 mod tests;
@@ -241,13 +255,13 @@ fn build_resolution(
             continue;
         };
         let versions = provider.loaded(name);
-        let line = versions
-            .candidates
-            .iter()
-            .find(|c| c.version == *version)
-            .map(|c| c.line)
+        let candidate = versions
+            .candidate(version)
             .expect("pubgrub only picks offered versions");
-        let entry = versions.lines[line].clone();
+        let entry = versions.entry_line(candidate).map_err(|source| ResolveError::Source {
+            name: name.to_string(),
+            source,
+        })?;
         let mut dependencies = Vec::new();
         for dep in entry.entry.deps.iter().filter(|d| counts(d)) {
             if let Some(to) = resolved_target(chosen, provider.dependency_target(dep)?) {

@@ -16,9 +16,10 @@ use pubgrub::{Dependencies, DependencyConstraints, DependencyProvider, PackageRe
 use semver::{Version, VersionReq};
 
 use super::ResolveError;
-use super::ranges::{Bucket, VersionSet, exclude_unmatched_prereleases, requirement_ranges};
-use crate::format::{DepKind, Dependency, req};
-use crate::sources::{EntryLine, PackageSource};
+use super::ranges::{Bucket, VersionSet, requirement_ranges};
+use super::versions::PackageVersions;
+use crate::format::{DepKind, Dependency, name, req};
+use crate::sources::{PackageSource, SourceError};
 
 /// What pubgrub resolves. Real packages are split by compatibility bucket so
 /// that one resolution can hold `x 1.4.0` and `x 2.1.0`; the other variants
@@ -76,90 +77,6 @@ impl fmt::Display for Unusable {
     }
 }
 
-/// The usable versions of one package, and its file's lines.
-pub struct PackageVersions {
-    /// The name as published (the first line's `name`).
-    pub name: Arc<str>,
-    /// Every line of the package file.
-    pub lines: Vec<EntryLine>,
-    /// Versions that may be chosen (not yanked, or pinned by the lockfile),
-    /// ascending; unreadable `vers` and repeated versions are left out.
-    pub candidates: Vec<Candidate>,
-    /// The pre-release versions among the candidates, ascending.
-    pub prereleases: Vec<Version>,
-    /// Yanked versions that are not pinned, ascending, for messages.
-    pub yanked: Vec<Version>,
-}
-
-/// One version that may be chosen.
-pub struct Candidate {
-    /// The version.
-    pub version: Version,
-    /// Its line in [`PackageVersions::lines`].
-    pub line: usize,
-    /// Whether the lockfile pins it.
-    pub locked: bool,
-}
-
-impl PackageVersions {
-    fn new(requested: &str, lines: Vec<EntryLine>, locked: &[Version]) -> Self {
-        let name: Arc<str> = lines.first().map_or(requested, |l| l.entry.name.as_str()).into();
-        let mut candidates = Vec::new();
-        let mut yanked = Vec::new();
-        for (line, entry_line) in lines.iter().enumerate() {
-            let Ok(version) = entry_line.entry.version() else {
-                continue;
-            };
-            let pinned = locked.contains(&version);
-            if entry_line.entry.yanked && !pinned {
-                yanked.push(version);
-            } else {
-                candidates.push(Candidate {
-                    version,
-                    line,
-                    locked: pinned,
-                });
-            }
-        }
-        // Stable: of two lines with the same version, the first published wins.
-        candidates.sort_by(|a, b| a.version.cmp(&b.version));
-        candidates.dedup_by(|later, first| later.version == first.version);
-        yanked.sort();
-        let prereleases = candidates
-            .iter()
-            .filter(|c| !c.version.pre.is_empty())
-            .map(|c| c.version.clone())
-            .collect();
-        PackageVersions {
-            name,
-            lines,
-            candidates,
-            prereleases,
-            yanked,
-        }
-    }
-
-    /// The candidates of one bucket, ascending.
-    pub fn in_bucket(&self, bucket: Bucket) -> &[Candidate] {
-        let start = self.candidates.partition_point(|c| Bucket::of(&c.version) < bucket);
-        let end = self.candidates.partition_point(|c| Bucket::of(&c.version) <= bucket);
-        &self.candidates[start..end]
-    }
-
-    fn candidate(&self, version: &Version) -> Option<&Candidate> {
-        let at = self.candidates.binary_search_by(|c| c.version.cmp(version)).ok()?;
-        Some(&self.candidates[at])
-    }
-
-    /// The exact version set of `req` within `bucket`: the requirement's
-    /// ranges cut to the bucket, minus the pre-releases it does not match.
-    fn exact_set(&self, structural: &VersionSet, req: &VersionReq, bucket: Bucket) -> VersionSet {
-        let set = structural.intersection(&bucket.range());
-        let prereleases = self.prereleases.iter().filter(|v| Bucket::of(v) == bucket);
-        exclude_unmatched_prereleases(set, req, prereleases)
-    }
-}
-
 /// A requirement that spans several buckets: the buckets it can be met
 /// from, each with the versions it accepts there.
 pub struct Choice {
@@ -192,6 +109,8 @@ pub fn counts(dep: &Dependency) -> bool {
 pub struct IndexProvider<'a> {
     source: &'a dyn PackageSource,
     root: Vec<(String, String)>,
+    /// Pinned versions by `name::confusable_key`, so a pin finds its
+    /// package however a dependency spells the name.
     locked: HashMap<String, Vec<Version>>,
     /// Lowercased requested name → the package's published name, or `None`.
     names: RefCell<HashMap<String, Option<Arc<str>>>>,
@@ -211,7 +130,7 @@ impl<'a> IndexProvider<'a> {
         let mut by_name: HashMap<String, Vec<Version>> = HashMap::new();
         for (name, version) in locked {
             by_name
-                .entry(name.to_ascii_lowercase())
+                .entry(name::confusable_key(name))
                 .or_default()
                 .push(version.clone());
         }
@@ -237,23 +156,41 @@ impl<'a> IndexProvider<'a> {
         if let Some(known) = self.names.borrow().get(&key) {
             return Ok(known.as_ref().map(|published| self.loaded(published)));
         }
-        let lines = self.source.entry_lines(name).map_err(|source| ResolveError::Source {
+        let source_error = |source| ResolveError::Source {
             name: name.to_owned(),
             source,
-        })?;
-        let published = lines.map(|lines| {
-            let locked = self.locked.get(&key).map_or(&[][..], Vec::as_slice);
-            let versions = PackageVersions::new(name, lines, locked);
-            let published = versions.name.clone();
-            // Two spellings of one name share the first reading.
-            self.packages
-                .borrow_mut()
-                .entry(published.clone())
-                .or_insert_with(|| Rc::new(versions));
-            published
-        });
+        };
+        let published = match self.read_package(name).map_err(source_error)? {
+            None => None,
+            Some(versions) => {
+                let published = versions.name.clone();
+                // Two spellings of one name share the first reading.
+                self.packages
+                    .borrow_mut()
+                    .entry(published.clone())
+                    .or_insert_with(|| Rc::new(versions));
+                Some(published)
+            }
+        };
         self.names.borrow_mut().insert(key, published.clone());
         Ok(published.map(|published| self.loaded(&published)))
+    }
+
+    /// Looks a package file up the way `PackageSource::entry_lines` does
+    /// (lowercased, then the `-`/`_` variants), but lists its versions
+    /// without parsing every entry in full (see [`super::versions`]).
+    fn read_package(&self, name: &str) -> Result<Option<PackageVersions>, SourceError> {
+        let locked = self
+            .locked
+            .get(&name::confusable_key(name))
+            .map_or(&[][..], Vec::as_slice);
+        for variant in name::lookup_variants(name) {
+            if let Some(text) = self.source.read_package_file(&variant)? {
+                let location = format!("{} {}", self.source.describe(), name::index_path(&variant));
+                return PackageVersions::read(name, location, text, locked).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     /// A package already read, by its published name.
@@ -303,7 +240,16 @@ impl<'a> IndexProvider<'a> {
                     requirement,
                 } = target
                 {
-                    texts.insert((package.clone(), versions.clone()), requirement.clone());
+                    // Several spellings may mean one set (`1`, `^1`): pick one
+                    // independently of the maps' order, so messages are stable.
+                    texts
+                        .entry((package.clone(), versions.clone()))
+                        .and_modify(|known: &mut String| {
+                            if requirement < known {
+                                known.clone_from(requirement);
+                            }
+                        })
+                        .or_insert_with(|| requirement.clone());
                 }
             }
         }
@@ -399,12 +345,19 @@ impl<'a> IndexProvider<'a> {
                     requirement: dep.req.clone(),
                 }));
             }
-            match constraints.iter_mut().find(|(p, _)| *p == target) {
-                Some((_, existing)) => *existing = existing.intersection(&versions),
-                None => constraints.push((target, versions)),
-            }
+            add_constraint(&mut constraints, target, versions);
         }
         Ok(Ok(constraints))
+    }
+}
+
+/// Adds a constraint, intersecting it with an earlier one on the same
+/// package (a normal and a build dependency, or two spellings of one name):
+/// pubgrub expects one constraint per package.
+fn add_constraint(constraints: &mut Vec<(Pkg, VersionSet)>, package: Pkg, versions: VersionSet) {
+    match constraints.iter_mut().find(|(p, _)| *p == package) {
+        Some((_, existing)) => *existing = existing.intersection(&versions),
+        None => constraints.push((package, versions)),
     }
 }
 
@@ -495,7 +448,7 @@ impl DependencyProvider for IndexProvider<'_> {
                 for (name, requirement) in &self.root {
                     // Root requirements were checked before solving.
                     if let Target::Constraint { package, versions, .. } = self.target(name, requirement)? {
-                        constraints.push((package, versions));
+                        add_constraint(&mut constraints, package, versions);
                     }
                 }
                 constraints
@@ -505,8 +458,13 @@ impl DependencyProvider for IndexProvider<'_> {
                 let candidate = versions
                     .candidate(version)
                     .expect("pubgrub only picks offered versions");
-                let entry = &versions.lines[candidate.line].entry;
-                match self.version_dependencies(package, version, &entry.deps)? {
+                let deps = versions
+                    .dependencies(candidate)
+                    .map_err(|source| ResolveError::Source {
+                        name: name.to_string(),
+                        source,
+                    })?;
+                match self.version_dependencies(package, version, &deps)? {
                     Ok(constraints) => constraints,
                     Err(why) => return Ok(Dependencies::Unavailable(why)),
                 }

@@ -425,6 +425,18 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Buckets sort like their versions, and their ranges partition the versions.
+        #[test]
+        fn buckets_partition_versions_in_order(a in arb_version(), b in arb_version()) {
+            if a <= b {
+                prop_assert!(Bucket::of(&a) <= Bucket::of(&b));
+            }
+            prop_assert!(Bucket::of(&a).range().contains(&a));
+            prop_assert_eq!(Bucket::of(&b).range().contains(&a), Bucket::of(&a) == Bucket::of(&b));
+        }
+    }
+
     #[test]
     fn descriptions_read_like_requirements() {
         for (req, shown) in [

@@ -340,13 +340,27 @@ fn try_once(agent: &ureq::Agent, url: &str, validators: &Validators) -> Result<A
             })
         }
         304 => Ok(answer(Vec::new(), Validators::default())),
-        s if MISSING_STATUSES.contains(&s) => Ok(answer(Vec::new(), Validators::default())),
-        408 | 429 | 500..=599 => Ok(Attempt::Failed {
-            error: TransientError::Status { status },
-            retry_after: retry_after(response.headers()),
-        }),
+        s if MISSING_STATUSES.contains(&s) => {
+            discard_body(response);
+            Ok(answer(Vec::new(), Validators::default()))
+        }
+        408 | 429 | 500..=599 => {
+            let retry_after = retry_after(response.headers());
+            discard_body(response);
+            Ok(Attempt::Failed {
+                error: TransientError::Status { status },
+                retry_after,
+            })
+        }
         _ => Ok(Attempt::Refused(status)),
     }
+}
+
+/// Reads and drops a small body (a 404 page, a 503 message): a connection
+/// is only reused once its answer has been read to the end.
+fn discard_body(response: ureq::http::Response<ureq::Body>) {
+    const SMALL_BODY: u64 = 64 * 1024;
+    let _ = response.into_body().into_with_config().limit(SMALL_BODY).read_to_vec();
 }
 
 /// Reads the whole body, refusing one shorter than its `Content-Length`

@@ -96,12 +96,15 @@ impl RegistryLocation {
     }
 
     /// The canonical text of the location, as written in `ggen.lock`'s
-    /// `source`: `git+…`, `sparse+…` or `dir+/abs/path`.
+    /// `source`: the transport, `+`, and a URL (paths become `file://`
+    /// URLs): `git+https://…`, `git+file:///srv/index.git`,
+    /// `sparse+https://…/`, `dir+file:///srv/index`.
     pub fn source_id(&self) -> String {
         match self {
-            RegistryLocation::Git { url } => format!("git+{url}"),
+            RegistryLocation::Git { url } if url.contains("://") => format!("git+{url}"),
+            RegistryLocation::Git { url } => format!("git+file://{url}"),
             RegistryLocation::Sparse { url } => format!("sparse+{url}"),
-            RegistryLocation::Directory { path } => format!("dir+{}", path.display()),
+            RegistryLocation::Directory { path } => format!("dir+file://{}", path.display()),
         }
     }
 

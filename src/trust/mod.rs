@@ -35,6 +35,6 @@ pub mod verify;
 pub use keys::{GeneratedKey, KeyError, KeyId, PublicKey, SecretKey, Signature};
 pub use owners::{OwnerKeys, OwnerKeysError, owner_keys_path};
 pub use password::{EnvOrTerminal, PASSWORD_ENV, PasswordSource};
-pub use pins::{PinDecision, PinStore, PinStoreError};
+pub use pins::{NewPin, PinDecision, PinStore, PinStoreError};
 pub use sign::{SignError, sign_entry_line};
 pub use verify::{AllowedKeys, TrustError, Verified, verify_entry};

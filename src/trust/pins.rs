@@ -90,6 +90,14 @@ impl PinnedKey {
     }
 }
 
+/// A key to pin, decided by [`PinStore::judge`].
+#[derive(Debug, Clone)]
+pub struct NewPin {
+    registry: String,
+    package: String,
+    key: PublicKey,
+}
+
 /// What pinning decided about a verified entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "pin", rename_all = "snake_case")]
@@ -172,20 +180,63 @@ impl PinStore {
         allowed: &AllowedKeys,
         accept_new_key: bool,
     ) -> Result<PinDecision, TrustError> {
-        let _lock = FileLock::exclusive(&self.dir.join(PINS_LOCK_FILE), |_| {}).map_err(PinStoreError::from)?;
-        let mut file = self.read()?;
+        let (decision, pin) = self.judge(registry, version, verified, allowed, accept_new_key)?;
+        self.remember(pin.as_slice())?;
+        Ok(decision)
+    }
+
+    /// Like [`PinStore::check`], but writes nothing: the key to pin, if any,
+    /// is returned for [`PinStore::remember`] once the caller's work has
+    /// succeeded (an install that fails must not pin keys).
+    pub fn judge(
+        &self,
+        registry: &str,
+        version: &str,
+        verified: &Verified,
+        allowed: &AllowedKeys,
+        accept_new_key: bool,
+    ) -> Result<(PinDecision, Option<NewPin>), TrustError> {
+        let file = self.read()?;
+        let package = confusable_key(allowed.package());
         let pinned = file
             .registries
-            .entry(registry.to_owned())
-            .or_default()
-            .entry(confusable_key(allowed.package()))
-            .or_default();
-        let (decision, newly_trusted) = decide(pinned, version, verified, allowed, accept_new_key)?;
-        if let Some(key) = newly_trusted {
-            pinned.push(PinnedKey::of(&key));
-            self.write(&file)?;
+            .get(registry)
+            .and_then(|packages| packages.get(&package));
+        let (decision, newly_trusted) = decide(
+            pinned.map_or(&[], Vec::as_slice),
+            version,
+            verified,
+            allowed,
+            accept_new_key,
+        )?;
+        let pin = newly_trusted.map(|key| NewPin {
+            registry: registry.to_owned(),
+            package,
+            key,
+        });
+        Ok((decision, pin))
+    }
+
+    /// Pins keys [`PinStore::judge`] found newly trusted, under the store's
+    /// lock; a key pinned meanwhile by another run is not pinned twice.
+    pub fn remember(&self, pins: &[NewPin]) -> Result<(), PinStoreError> {
+        if pins.is_empty() {
+            return Ok(());
         }
-        Ok(decision)
+        let _lock = FileLock::exclusive(&self.dir.join(PINS_LOCK_FILE), |_| {})?;
+        let mut file = self.read()?;
+        for pin in pins {
+            let pinned = file
+                .registries
+                .entry(pin.registry.clone())
+                .or_default()
+                .entry(pin.package.clone())
+                .or_default();
+            if !pinned.iter().any(|p| p.id == pin.key.id()) {
+                pinned.push(PinnedKey::of(&pin.key));
+            }
+        }
+        self.write(&file)
     }
 
     fn read(&self) -> Result<PinFile, PinStoreError> {

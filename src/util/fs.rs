@@ -35,6 +35,18 @@ impl FsError {
 /// Writes `bytes` to `path` atomically: a temp file beside it, fsync,
 /// rename. Parent directories are created.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    write_via_temp(path, bytes, true)
+}
+
+/// Like [`write_atomic`] but without the fsync, which costs milliseconds a
+/// file: readers still see the old file or the new one, never a mix, but a
+/// power loss may leave the new one empty or torn. Only for caches that
+/// verify what they read (by a checksum) and can fetch it again.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    write_via_temp(path, bytes, false)
+}
+
+fn write_via_temp(path: &Path, bytes: &[u8], sync: bool) -> Result<(), FsError> {
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -47,9 +59,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     temp.write_all(bytes)
         .map_err(|e| FsError::new("write", temp.path(), e))?;
     set_final_mode(temp.as_file(), path).map_err(|e| FsError::new("set permissions of", temp.path(), e))?;
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| FsError::new("sync", temp.path(), e))?;
+    if sync {
+        temp.as_file()
+            .sync_all()
+            .map_err(|e| FsError::new("sync", temp.path(), e))?;
+    }
     temp.persist(path)
         .map_err(|e| FsError::new("rename into", path, e.error))?;
     Ok(())
@@ -129,13 +143,15 @@ mod tests {
 
     #[test]
     fn atomic_write_replaces_whole_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a/b/file.txt");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temp files left behind");
+        for write in [write_atomic, write_atomic_unsynced] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("a/b/file.txt");
+            write(&path, b"one").unwrap();
+            write(&path, b"two").unwrap();
+            assert_eq!(fs::read(&path).unwrap(), b"two");
+            let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
+            assert_eq!(leftovers.len(), 1, "no temp files left behind");
+        }
     }
 
     #[cfg(unix)]

@@ -22,6 +22,7 @@ const TEMPLATE: &[(&str, &str, bool)] = &[
     (CONFIG_FILE, include_str!("../../index-template/config.json"), false),
     ("README.md", include_str!("../../index-template/README.md"), false),
     (".nojekyll", include_str!("../../index-template/.nojekyll"), false),
+    (".gitignore", include_str!("../../index-template/.gitignore"), false),
     (
         ".github/workflows/index-check.yml",
         include_str!("../../index-template/.github/workflows/index-check.yml"),

@@ -2,6 +2,8 @@
 //! archive. Each workflow returns a result value; printing is the caller's.
 
 pub mod edit;
+pub mod index_add;
+pub mod index_check;
 pub mod index_init;
 pub mod info;
 pub mod install;

@@ -5,21 +5,26 @@
 //! looked up in `[registries]`; anything else is a URL or path.
 //!
 //! ```
+//! use std::path::Path;
 //! use ggen_marketplace::home::UserConfig;
 //! use ggen_marketplace::workflows::registry::choose;
 //! let config = UserConfig::parse("[registries.acme]\nurl = \"sparse+https://acme.test/index/\"\n").unwrap();
-//! let chosen = choose(Some("acme"), &config).unwrap();
+//! let file = Path::new("/home/me/.ggen/config.toml");
+//! let chosen = choose(Some("acme"), &config, file).unwrap();
 //! assert_eq!(chosen.name.as_deref(), Some("acme"));
-//! assert!(choose(None, &config).unwrap_err().to_string().contains("--registry"));
+//! let none = choose(None, &UserConfig::default(), file).unwrap_err().to_string();
+//! assert!(none.contains("--registry") && none.contains("/home/me/.ggen/config.toml"), "{none}");
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::home::{GgenHome, UserConfig};
+use crate::sources::git::GitSource;
 use crate::sources::local::LocalSource;
 use crate::sources::location::{LocationError, RegistryLocation};
 use crate::sources::sparse::{SparseOptions, SparseSource};
-use crate::sources::{PackageSource, SourceError};
+use crate::sources::{PackageSource, SourceError, UpdateReport};
+use crate::util::progress::Progress;
 
 /// The registry bundled with the toolkit's sources, ready to try.
 pub fn bundled_example_registry() -> PathBuf {
@@ -59,11 +64,16 @@ pub enum RegistryError {
     Source(#[from] SourceError),
 }
 
-/// Picks the registry from the flag/env value or the config's default.
-pub fn choose(flag_or_env: Option<&str>, config: &UserConfig) -> Result<ChosenRegistry, RegistryError> {
+/// Picks the registry from the flag/env value or the default of `config`,
+/// read from `config_file` (named in the error when nothing is chosen).
+pub fn choose(
+    flag_or_env: Option<&str>,
+    config: &UserConfig,
+    config_file: &Path,
+) -> Result<ChosenRegistry, RegistryError> {
     let Some(given) = flag_or_env.or(config.default_registry.as_deref()) else {
         return Err(RegistryError::NoneConfigured {
-            config: "GGEN_HOME/config.toml".into(),
+            config: config_file.display().to_string(),
             example: bundled_example_registry().display().to_string(),
         });
     };
@@ -94,6 +104,8 @@ pub enum OpenedRegistry {
     Directory(LocalSource),
     /// A sparse HTTP index.
     Sparse(SparseSource),
+    /// A git repository, cloned.
+    Git(GitSource),
 }
 
 impl OpenedRegistry {
@@ -102,27 +114,52 @@ impl OpenedRegistry {
         match self {
             OpenedRegistry::Directory(source) => source,
             OpenedRegistry::Sparse(source) => source,
+            OpenedRegistry::Git(source) => source,
         }
     }
 }
 
+/// An opened registry, and the clone opening it made, if any.
+pub struct Opened {
+    /// The registry.
+    pub registry: OpenedRegistry,
+    /// What the first clone of a git registry did, when opening made it:
+    /// `sync` reports it instead of fetching again.
+    pub cloned: Option<UpdateReport>,
+}
+
 /// Opens the chosen registry with the transport its location calls for,
-/// caching under `home`.
-pub fn open(chosen: &ChosenRegistry, home: &GgenHome, net: NetOptions) -> Result<OpenedRegistry, RegistryError> {
+/// caching under `home`. A git registry used for the first time is cloned
+/// now (reporting to `progress`); after that only `sync` fetches, so
+/// commands stay fast and work offline.
+pub fn open(
+    chosen: &ChosenRegistry,
+    home: &GgenHome,
+    net: NetOptions,
+    progress: &dyn Progress,
+) -> Result<Opened, RegistryError> {
     let cache_dir = home.registry_dir(&chosen.location);
-    match &chosen.location {
-        RegistryLocation::Directory { path } => Ok(OpenedRegistry::Directory(LocalSource::open(path.clone())?)),
+    let registry = match &chosen.location {
+        RegistryLocation::Directory { path } => OpenedRegistry::Directory(LocalSource::open(path.clone())?),
         RegistryLocation::Sparse { .. } => {
             let mut options = SparseOptions::default();
             if let Some(max) = net.max_connections {
                 options.max_connections = max;
             }
             let source = SparseSource::open(&chosen.location.source_id(), &cache_dir, net.offline, options)?;
-            Ok(OpenedRegistry::Sparse(source))
+            OpenedRegistry::Sparse(source)
         }
-        RegistryLocation::Git { .. } => Err(RegistryError::Location {
-            given: chosen.location.source_id(),
-            source: LocationError::Unsupported(chosen.location.source_id()),
-        }),
-    }
+        RegistryLocation::Git { url } => {
+            let source = GitSource::open(url, &cache_dir, net.offline)?;
+            if !net.offline && source.current_commit().is_none() {
+                let cloned = source.update(progress)?;
+                return Ok(Opened {
+                    registry: OpenedRegistry::Git(source),
+                    cloned: Some(cloned),
+                });
+            }
+            OpenedRegistry::Git(source)
+        }
+    };
+    Ok(Opened { registry, cloned: None })
 }

@@ -2,7 +2,7 @@
 //!
 //! Ranking: exact name, then name prefix, then name substring, then keyword,
 //! then description; names compare ignoring case and treating `-` and `_`
-//! alike. Each hit shows the newest version that is not yanked; packages
+//! alike, and within a kind hits are ordered by name ignoring case. Each hit shows the newest version that is not yanked; packages
 //! whose every version is yanked are not shown.
 //!
 //! ```
@@ -104,26 +104,65 @@ pub fn search(source: &dyn PackageSource, query: &SearchQuery) -> Result<SearchR
     let listing = source.searchable_names()?;
     let needle = confusable_key(query.text.trim());
     let by_name = name_matches(&listing.names, &needle);
-    // Name matches outrank every other kind: when they fill the page and no
-    // filter needs the entries, only the files shown have to be read.
-    let candidates: Vec<&String> = if by_name.len() >= query.limit && !query.has_filters() {
-        by_name.iter().take(query.limit).map(|(_, name)| *name).collect()
+    let top_by_name = if query.has_filters() {
+        None
     } else {
-        listing.names.iter().collect()
+        top_name_hits(source, &by_name, &needle, query)?
     };
-    let mut hits: Vec<SearchHit> = candidates
-        .par_iter()
-        .map(|name| hit_for(source, name, &needle, query))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .collect();
-    hits.sort_by(|a, b| (a.matched, &a.name).cmp(&(b.matched, &b.name)));
+    let mut hits = match top_by_name {
+        Some(hits) => hits,
+        None => hits_among(source, &listing.names.iter().collect::<Vec<_>>(), &needle, query)?,
+    };
+    sort_best_first(&mut hits);
     hits.truncate(query.limit);
     Ok(SearchResults {
         hits,
         complete: listing.complete,
     })
+}
+
+/// Name matches outrank every other kind, so when enough of them are shown
+/// to fill the page (a package whose every version is yanked is not) and no
+/// filter needs the entries, only their files have to be read: a page at a
+/// time, best first, until the page is full. `None` if it never fills.
+fn top_name_hits(
+    source: &dyn PackageSource,
+    by_name: &[(MatchKind, &String)],
+    needle: &str,
+    query: &SearchQuery,
+) -> Result<Option<Vec<SearchHit>>, SourceError> {
+    let mut hits = Vec::new();
+    for page in by_name.chunks(query.limit.max(1)) {
+        let names: Vec<&String> = page.iter().map(|(_, name)| *name).collect();
+        hits.extend(hits_among(source, &names, needle, query)?);
+        // Every later candidate ranks below every hit so far.
+        if hits.len() >= query.limit {
+            return Ok(Some(hits));
+        }
+    }
+    Ok(None)
+}
+
+fn hits_among(
+    source: &dyn PackageSource,
+    names: &[&String],
+    needle: &str,
+    query: &SearchQuery,
+) -> Result<Vec<SearchHit>, SourceError> {
+    Ok(names
+        .par_iter()
+        .map(|name| hit_for(source, name, needle, query))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// By match kind, then by name ignoring case: the order of the (lowercase)
+/// file names `name_matches` ranks candidates by, so reading only the first
+/// candidates finds the same hits as reading them all.
+fn sort_best_first(hits: &mut [SearchHit]) {
+    hits.sort_by_cached_key(|hit| (hit.matched, hit.name.to_lowercase(), hit.name.clone()));
 }
 
 fn name_matches<'a>(names: &'a [String], needle: &str) -> Vec<(MatchKind, &'a String)> {
@@ -272,6 +311,47 @@ mod tests {
         let found = search(&source, &limited).unwrap();
         assert_eq!(found.hits.len(), 2);
         assert!(found.complete);
+    }
+
+    #[test]
+    fn a_hidden_name_match_does_not_shorten_the_page() {
+        let (_dir, source) = index(&[
+            ("web", "1.0.0", false, &[], "a"),
+            ("web-a", "1.0.0", true, &[], "every version yanked"),
+            ("web-b", "1.0.0", false, &[], "b"),
+            ("web-c", "1.0.0", false, &[], "c"),
+            ("other", "1.0.0", false, &["web"], "keyword match"),
+        ]);
+        let mut query = SearchQuery::text("web");
+        query.limit = 3;
+        let found = search(&source, &query).unwrap();
+        let names: Vec<_> = found.hits.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["web", "web-b", "web-c"]);
+        query.limit = 4;
+        let found = search(&source, &query).unwrap();
+        let names: Vec<_> = found.hits.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["web", "web-b", "web-c", "other"]);
+    }
+
+    #[test]
+    fn hits_of_one_kind_are_ordered_ignoring_case_whatever_the_limit() {
+        let (_dir, source) = index(&[
+            ("app-b", "1.0.0", false, &[], "x"),
+            ("App-C", "1.0.0", false, &[], "x"),
+            ("app-a", "1.0.0", false, &[], "x"),
+        ]);
+        let full = search(&source, &SearchQuery::text("app")).unwrap();
+        let names: Vec<_> = full.hits.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["app-a", "app-b", "App-C"]);
+        for limit in 1..=3 {
+            let mut query = SearchQuery::text("app");
+            query.limit = limit;
+            assert_eq!(
+                search(&source, &query).unwrap().hits,
+                full.hits[..limit],
+                "limit {limit}"
+            );
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn tree(project: &Project) -> Result<Vec<TreeNode>, InstallError> {
     let manifest = project.manifest()?;
     let lockfile = project
         .lockfile()?
-        .ok_or_else(|| InstallError::NoLockfile(project.dir().to_owned()))?;
+        .ok_or_else(|| InstallError::NotInstalledYet(project.dir().to_owned()))?;
     let graph = Graph::of(&lockfile);
     let mut shown = BTreeSet::new();
     let roots = manifest

@@ -54,7 +54,7 @@ pub struct VerifyReport {
 pub fn verify(project: &Project, home: &GgenHome) -> Result<VerifyReport, InstallError> {
     let lockfile = project
         .lockfile()?
-        .ok_or_else(|| InstallError::NoLockfile(project.dir().to_owned()))?;
+        .ok_or_else(|| InstallError::NotInstalledYet(project.dir().to_owned()))?;
     let packages_dir = home.packages_dir();
     let packages = lockfile
         .packages

@@ -323,6 +323,8 @@ proptest! {
                 if let Err(broken) = check_solution(&registry, &resolution) {
                     prop_assert!(false, "{broken}\n{resolution:#?}");
                 }
+                let again = resolve(&registry.index(), &registry.request()).ok();
+                prop_assert_eq!(again.as_ref(), Some(&resolution), "not deterministic");
             }
             Err(ResolveError::NoSolution { explanation }) => {
                 let exists = brute_force_has_solution(&registry);

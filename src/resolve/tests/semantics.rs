@@ -136,6 +136,17 @@ fn locked_versions_are_preferred_while_they_fit() {
 }
 
 #[test]
+fn a_pin_finds_its_package_however_the_name_is_spelled() {
+    let mut index = MemoryIndex::new();
+    index
+        .publish("foo_bar", "1.0.0", vec![])
+        .publish("foo_bar", "1.1.0", vec![]);
+    index.publish("a", "1.0.0", vec![dep("Foo-Bar", "^1")]);
+    let pinned = Request::new([("a", "^1")]).lock("foo_bar", v("1.0.0"));
+    assert_eq!(resolve_ok(&index, &pinned).version_of("foo_bar"), Some(&v("1.0.0")));
+}
+
+#[test]
 fn dev_and_optional_dependencies_are_not_followed() {
     let mut index = MemoryIndex::new();
     let mut optional = dep("ghost", "^1");
@@ -243,6 +254,10 @@ fn names_are_found_whatever_their_case_or_separator() {
     index.publish("a", "1.0.0", vec![dep("foo-bar", "^1"), dep("FOO_BAR", "^1")]);
     let resolution = resolve_ok(&index, &Request::new([("a", "^1"), ("foo_bar", "1")]));
     assert_eq!(chosen(&resolution), ["Foo_bar 1.0.0", "a 1.0.0"]);
+    // Two spellings in one manifest are one package that must meet both.
+    index.publish("Foo_bar", "1.1.0", vec![]);
+    let both = Request::new([("foo-bar", "^1"), ("FOO_BAR", "<1.1")]);
+    assert_eq!(chosen(&resolve_ok(&index, &both)), ["Foo_bar 1.0.0"]);
 }
 
 #[test]

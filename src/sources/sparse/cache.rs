@@ -1,55 +1,78 @@
-//! The on-disk copy of a sparse index: every fetched file at its index path
-//! under the cache directory (so the cache reads like a plain index), and
-//! beside the tree, under `.meta/`, what the server said about it — its
-//! validators, or that it does not exist.
+//! The on-disk copy of a sparse index: one file per index path, at that
+//! path under the cache directory (`config.json`, `se/rd/serde`, …). Each
+//! starts with a header line saying what the server answered — the status
+//! and the validators (ETag, Last-Modified) — followed by the bytes served,
+//! if any:
 //!
-//! The content is written before its metadata, and the metadata records the
-//! SHA-256 of the content it describes: if the two ever disagree (a crash
-//! between the writes, another process writing the same file), the content
-//! is still a whole file from some answer, and it is simply revalidated
-//! without validators, so a stale ETag can never pin stale content.
+//! ```text
+//! {"ggen-sparse-cache":1,"status":200,"etag":"\"5dc8-154db\"","sha256":"9f86d0…"}
+//! {"name":"serde","vers":"0.1.0",…}
+//! …
+//! ```
+//!
+//! Header and content are written together in one atomic write (temp file
+//! and rename), so they cannot disagree — a stale ETag can never pin other
+//! content. The write is not fsynced: that would cost milliseconds a file,
+//! most of a cold sync, and the cache can always be fetched again. Instead
+//! the header records the SHA-256 of the content, and a file that does not
+//! match it (torn by a power loss) counts as never fetched. A missing
+//! package is a header alone with its 404/410/451.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::OWNER_KEYS_DIR;
 use crate::format::name::index_path;
 use crate::sources::SourceError;
 use crate::sources::http::{MISSING_STATUSES, Validators};
 use crate::sources::local::collect_package_files;
-use crate::util::fs::{FileLock, FsError, write_atomic};
+use crate::util::fs::{FileLock, FsError, write_atomic_unsynced};
 
-/// Where metadata lives, beside the index tree. Index paths never start
-/// with a dot at the root, so it cannot collide with a package.
-const META_DIR: &str = ".meta";
-/// The lock files. Writes to one index path take the lock of its stripe, so
-/// sixteen fetches write (and fsync) in parallel while two writers of the
-/// same file — in this process or another — still take turns.
+/// The version of the header layout; a file with another is ignored (and
+/// refetched).
+const FORMAT: u32 = 1;
+/// The lock files. A write to one index path takes the lock of its stripe
+/// (held only for the write), so parallel fetches rarely wait for each
+/// other while two writers of the same file — in this process or another —
+/// take turns. A few lock files, not one per index path: each new file costs
+/// an inode. Index paths never start with a dot, so this cannot collide
+/// with a package.
 const LOCK_DIR: &str = ".locks";
-const LOCK_STRIPES: u32 = 64;
+const LOCK_STRIPES: u32 = 16;
 
 /// What the cache knows of one index path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum CachedFile {
-    /// A copy, with the validators to revalidate it (empty if unknown).
+    /// A copy, with the validators to revalidate it (empty if the server
+    /// gave none).
     Present { bytes: Vec<u8>, validators: Validators },
     /// The server said there is no such file.
     Missing,
-    /// Never fetched.
+    /// Never fetched (or unreadable, which comes to the same: fetch it).
     Unknown,
 }
 
-/// The metadata file of one index path.
+/// The first line of a cached file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Meta {
-    /// The status of the last answer: 2xx, or 404/410/451.
+struct Header {
+    #[serde(rename = "ggen-sparse-cache")]
+    format: u32,
+    /// The status of the answer: 2xx, or 404/410/451.
     status: u16,
     #[serde(flatten)]
     validators: Validators,
-    /// SHA-256 of the content these validators belong to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sha256: Option<String>,
+    /// SHA-256 of the content that follows, hex.
+    sha256: String,
+}
+
+impl Header {
+    fn is_missing(&self) -> bool {
+        MISSING_STATUSES.contains(&self.status)
+    }
 }
 
 /// The cache directory of one sparse index.
@@ -63,88 +86,81 @@ impl DiskCache {
         DiskCache { root: root.to_owned() }
     }
 
-    pub(super) fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The cached copy of `rel` (an index path such as `se/rd/serde`).
-    /// Unreadable metadata only costs the validators.
+    /// What the cache holds for `rel` (an index path such as `se/rd/serde`).
     pub(super) fn load(&self, rel: &str) -> Result<CachedFile, FsError> {
-        let meta = self.read_meta(rel);
-        let content_path = self.root.join(rel);
-        match std::fs::read(&content_path) {
-            Ok(bytes) => {
-                let validators = meta
-                    .filter(|m| m.sha256.as_deref() == Some(sha256_hex(&bytes).as_str()))
-                    .map(|m| m.validators)
-                    .unwrap_or_default();
-                Ok(CachedFile::Present { bytes, validators })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(match meta {
-                Some(m) if MISSING_STATUSES.contains(&m.status) => CachedFile::Missing,
-                _ => CachedFile::Unknown,
-            }),
-            Err(e) => Err(FsError::new("read", &content_path, e)),
-        }
+        let path = self.root.join(rel);
+        let stored = match std::fs::read(&path) {
+            Ok(stored) => stored,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(CachedFile::Unknown),
+            Err(e) => return Err(FsError::new("read", &path, e)),
+        };
+        let Some(newline) = stored.iter().position(|&b| b == b'\n') else {
+            return Ok(CachedFile::Unknown);
+        };
+        let content = &stored[newline + 1..];
+        Ok(match parse_header(&stored[..newline]) {
+            Some(header) if header.sha256 != sha256_hex(content) => CachedFile::Unknown,
+            Some(header) if header.is_missing() => CachedFile::Missing,
+            Some(header) => CachedFile::Present {
+                bytes: content.to_vec(),
+                validators: header.validators,
+            },
+            None => CachedFile::Unknown,
+        })
     }
 
-    /// Records a fetched copy of `rel`: content first, then its metadata.
+    /// Records a fetched copy of `rel`.
     pub(super) fn store_present(&self, rel: &str, bytes: &[u8], validators: &Validators) -> Result<(), FsError> {
-        let _lock = self.lock(rel)?;
-        write_atomic(&self.root.join(rel), bytes)?;
-        let meta = Meta {
-            status: 200,
-            validators: validators.clone(),
-            sha256: Some(sha256_hex(bytes)),
-        };
-        self.write_meta(rel, &meta)
+        self.store(rel, 200, validators, bytes)
     }
 
-    /// Records that the server has no file at `rel`, dropping any old copy.
+    /// Records that the server has no file at `rel`.
     pub(super) fn store_missing(&self, rel: &str, status: u16) -> Result<(), FsError> {
-        let _lock = self.lock(rel)?;
-        let content_path = self.root.join(rel);
-        match std::fs::remove_file(&content_path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(FsError::new("remove", &content_path, e)),
-        }
-        let meta = Meta {
-            status,
-            validators: Validators::default(),
-            sha256: None,
-        };
-        self.write_meta(rel, &meta)
+        self.store(rel, status, &Validators::default(), b"")
     }
 
-    /// The names of packages the server said do not exist.
-    pub(super) fn missing_package_names(&self) -> Result<Vec<String>, SourceError> {
-        let meta_root = self.root.join(META_DIR);
+    fn store(&self, rel: &str, status: u16, validators: &Validators, bytes: &[u8]) -> Result<(), FsError> {
+        let header = Header {
+            format: FORMAT,
+            status,
+            validators: validators.clone(),
+            sha256: sha256_hex(bytes),
+        };
+        let mut stored = serde_json::to_vec(&header).expect("a header always serializes");
+        stored.push(b'\n');
+        stored.extend_from_slice(bytes);
+        let _lock = self.lock(rel)?;
+        write_atomic_unsynced(&self.root.join(rel), &stored)
+    }
+
+    /// Every package the cache knows of, sorted, each with whether it
+    /// exists (`false`: the server said it does not). `config.json`, lock
+    /// and temp files are not packages.
+    pub(super) fn packages(&self) -> Result<Vec<(String, bool)>, SourceError> {
+        self.files_in(&self.root)
+    }
+
+    /// Every package whose owner-keys file the cache knows of, the same way.
+    pub(super) fn owner_keys(&self) -> Result<Vec<(String, bool)>, SourceError> {
+        self.files_in(&self.root.join(OWNER_KEYS_DIR))
+    }
+
+    fn files_in(&self, tree: &Path) -> Result<Vec<(String, bool)>, SourceError> {
+        if !tree.is_dir() {
+            return Ok(Vec::new());
+        }
         let mut names = Vec::new();
-        if meta_root.is_dir() {
-            for name in package_files_under(&meta_root)? {
-                let rel = index_path(&name);
-                let cached = self.load(&rel).map_err(|source| SourceError::Cache { source })?;
-                if cached == CachedFile::Missing {
-                    names.push(name);
-                }
+        collect_package_files(tree, tree, &mut names)?;
+        names.sort();
+        let mut files = Vec::with_capacity(names.len());
+        for name in names {
+            let path = tree.join(index_path(&name));
+            let header = read_header(&path).map_err(|source| SourceError::Io { path, source })?;
+            if let Some(header) = header {
+                files.push((name, !header.is_missing()));
             }
         }
-        Ok(names)
-    }
-
-    fn read_meta(&self, rel: &str) -> Option<Meta> {
-        let text = std::fs::read(self.meta_path(rel)).ok()?;
-        serde_json::from_slice(&text).ok()
-    }
-
-    fn write_meta(&self, rel: &str, meta: &Meta) -> Result<(), FsError> {
-        let json = serde_json::to_vec(meta).expect("metadata always serializes");
-        write_atomic(&self.meta_path(rel), &json)
-    }
-
-    fn meta_path(&self, rel: &str) -> PathBuf {
-        self.root.join(META_DIR).join(rel)
+        Ok(files)
     }
 
     fn lock(&self, rel: &str) -> Result<FileLock, FsError> {
@@ -153,14 +169,17 @@ impl DiskCache {
     }
 }
 
-/// The package files under a tree laid out like an index (skipping
-/// `config.json`, dot and `_` entries at its root and files not at their
-/// shard, such as temp files).
-pub(super) fn package_files_under(root: &Path) -> Result<Vec<String>, SourceError> {
-    let mut names = Vec::new();
-    collect_package_files(root, root, &mut names)?;
-    names.sort();
-    Ok(names)
+fn parse_header(line: &[u8]) -> Option<Header> {
+    serde_json::from_slice::<Header>(line)
+        .ok()
+        .filter(|h| h.format == FORMAT)
+}
+
+/// The header of a cached file, reading only its first line.
+fn read_header(path: &Path) -> std::io::Result<Option<Header>> {
+    let mut line = Vec::new();
+    BufReader::new(File::open(path)?).read_until(b'\n', &mut line)?;
+    Ok(parse_header(line.strip_suffix(b"\n").unwrap_or(&line)))
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -192,43 +211,77 @@ mod tests {
         let cache = DiskCache::new(dir.path());
         assert_eq!(cache.load("se/rd/serde").unwrap(), CachedFile::Unknown);
         cache.store_present("se/rd/serde", b"line\n", &etag("\"a\"")).unwrap();
+        let present = CachedFile::Present {
+            bytes: b"line\n".to_vec(),
+            validators: etag("\"a\""),
+        };
+        assert_eq!(cache.load("se/rd/serde").unwrap(), present);
+        cache.store_missing("2/ab", 410).unwrap();
+        assert_eq!(cache.load("2/ab").unwrap(), CachedFile::Missing);
+        cache
+            .store_present("config.json", b"{}", &Validators::default())
+            .unwrap();
         assert_eq!(
-            cache.load("se/rd/serde").unwrap(),
-            CachedFile::Present {
-                bytes: b"line\n".to_vec(),
-                validators: etag("\"a\"")
-            }
-        );
-        assert_eq!(std::fs::read(dir.path().join("se/rd/serde")).unwrap(), b"line\n");
-        cache.store_missing("se/rd/serde", 410).unwrap();
-        assert_eq!(cache.load("se/rd/serde").unwrap(), CachedFile::Missing);
-        assert!(!dir.path().join("se/rd/serde").exists());
-        assert_eq!(cache.missing_package_names().unwrap(), vec!["serde".to_string()]);
-    }
-
-    #[test]
-    fn content_that_does_not_match_its_metadata_loses_its_validators() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = DiskCache::new(dir.path());
-        cache.store_present("3/a/abc", b"old\n", &etag("\"old\"")).unwrap();
-        // As if another writer replaced the content but not yet the metadata.
-        std::fs::write(dir.path().join("3/a/abc"), b"new\n").unwrap();
-        assert_eq!(
-            cache.load("3/a/abc").unwrap(),
-            CachedFile::Present {
-                bytes: b"new\n".to_vec(),
-                validators: Validators::default()
-            }
+            cache.packages().unwrap(),
+            [("ab".to_string(), false), ("serde".to_string(), true)]
         );
     }
 
     #[test]
-    fn garbled_metadata_is_ignored() {
+    fn the_header_is_one_json_line_before_the_served_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::new(dir.path());
-        cache.store_present("1/a", b"x\n", &etag("\"x\"")).unwrap();
-        std::fs::write(dir.path().join(".meta/1/a"), b"{not json").unwrap();
-        assert!(matches!(cache.load("1/a").unwrap(), CachedFile::Present { validators, .. } if validators.is_empty()));
+        cache
+            .store_present("1/a", b"{\"x\":1}\n{\"x\":2}\n", &etag("\"e\""))
+            .unwrap();
+        let stored = std::fs::read_to_string(dir.path().join("1/a")).unwrap();
+        let (header, content) = stored.split_once('\n').unwrap();
+        let header: serde_json::Value = serde_json::from_str(header).unwrap();
+        assert_eq!(header["ggen-sparse-cache"], 1);
+        assert_eq!(header["status"], 200);
+        assert_eq!(header["etag"], "\"e\"");
+        assert_eq!(header["sha256"], sha256_hex(content.as_bytes()));
+        assert_eq!(content, "{\"x\":1}\n{\"x\":2}\n");
+    }
+
+    #[test]
+    fn unreadable_files_count_as_never_fetched() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::new(dir.path());
+        assert_eq!(
+            sha256_hex(b"x"),
+            "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+        );
+        for (rel, stored) in [
+            ("1/a", &b"no header at all"[..]),
+            ("1/b", b"{not json\nx"),
+            // A later layout (the SHA-256 is that of "x").
+            (
+                "1/c",
+                b"{\"ggen-sparse-cache\":99,\"status\":200,\"sha256\":\"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\"}\nx",
+            ),
+        ] {
+            std::fs::create_dir_all(dir.path().join("1")).unwrap();
+            std::fs::write(dir.path().join(rel), stored).unwrap();
+            assert_eq!(cache.load(rel).unwrap(), CachedFile::Unknown, "{rel}");
+        }
+        assert!(cache.packages().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_torn_file_counts_as_never_fetched() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::new(dir.path());
+        cache
+            .store_present("3/a/abc", b"line 1\nline 2\n", &etag("\"e\""))
+            .unwrap();
+        let path = dir.path().join("3/a/abc");
+        let stored = std::fs::read(&path).unwrap();
+        // As a power loss may leave a file that was renamed but not synced.
+        std::fs::write(&path, &stored[..stored.len() - 7]).unwrap();
+        assert_eq!(cache.load("3/a/abc").unwrap(), CachedFile::Unknown);
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(cache.load("3/a/abc").unwrap(), CachedFile::Unknown);
     }
 
     #[test]

@@ -6,13 +6,19 @@
 //! - `config.json` is read first; a 404 there means the URL is not an index.
 //! - A package file answered with 404, 410 or 451 does not exist; that
 //!   answer is cached too, so offline mode can say so.
+//! - The cache (`GGEN_HOME/registries/<id>/`) holds one file per index path,
+//!   at that path: a JSON header line (the status, ETag and Last-Modified
+//!   the server gave, and the SHA-256 of the content), then the bytes served.
 //! - Within one process each file is fetched or revalidated at most once.
 //! - [`SparseSource::prefetch_closure`] fetches packages and everything they
-//!   depend on, in parallel over a bounded number of reused connections.
+//!   depend on (`ggen-market sync NAME…`), and [`PackageSource::update`]
+//!   revalidates the whole cache, both in parallel over a bounded number of
+//!   reused connections.
+//! - Transient failures are retried as [`http::get_with_retries`] says; a
+//!   failed download never replaces a cached file.
 //! - Offline, the source never opens a socket and answers from the cache.
 //!
 //! ```
-//! use std::path::Path;
 //! use ggen_marketplace::sources::{PackageSource, SourceError};
 //! use ggen_marketplace::sources::sparse::{SparseOptions, SparseSource};
 //! let cache = tempfile::tempdir().unwrap();
@@ -39,7 +45,7 @@ use self::cache::{CachedFile, DiskCache};
 use super::http::{self, HttpResponse, RetryPolicy, Validators};
 use super::{NameListing, PackageSource, SourceError, UpdateReport};
 use crate::format::entry::{DepKind, Dependency};
-use crate::format::{CONFIG_FILE, IndexConfig, name};
+use crate::format::{CONFIG_FILE, IndexConfig, SignaturePolicy, name};
 use crate::util::progress::Progress;
 
 /// How a sparse source uses the network.
@@ -159,10 +165,12 @@ impl SparseSource {
     /// The names of the packages the cache holds a file for, sorted: what
     /// search can look through without the network.
     pub fn cached_package_names(&self) -> Result<Vec<String>, SourceError> {
-        if !self.cache.root().is_dir() {
-            return Ok(Vec::new());
-        }
-        cache::package_files_under(self.cache.root())
+        Ok(self
+            .cache
+            .packages()?
+            .into_iter()
+            .filter_map(|(name, exists)| exists.then_some(name))
+            .collect())
     }
 
     /// Fetches (or revalidates) the files of `names` and of every package
@@ -173,18 +181,36 @@ impl SparseSource {
     /// package (like `cargo install`) never builds its dev-dependencies.
     /// Up to `max_connections` requests run at once, and each name is queued
     /// as soon as the file naming it arrives.
+    ///
+    /// Where signatures are in use — the index has keys or requires
+    /// signatures, or a package has a signed version — the package's
+    /// owner-keys file (`_keys/…`, DESIGN §4) is fetched too, so signatures
+    /// can be checked offline afterwards.
     pub fn prefetch_closure(&self, names: &[String], progress: &dyn Progress) -> Result<PrefetchReport, SourceError> {
         progress.start("fetching index files", 0);
-        self.ensure_index()?;
         let tally = Tally::default();
+        if let Some(config) = self.ensure_index()? {
+            tally.add(&config);
+        }
+        let index_signs = match self.config() {
+            Ok(config) => !config.keys.is_empty() || config.signatures == SignaturePolicy::Required,
+            // Offline with package files but no config.json cached: look at the entries only.
+            Err(SourceError::Offline { .. }) => false,
+            Err(error) => return Err(error),
+        };
         let not_found = Mutex::new(Vec::new());
         let result = pool::visit_all(names, self.options.max_connections, |name| {
             let found = self.find_package(name, &tally)?;
             progress.advance(1);
             match found {
-                Some(text) => {
+                Some((rel, text)) => {
                     tally.packages.fetch_add(1, Ordering::Relaxed);
-                    Ok(closure_dependencies(&text))
+                    let closure = PackageClosure::of(&text);
+                    if index_signs || closure.signed {
+                        let keys = owner_keys_path(&rel);
+                        tally.add(&self.read_file(&keys, &keys)?);
+                    }
+                    Ok(closure.dependencies)
                 }
                 None => {
                     lock(&not_found).push(name.to_owned());
@@ -200,8 +226,8 @@ impl SparseSource {
     }
 
     /// Reads a package file under each spelling Cargo would try, noting what
-    /// each read took.
-    fn find_package(&self, name: &str, tally: &Tally) -> Result<Option<Arc<str>>, SourceError> {
+    /// each read took. Returns the file's index path and text.
+    fn find_package(&self, name: &str, tally: &Tally) -> Result<Option<(String, Arc<str>)>, SourceError> {
         for variant in name::lookup_variants(name) {
             let Some(rel) = package_path(&variant) else {
                 return Ok(None);
@@ -209,20 +235,22 @@ impl SparseSource {
             let read = self.read_file(&rel, &variant)?;
             tally.add(&read);
             if let Known::Present(text) = read.known {
-                return Ok(Some(text));
+                return Ok(Some((rel, text)));
             }
         }
         Ok(None)
     }
 
-    /// Fails with [`SourceError::NoConfig`] unless the URL serves an index.
-    /// Online only: offline, cached package files are enough.
-    fn ensure_index(&self) -> Result<(), SourceError> {
+    /// Fails with [`SourceError::NoConfig`] unless the URL serves an index;
+    /// returns what reading `config.json` took. Online only: offline, cached
+    /// package files are enough.
+    fn ensure_index(&self) -> Result<Option<Read>, SourceError> {
         if self.is_offline() {
-            return Ok(());
+            return Ok(None);
         }
-        match self.read_file(CONFIG_FILE, CONFIG_FILE)?.known {
-            Known::Present(_) => Ok(()),
+        let read = self.read_file(CONFIG_FILE, CONFIG_FILE)?;
+        match read.known {
+            Known::Present(_) => Ok(Some(read)),
             Known::Missing => Err(SourceError::NoConfig {
                 location: self.url.clone(),
             }),
@@ -342,16 +370,28 @@ impl SparseSource {
             })
     }
 
-    /// Every index path the cache knows something about: `config.json`,
-    /// the package files it holds and the packages it knows are missing.
+    /// Every index path the cache knows something about, with the name it
+    /// is known by: `config.json`, the package and owner-keys files it holds
+    /// and those it knows are missing.
     fn cached_paths(&self) -> Result<Vec<(String, String)>, SourceError> {
-        if !self.cache.root().is_dir() {
-            return Ok(Vec::new());
+        let packages = self
+            .cache
+            .packages()?
+            .into_iter()
+            .map(|(name, _)| (name::index_path(&name), name));
+        let owner_keys = self.cache.owner_keys()?.into_iter().map(|(name, _)| {
+            let rel = owner_keys_path(&name::index_path(&name));
+            (rel.clone(), rel)
+        });
+        let mut paths: Vec<(String, String)> = packages.chain(owner_keys).collect();
+        if self
+            .cache
+            .load(CONFIG_FILE)
+            .map_err(|source| SourceError::Cache { source })?
+            != CachedFile::Unknown
+        {
+            paths.push((CONFIG_FILE.to_owned(), CONFIG_FILE.to_owned()));
         }
-        let mut names = self.cached_package_names()?;
-        names.extend(self.cache.missing_package_names()?);
-        let mut paths: Vec<(String, String)> = names.into_iter().map(|n| (name::index_path(&n), n)).collect();
-        paths.push((CONFIG_FILE.to_owned(), CONFIG_FILE.to_owned()));
         Ok(paths)
     }
 }
@@ -429,22 +469,24 @@ impl PackageSource for SparseSource {
     }
 }
 
-/// The index path of a package file, or `None` for a name no index can hold
-/// (which also keeps `..` and `/` out of cache paths).
 /// Whether `rel` stays inside the index: no empty, `.` or `..` segment, no
-/// leading `/`, nothing but name characters. Keeps a hostile name from
+/// leading `/`, nothing but name characters, and no dot entry at the root
+/// (where the cache keeps its lock files). Keeps a hostile name from
 /// turning into a request (or a cache path) outside the index.
 fn is_plain_relative_path(rel: &str) -> bool {
-    rel.split('/').all(|segment| {
-        !segment.is_empty()
-            && segment != "."
-            && segment != ".."
-            && segment
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    })
+    !rel.starts_with('.')
+        && rel.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
 }
 
+/// The index path of a package file, or `None` for a name no index can hold
+/// (which also keeps `..` and `/` out of cache paths).
 fn package_path(file_name: &str) -> Option<String> {
     name::validate_for_reading(file_name).ok()?;
     Some(name::index_path(file_name))
@@ -476,26 +518,51 @@ fn base_url(url: &str) -> Result<String, SourceError> {
     Ok(base)
 }
 
-/// The packages the closure must visit next from one package file: the
-/// real names of normal and build dependencies of every version, except
-/// those from other registries. Lines that do not parse are left for the
-/// resolver to report.
-fn closure_dependencies(text: &str) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct DepsOfLine {
-        #[serde(default)]
-        deps: Vec<Dependency>,
+/// Where owner-keys files live (DESIGN §4; the trust module reads them).
+/// The `_` prefix cannot collide with a shard.
+const OWNER_KEYS_DIR: &str = "_keys";
+
+/// Where the owner keys of the package file at `rel` live.
+fn owner_keys_path(rel: &str) -> String {
+    format!("{OWNER_KEYS_DIR}/{rel}")
+}
+
+/// What the closure needs from one package file.
+#[derive(Debug, PartialEq, Eq)]
+struct PackageClosure {
+    /// The packages to visit next: the real names of normal and build
+    /// dependencies of every version, except those from other registries.
+    dependencies: Vec<String>,
+    /// Whether some version is signed, so its owner keys are needed.
+    signed: bool,
+}
+
+impl PackageClosure {
+    /// Reads only what it needs of each line; lines that do not parse are
+    /// left for the resolver to report.
+    fn of(text: &str) -> Self {
+        #[derive(serde::Deserialize)]
+        struct ClosureOfLine {
+            #[serde(default)]
+            deps: Vec<Dependency>,
+            #[serde(default)]
+            sig: Option<serde::de::IgnoredAny>,
+        }
+        let lines: Vec<ClosureOfLine> = text
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        let signed = lines.iter().any(|line| line.sig.is_some());
+        let mut dependencies: Vec<String> = lines
+            .into_iter()
+            .flat_map(|line| line.deps)
+            .filter(|dep| dep.kind() != DepKind::Dev && dep.registry.is_none())
+            .map(|dep| dep.package_name().to_owned())
+            .collect();
+        dependencies.sort();
+        dependencies.dedup();
+        PackageClosure { dependencies, signed }
     }
-    let mut names: Vec<String> = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<DepsOfLine>(line).ok())
-        .flat_map(|line| line.deps)
-        .filter(|dep| dep.kind() != DepKind::Dev && dep.registry.is_none())
-        .map(|dep| dep.package_name().to_owned())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -595,7 +662,25 @@ mod tests {
             String::new(),
         ]
         .join("\n");
-        assert_eq!(closure_dependencies(&text), ["a", "b", "n", "real"]);
+        assert_eq!(
+            PackageClosure::of(&text),
+            PackageClosure {
+                dependencies: vec!["a".into(), "b".into(), "n".into(), "real".into()],
+                signed: false
+            }
+        );
+        let signed = r#"{"name":"x","vers":"1.0.0","deps":[],"cksum":"00","features":{},"sig":"untrusted comment: x"}"#;
+        assert!(PackageClosure::of(&format!("{text}\n{signed}")).signed);
+    }
+
+    #[test]
+    fn owner_keys_live_where_the_trust_module_reads_them() {
+        for name in ["demo", "io.ggen.base", "ab"] {
+            assert_eq!(
+                owner_keys_path(&name::index_path(name)),
+                crate::trust::owner_keys_path(name)
+            );
+        }
     }
 
     #[test]
@@ -604,7 +689,7 @@ mod tests {
         assert_eq!(package_path("a..b"), None);
         assert_eq!(package_path("Serde").as_deref(), Some("se/rd/serde"));
         assert!(is_plain_relative_path("_keys/io/.g/io.ggen.base"));
-        for bad in ["../x", "a//b", "/etc/passwd", "a/./b", "a b", ""] {
+        for bad in ["../x", "a//b", "/etc/passwd", "a/./b", "a b", "", ".locks/3"] {
             assert!(!is_plain_relative_path(bad), "{bad}");
         }
     }

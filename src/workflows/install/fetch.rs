@@ -35,11 +35,11 @@ impl ArchiveFetcher {
     pub fn archive(&self, entry: &IndexEntry, url: &str) -> Result<Vec<u8>, InstallError> {
         let expected = checked_cksum(entry)?;
         let cached = self.cache_dir.join(format!("{expected}.tar.gz"));
-        if let Ok(bytes) = std::fs::read(&cached) {
-            if sha256_hex(&bytes) == expected {
-                return Ok(bytes);
-            }
-            // A damaged cache entry is replaced by a fresh download below.
+        // A damaged cache entry is replaced by a fresh download below.
+        if let Ok(bytes) = std::fs::read(&cached)
+            && sha256_hex(&bytes) == expected
+        {
+            return Ok(bytes);
         }
         let bytes = self.download(entry, url)?;
         let actual = sha256_hex(&bytes);
@@ -71,6 +71,14 @@ impl ArchiveFetcher {
                 });
             }
             return Ok(response.body);
+        }
+        if let Some((scheme, _)) = url.split_once("://")
+            && scheme != "file"
+        {
+            return Err(InstallError::UnsupportedDownloadUrl {
+                url: url.to_owned(),
+                scheme: scheme.to_owned(),
+            });
         }
         let path = url
             .strip_prefix("file://")
@@ -144,5 +152,18 @@ mod tests {
             .archive(&entry(&"a".repeat(64)), "http://127.0.0.1:9/a.tgz")
             .unwrap_err();
         assert!(matches!(err, InstallError::Offline { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_url_of_another_scheme_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetcher = ArchiveFetcher::new(dir.path().join("cache"), false, 1);
+        let url = "git://127.0.0.1:9418/index.git/archives/p-1.0.0.tar.gz";
+        let err = fetcher.archive(&entry(&"a".repeat(64)), url).unwrap_err();
+        assert!(
+            matches!(&err, InstallError::UnsupportedDownloadUrl { scheme, .. } if scheme == "git"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("absolute http(s) `dl`"), "{err}");
     }
 }

@@ -37,6 +37,7 @@ pub use place::{INSTALL_RECORD, InstallRecord, hash_files, package_dir, read_rec
 pub use plan::{LockChange, Plan, Unpin, plan};
 
 use self::fetch::ArchiveFetcher;
+use self::place::Placement;
 use self::signatures::SignatureCheck;
 use super::project::{Project, ProjectError};
 use crate::archive::unpack::UnpackError;
@@ -119,9 +120,17 @@ pub enum InstallError {
         "ggen.lock is out of date and --locked forbids changing it: {changes}; run `ggen-market install` without --locked and commit ggen.lock"
     )]
     LockfileOutOfDate { changes: String },
+    /// `update NAME` of a package that is not in the lockfile.
+    #[error(
+        "`{name}` is not in ggen.lock, so there is nothing to update; `ggen-market tree` shows the locked packages"
+    )]
+    NothingToUpdate { name: String },
     /// `--locked` without a lockfile.
     #[error("--locked needs a ggen.lock, and {} has none; run `ggen-market install` once and commit ggen.lock", .0.display())]
     NoLockfile(PathBuf),
+    /// `tree` or `verify` before anything was installed.
+    #[error("no ggen.lock in {}: nothing is installed yet; run `ggen-market install` (or `add NAME`) first", .0.display())]
+    NotInstalledYet(PathBuf),
     /// The index now gives another checksum for a locked version.
     #[error(
         "the checksum of {name} {version} in the index ({index}) differs from ggen.lock ({locked}); the registry changed a published release. Do not install it: ask the registry's operators what happened"
@@ -163,6 +172,11 @@ pub enum InstallError {
     /// A download failed.
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// `dl` gives a URL no archive can be downloaded from.
+    #[error(
+        "cannot download {url}: archives come over http(s) or from a local path, not {scheme}://. A relative `dl` in config.json resolves against the index's own URL, and a git remote serves no files: such an index needs an absolute http(s) `dl`"
+    )]
+    UnsupportedDownloadUrl { url: String, scheme: String },
     /// A download got an answer other than the archive.
     #[error("GET {url} answered {status}; the registry's `dl` in config.json may be wrong, or the archive is missing")]
     DownloadStatus { url: String, status: u16 },
@@ -249,18 +263,21 @@ pub fn install(
     let _lock = FileLock::exclusive(&home.install_lock(), |_| {})?;
     place::remove_stale_staging(&packages_dir)?;
     let checker = SignatureCheck::new(source, registry_id, home, old_lock.as_ref(), options.accept_new_key)?;
-    let signers = plan
+    let (signers, new_pins): (Vec<_>, Vec<_>) = plan
         .resolution
         .packages
         .iter()
         .map(|package| checker.verify(package))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     let placed = Mutex::new(Vec::new());
     let result = place_all(&plan, &signers, source, home, options, progress, &placed);
     let result = result.and_then(|packages| {
         if let Some(into) = &options.into {
             copy_into(&packages, into)?;
         }
+        checker.remember(new_pins)?;
         if let Some(editor) = edited {
             project.write_manifest(editor)?;
         }
@@ -269,17 +286,19 @@ pub fn install(
         }
         Ok(packages)
     });
+    let placed = placed.into_inner().unwrap_or_else(|e| e.into_inner());
     match result {
-        Ok(packages) => Ok(InstallReport {
-            packages,
-            changes: plan.changes,
-            lockfile_written: lock_changes,
-            dry_run: false,
-        }),
+        Ok(packages) => {
+            placed.into_iter().for_each(Placement::commit);
+            Ok(InstallReport {
+                packages,
+                changes: plan.changes,
+                lockfile_written: lock_changes,
+                dry_run: false,
+            })
+        }
         Err(err) => {
-            for dir in placed.into_inner().unwrap_or_else(|e| e.into_inner()) {
-                let _ = place::remove_tree(&dir);
-            }
+            placed.into_iter().for_each(Placement::roll_back);
             Err(err)
         }
     }
@@ -316,7 +335,7 @@ fn place_all(
     home: &GgenHome,
     options: &InstallOptions,
     progress: &dyn Progress,
-    placed: &Mutex<Vec<PathBuf>>,
+    placed: &Mutex<Vec<Placement>>,
 ) -> Result<Vec<InstalledPackage>, InstallError> {
     let config = source.config()?;
     let base = source.download_base();
@@ -339,11 +358,8 @@ fn place_all(
                     let entry = &package.entry.entry;
                     let url = config.download_url(&base, &entry.name, &entry.vers, &entry.cksum);
                     let archive = fetcher.archive(entry, &url)?;
-                    place::place(&archive, entry, &installed.path)?;
-                    placed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(installed.path.clone());
+                    let placement = place::place(&archive, entry, &installed.path)?;
+                    placed.lock().unwrap_or_else(|e| e.into_inner()).push(placement);
                 } else {
                     installed.newly_installed = false;
                 }

@@ -69,9 +69,41 @@ pub fn remove_stale_staging(packages_dir: &Path) -> Result<(), InstallError> {
     Ok(())
 }
 
+/// A package directory an install put in place, and the install it
+/// replaced (if any), set aside until the run's outcome is known: another
+/// project may depend on it, so a failed run must put it back.
+#[derive(Debug)]
+pub struct Placement {
+    dir: PathBuf,
+    /// `.staging-*/replaced`: the previous contents of `dir`.
+    previous: Option<PathBuf>,
+}
+
+impl Placement {
+    /// The run succeeded: drop the replaced install.
+    pub fn commit(self) {
+        if let Some(staging) = self.previous.as_deref().and_then(Path::parent) {
+            let _ = remove_tree(staging);
+        }
+    }
+
+    /// The run failed: remove what was placed and put back what it
+    /// replaced. Best effort; a leftover staging directory is removed by
+    /// the next run.
+    pub fn roll_back(self) {
+        let _ = remove_tree(&self.dir);
+        if let Some(previous) = &self.previous
+            && std::fs::rename(previous, &self.dir).is_ok()
+            && let Some(staging) = previous.parent()
+        {
+            let _ = remove_tree(staging);
+        }
+    }
+}
+
 /// Extracts `archive` (already checked against `entry.cksum`) into place
-/// at `dest`, replacing an incomplete or different install there.
-pub fn place(archive: &[u8], entry: &IndexEntry, dest: &Path) -> Result<(), InstallError> {
+/// at `dest`, setting aside an incomplete or different install there.
+pub fn place(archive: &[u8], entry: &IndexEntry, dest: &Path) -> Result<Placement, InstallError> {
     let parent = dest.parent().expect("a package dir has a parent");
     std::fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
     let staging = tempfile::Builder::new()
@@ -106,11 +138,22 @@ pub fn place(archive: &[u8], entry: &IndexEntry, dest: &Path) -> Result<(), Inst
             .as_bytes(),
     )?;
     make_read_only(&staged)?;
-    if dest.symlink_metadata().is_ok() {
-        remove_tree(dest)?;
+    let previous = staging.path().join("replaced");
+    let replacing = dest.symlink_metadata().is_ok();
+    if replacing {
+        std::fs::rename(dest, &previous).map_err(|e| FsError::new("set aside", dest, e))?;
     }
-    std::fs::rename(&staged, dest).map_err(|e| FsError::new("move into place", dest, e))?;
-    Ok(())
+    if let Err(e) = std::fs::rename(&staged, dest) {
+        if replacing {
+            let _ = std::fs::rename(&previous, dest);
+        }
+        return Err(FsError::new("move into place", dest, e).into());
+    }
+    Ok(Placement {
+        dir: dest.to_owned(),
+        // Kept past this function so a failed run can restore it.
+        previous: replacing.then(|| staging.keep().join("replaced")),
+    })
 }
 
 /// The archive's manifest must say what the signed index entry says: same

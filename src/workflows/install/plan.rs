@@ -85,6 +85,7 @@ pub fn plan(
         }
     }
     let resolution = resolve::resolve(source, &request)?;
+    refuse_unknown_update_names(unpin, old, &resolution)?;
     let lockfile = lockfile_of(&resolution, registry_id);
     if let Some(old) = old {
         refuse_changed_checksums(old, &lockfile)?;
@@ -95,6 +96,29 @@ pub fn plan(
         lockfile,
         changes,
     })
+}
+
+/// `update NAME` of a package neither locked nor resolved is most likely a
+/// typo: say so instead of silently updating nothing.
+fn refuse_unknown_update_names(
+    unpin: &Unpin,
+    old: Option<&Lockfile>,
+    resolution: &Resolution,
+) -> Result<(), InstallError> {
+    let Unpin::Only(names) = unpin else {
+        return Ok(());
+    };
+    for name in names {
+        let locked = old
+            .iter()
+            .flat_map(|lock| &lock.packages)
+            .any(|p| p.name.eq_ignore_ascii_case(name));
+        let resolved = resolution.packages.iter().any(|p| p.id.name.eq_ignore_ascii_case(name));
+        if !locked && !resolved {
+            return Err(InstallError::NothingToUpdate { name: name.clone() });
+        }
+    }
+    Ok(())
 }
 
 fn lockfile_of(resolution: &Resolution, registry_id: &str) -> Lockfile {
@@ -186,7 +210,7 @@ mod tests {
         LockedPackage {
             name: name.into(),
             version: version.into(),
-            source: "dir+/i".into(),
+            source: "dir+file:///i".into(),
             checksum: checksum.into(),
             signer: None,
             dependencies: vec![],
@@ -220,6 +244,23 @@ mod tests {
         let err = refuse_changed_checksums(&old, &new).unwrap_err();
         assert!(matches!(err, InstallError::LockedChecksumChanged { .. }), "{err}");
         assert!(refuse_changed_checksums(&old, &old).is_ok());
+    }
+
+    #[test]
+    fn update_of_an_unknown_name_is_refused() {
+        let old = Lockfile::new(vec![locked("a", "1.0.0", "x")]);
+        let nothing = Resolution {
+            root: vec![],
+            packages: vec![],
+        };
+        let only = |name: &str| Unpin::Only(vec![name.into()]);
+        assert!(refuse_unknown_update_names(&only("A"), Some(&old), &nothing).is_ok());
+        let err = refuse_unknown_update_names(&only("b"), Some(&old), &nothing).unwrap_err();
+        assert!(
+            matches!(&err, InstallError::NothingToUpdate { name } if name == "b"),
+            "{err}"
+        );
+        assert!(refuse_unknown_update_names(&Unpin::All, None, &nothing).is_ok());
     }
 
     #[test]

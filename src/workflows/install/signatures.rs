@@ -7,7 +7,7 @@ use crate::format::{IndexConfig, Lockfile};
 use crate::home::GgenHome;
 use crate::resolve::ResolvedPackage;
 use crate::sources::PackageSource;
-use crate::trust::{AllowedKeys, KeyId, OwnerKeys, PinStore, TrustError, owner_keys_path, verify_entry};
+use crate::trust::{AllowedKeys, KeyId, NewPin, OwnerKeys, PinStore, TrustError, owner_keys_path, verify_entry};
 
 /// Everything needed to verify the entries of one install.
 pub struct SignatureCheck<'a> {
@@ -39,8 +39,9 @@ impl<'a> SignatureCheck<'a> {
     }
 
     /// Verifies one chosen entry; returns the signer's key id (`None` for
-    /// an unsigned entry the policy accepts).
-    pub fn verify(&self, package: &ResolvedPackage) -> Result<Option<String>, InstallError> {
+    /// an unsigned entry the policy accepts) and the key to pin once the
+    /// install succeeds.
+    pub fn verify(&self, package: &ResolvedPackage) -> Result<(Option<String>, Option<NewPin>), InstallError> {
         let name = &package.id.name;
         let owners_path = owner_keys_path(name);
         let owners_text = self.source.read_index_file(&owners_path)?.unwrap_or_default();
@@ -48,14 +49,21 @@ impl<'a> SignatureCheck<'a> {
         let allowed = AllowedKeys::new(name, &self.config, owners)?;
         let verified = verify_entry(&package.entry.line, &package.entry.entry, &allowed)?;
         self.check_lockfile_signer(package, verified.key_id, &allowed)?;
-        self.pins.check(
+        let (_, pin) = self.pins.judge(
             self.registry_id,
             &package.entry.entry.vers,
             &verified,
             &allowed,
             self.accept_new_key,
         )?;
-        Ok(verified.key_id.map(|id| id.to_string()))
+        Ok((verified.key_id.map(|id| id.to_string()), pin))
+    }
+
+    /// Pins the keys the verified entries introduced: called only when the
+    /// install has succeeded, so a refused or failed install pins nothing.
+    pub fn remember(&self, pins: Vec<Option<NewPin>>) -> Result<(), InstallError> {
+        let pins: Vec<NewPin> = pins.into_iter().flatten().collect();
+        Ok(self.pins.remember(&pins)?)
     }
 
     /// `ggen.lock` pins the signer of each package too, so a fresh machine

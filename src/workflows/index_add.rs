@@ -1,0 +1,617 @@
+//! `index add`: a batch of package archives into an index, all or nothing.
+//!
+//! Each archive's manifest and SHA-256 are read in parallel (one read per
+//! file, see [`crate::archive::inspect`]); from them an entry is built —
+//! name, version, the `[dependencies]` as normal dependencies, `cksum`,
+//! description, keywords, categories, license, repository; `features` is
+//! empty, `yanked` false and `v` left out (Cargo reads a missing `v` as 1,
+//! which is what these entries are: no `features2`). Entries are not signed.
+//!
+//! The whole batch is validated before anything is written, under the
+//! index's lock (`.ggen-index.lock`); any problem refuses the batch and
+//! leaves the index byte for byte as it was:
+//! - an unreadable archive, a bad manifest, or a name that breaks the
+//!   publishing rules;
+//! - a version already in the index, or twice in the batch — compared as
+//!   semver ignoring build metadata, as crates.io does;
+//! - a name confusable with another (case and `-`/`_` ignored, see
+//!   [`name::confusable_key`]), in the index or in the batch;
+//! - a dependency on a package that is neither in the index nor in the batch.
+//!
+//! Within a package the new versions are appended in semver order.
+//!
+//! Writing: every changed package file is first staged completely, as a
+//! synced temp file beside it; only then are the temp files renamed over
+//! the package files, dependencies before their dependents. A crash while
+//! staging leaves the index unchanged (plus stray `.ggen-add-*` temp files
+//! that `index check` reports as misplaced). A crash between two renames
+//! leaves some packages with their new versions and others without: every
+//! file is whole (old or new, each rename is atomic), and since a package
+//! file is only renamed after the files of the packages its new versions
+//! depend on, every dependency of what is visible is visible too — the
+//! index is consistent and passes `index check`; it just holds part of the
+//! batch (`git status` shows which part; re-add the rest or `git checkout`).
+//!
+//! ```
+//! use ggen_marketplace::{archive, util::progress::NoProgress, workflows::{index_add, index_init}};
+//! let dir = tempfile::tempdir().unwrap();
+//! let index = dir.path().join("index");
+//! index_init::init(&index, None).unwrap();
+//! let package = dir.path().join("hello");
+//! std::fs::create_dir(&package).unwrap();
+//! std::fs::write(package.join("ggen.toml"), "[package]\nname = \"hello\"\nversion = \"1.0.0\"\n").unwrap();
+//! let packed = archive::pack(&package, &[]).unwrap();
+//! let archive_path = dir.path().join(packed.file_name());
+//! std::fs::write(&archive_path, &packed.bytes).unwrap();
+//!
+//! let report = index_add::add(&index, &[archive_path], None, &NoProgress).unwrap();
+//! assert_eq!(report.added[0].file, "he/ll/hello");
+//! assert_eq!(report.added[0].cksum, packed.sha256);
+//! let line = std::fs::read_to_string(index.join("he/ll/hello")).unwrap();
+//! assert!(line.starts_with(r#"{"name":"hello","vers":"1.0.0","deps":[],"cksum":""#));
+//! ```
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::index_check::{self, CheckError};
+use crate::archive::inspect::{ArchiveSummary, ReadArchiveError, read_package_archive};
+use crate::format::config::ConfigError;
+use crate::format::entry::{Dependency, FeatureMap, IndexEntry};
+use crate::format::{CONFIG_FILE, IndexConfig, name};
+use crate::trust::{SecretKey, sign_entry_line};
+use crate::util::fs::{FileLock, FsError};
+use crate::util::progress::Progress;
+
+/// The lock file every writer of an index takes, in the index root.
+pub const LOCK_FILE: &str = ".ggen-index.lock";
+
+/// One version added to the index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddedVersion {
+    /// The package name.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// SHA-256 of the archive.
+    pub cksum: String,
+    /// The package file, relative to the index root.
+    pub file: String,
+}
+
+/// What a batch added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddReport {
+    /// Every version added, by package name and then version.
+    pub added: Vec<AddedVersion>,
+    /// The number of package files written.
+    pub packages: usize,
+}
+
+/// A reason one archive of the batch cannot be added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveProblem {
+    /// The archive, as given (or as found in a given directory).
+    pub archive: PathBuf,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for ArchiveProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.archive.display(), self.message)
+    }
+}
+
+/// Why a batch was not added. Nothing was written in any case but
+/// [`AddError::Write`], which names the file that failed.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the #[error] messages name each field
+pub enum AddError {
+    /// The index has no usable `config.json`.
+    #[error("{} has no config.json; is it the root of an index? (create one with `ggen-market index init`)", .0.display())]
+    NoConfig(PathBuf),
+    /// `config.json` is not valid.
+    #[error("{}: {source}", path.display())]
+    InvalidConfig { path: PathBuf, source: ConfigError },
+    /// No archives were given or found.
+    #[error("no package archives given (a directory argument adds every *.tar.gz directly inside it)")]
+    NoArchives,
+    /// A directory argument could not be listed.
+    #[error("cannot list {}: {source}", path.display())]
+    ListArchives { path: PathBuf, source: std::io::Error },
+    /// The index could not be listed.
+    #[error(transparent)]
+    ListIndex(#[from] CheckError),
+    /// A package file already in the index cannot be read.
+    #[error("cannot read {}: {source}; fix the index first (`ggen-market index check`)", path.display())]
+    ReadIndex { path: PathBuf, source: std::io::Error },
+    /// The index's lock could not be taken.
+    #[error(transparent)]
+    Lock(FsError),
+    /// Some archives cannot be added; nothing was written.
+    #[error("the batch was refused ({}); nothing was added:\n  {}", count(.0.len()), list(.0))]
+    Refused(Vec<ArchiveProblem>),
+    /// Writing the package files failed.
+    #[error(transparent)]
+    Write(FsError),
+}
+
+fn count(problems: usize) -> String {
+    if problems == 1 {
+        "1 problem".to_owned()
+    } else {
+        format!("{problems} problems")
+    }
+}
+
+fn list(problems: &[ArchiveProblem]) -> String {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    lines.join("\n  ")
+}
+
+/// Adds the archives in `inputs` (files, or directories whose `*.tar.gz`
+/// files are taken) to the index at `index`, all or nothing; with
+/// `sign_key`, every new entry is signed over its canonical form.
+pub fn add(
+    index: &Path,
+    inputs: &[PathBuf],
+    sign_key: Option<&SecretKey>,
+    progress: &dyn Progress,
+) -> Result<AddReport, AddError> {
+    read_config(index)?;
+    let archives = expand_inputs(inputs)?;
+    let _lock = FileLock::exclusive(&index.join(LOCK_FILE), |path| {
+        progress.start(&format!("Waiting for the lock on {}", path.display()), 0);
+    })
+    .map_err(AddError::Lock)?;
+
+    progress.start("Reading archives", archives.len() as u64);
+    let read: Vec<Result<Candidate, ArchiveProblem>> = archives
+        .par_iter()
+        .map(|archive| {
+            let candidate = read_candidate(archive).and_then(|c| signed(c, sign_key));
+            progress.advance(1);
+            candidate
+        })
+        .collect();
+    progress.finish();
+    let mut problems = Vec::new();
+    let candidates: Vec<Candidate> = read
+        .into_iter()
+        .filter_map(|result| result.map_err(|problem| problems.push(problem)).ok())
+        .collect();
+
+    let existing = ExistingIndex::read(index, &candidates)?;
+    let batch = validate(candidates, &existing, &mut problems);
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| a.archive.cmp(&b.archive));
+        return Err(AddError::Refused(problems));
+    }
+    write_batch(index, &batch, &existing, progress)?;
+    Ok(report(&batch))
+}
+
+fn read_config(index: &Path) -> Result<IndexConfig, AddError> {
+    let path = index.join(CONFIG_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(_) if !path.exists() => return Err(AddError::NoConfig(index.to_owned())),
+        Err(e) => {
+            return Err(AddError::ReadIndex { path, source: e });
+        }
+    };
+    IndexConfig::from_json(&text).map_err(|source| AddError::InvalidConfig { path, source })
+}
+
+/// Files as given; for a directory, every `*.tar.gz` directly inside it,
+/// sorted so the batch (and its messages) do not depend on directory order.
+fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, AddError> {
+    let mut archives = Vec::new();
+    for input in inputs {
+        if !input.is_dir() {
+            archives.push(input.clone());
+            continue;
+        }
+        let error = |source| AddError::ListArchives {
+            path: input.clone(),
+            source,
+        };
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(input).map_err(error)? {
+            let path = entry.map_err(error)?.path();
+            if path.is_file()
+                && path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().ends_with(".tar.gz"))
+            {
+                found.push(path);
+            }
+        }
+        found.sort();
+        archives.extend(found);
+    }
+    if archives.is_empty() {
+        return Err(AddError::NoArchives);
+    }
+    Ok(archives)
+}
+
+/// An archive read and turned into its index entry.
+#[derive(Debug)]
+struct Candidate {
+    archive: PathBuf,
+    entry: IndexEntry,
+    version: semver::Version,
+}
+
+/// The candidate with its entry signed by `key`, if any.
+fn signed(mut candidate: Candidate, key: Option<&SecretKey>) -> Result<Candidate, ArchiveProblem> {
+    let Some(key) = key else {
+        return Ok(candidate);
+    };
+    let signed_line = sign_entry_line(&candidate.entry.to_line(), key)
+        .and_then(|line| Ok(IndexEntry::from_line(&line)?))
+        .map_err(|e| ArchiveProblem {
+            archive: candidate.archive.clone(),
+            message: with_causes(&e),
+        })?;
+    candidate.entry.sig = signed_line.sig;
+    Ok(candidate)
+}
+
+fn read_candidate(archive: &Path) -> Result<Candidate, ArchiveProblem> {
+    let problem = |message: String| ArchiveProblem {
+        archive: archive.to_owned(),
+        message,
+    };
+    let summary = read_package_archive(archive).map_err(|e| {
+        problem(match &e {
+            ReadArchiveError::Io { source, .. } => format!("cannot read the archive: {source}"),
+            ReadArchiveError::Invalid { source, .. } => with_causes(source),
+        })
+    })?;
+    entry_from(archive, summary).map_err(problem)
+}
+
+/// The entry for an archive whose manifest `inspect` has already checked.
+fn entry_from(archive: &Path, summary: ArchiveSummary) -> Result<Candidate, String> {
+    let ArchiveSummary { manifest, sha256, .. } = summary;
+    let version = manifest.package_for_publishing().map_err(|e| with_causes(&e))?.version;
+    let meta = manifest.package.expect("package_for_publishing found [package]");
+    let deps = manifest
+        .dependencies
+        .iter()
+        .map(|(dep, req)| Dependency::normal(dep, req))
+        .collect();
+    let entry = IndexEntry {
+        name: meta.name,
+        vers: version.to_string(),
+        deps,
+        cksum: sha256,
+        features: FeatureMap::new(),
+        features2: None,
+        v: None,
+        yanked: false,
+        links: None,
+        rust_version: None,
+        pubtime: None,
+        description: meta.description,
+        keywords: meta.keywords,
+        categories: meta.categories,
+        license: meta.license,
+        repository: meta.repository,
+        sig: None,
+    };
+    Ok(Candidate {
+        archive: archive.to_owned(),
+        entry,
+        version,
+    })
+}
+
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// What the index already holds that the batch must agree with.
+struct ExistingIndex {
+    /// Confusable key → the package file name (the lowercased name) of
+    /// every package in the index.
+    names: HashMap<String, String>,
+    /// For each package of the batch already in the index: its file's bytes
+    /// and the versions published, with their line numbers.
+    packages: HashMap<String, ExistingPackage>,
+}
+
+struct ExistingPackage {
+    bytes: Vec<u8>,
+    versions: Vec<(semver::Version, usize)>,
+}
+
+impl ExistingIndex {
+    fn read(index: &Path, candidates: &[Candidate]) -> Result<Self, AddError> {
+        let names: HashMap<String, String> = index_check::shard_files(index)?
+            .into_iter()
+            .filter_map(|rel| {
+                let file = rel.rsplit('/').next().unwrap_or(&rel).to_owned();
+                (rel == name::index_path(&file)).then(|| (name::confusable_key(&file), file))
+            })
+            .collect();
+        let touched: HashSet<&str> = candidates
+            .iter()
+            .map(|c| c.entry.name.as_str())
+            .filter(|n| names.get(&name::confusable_key(n)).is_some_and(|file| file == n))
+            .collect();
+        let mut packages = HashMap::new();
+        for package in touched {
+            let path = index.join(name::index_path(package));
+            let bytes = std::fs::read(&path).map_err(|source| AddError::ReadIndex { path, source })?;
+            let versions = published_versions(&bytes);
+            packages.insert(package.to_owned(), ExistingPackage { bytes, versions });
+        }
+        Ok(ExistingIndex { names, packages })
+    }
+}
+
+/// The versions of a package file's lines, read leniently: a line that is
+/// not an entry or has no semver `vers` cannot collide with a new version.
+fn published_versions(bytes: &[u8]) -> Vec<(semver::Version, usize)> {
+    #[derive(serde::Deserialize)]
+    struct Vers<'a> {
+        #[serde(borrow)]
+        vers: std::borrow::Cow<'a, str>,
+    }
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let vers = serde_json::from_slice::<Vers>(line).ok()?.vers;
+            Some((semver::Version::parse(&vers).ok()?, i + 1))
+        })
+        .collect()
+}
+
+/// The accepted batch: package name → its new entries in semver order.
+type Batch = BTreeMap<String, Vec<Candidate>>;
+
+/// Every rule a batch must meet, each breach recorded against its archive.
+fn validate(candidates: Vec<Candidate>, existing: &ExistingIndex, problems: &mut Vec<ArchiveProblem>) -> Batch {
+    let mut batch: Batch = BTreeMap::new();
+    for candidate in candidates {
+        batch.entry(candidate.entry.name.clone()).or_default().push(candidate);
+    }
+    let mut problem = |archive: &Path, message: String| {
+        problems.push(ArchiveProblem {
+            archive: archive.to_owned(),
+            message,
+        })
+    };
+    let mut batch_keys: HashMap<String, &str> = HashMap::new();
+    for (package, versions) in &batch {
+        let key = name::confusable_key(package);
+        let confusable_in_index = existing.names.get(&key).filter(|file| *file != package);
+        let confusable_in_batch = batch_keys.insert(key, package);
+        for candidate in versions {
+            if let Some(other) = confusable_in_index {
+                problem(
+                    &candidate.archive,
+                    format!(
+                        "`{package}` is confusable with `{other}`, already in the index (case and `-`/`_` are ignored when comparing names); publish under that name or choose another"
+                    ),
+                );
+            }
+            if let Some(other) = confusable_in_batch {
+                problem(
+                    &candidate.archive,
+                    format!(
+                        "`{package}` and `{other}` in this batch are the same name to the index (case and `-`/`_` are ignored); pick one"
+                    ),
+                );
+            }
+            if !existing.packages.contains_key(package)
+                && let Err(e) = name::validate_for_publishing(package)
+            {
+                problem(&candidate.archive, e.to_string());
+            }
+        }
+        report_duplicates(package, versions, existing, &mut problem);
+    }
+    let batch_names: HashSet<&str> = batch.keys().map(String::as_str).collect();
+    for versions in batch.values() {
+        for candidate in versions {
+            for dep in &candidate.entry.deps {
+                let target = dep.package_name().to_ascii_lowercase();
+                let in_index = existing.names.get(&name::confusable_key(&target)) == Some(&target);
+                if !in_index && !batch_names.contains(target.as_str()) {
+                    problem(
+                        &candidate.archive,
+                        format!(
+                            "dependency `{}` is neither in the index nor in this batch; add it first or in the same batch",
+                            dep.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    for versions in batch.values_mut() {
+        versions.sort_by(|a, b| a.version.cmp(&b.version));
+    }
+    batch
+}
+
+/// Same version already published, or twice in the batch — build metadata
+/// ignored, as crates.io does.
+fn report_duplicates(
+    package: &str,
+    versions: &[Candidate],
+    existing: &ExistingIndex,
+    problem: &mut impl FnMut(&Path, String),
+) {
+    let same = |a: &semver::Version, b: &semver::Version| {
+        (a.major, a.minor, a.patch, &a.pre) == (b.major, b.minor, b.patch, &b.pre)
+    };
+    let published = existing.packages.get(package).map_or(&[][..], |p| &p.versions[..]);
+    for (i, candidate) in versions.iter().enumerate() {
+        if let Some((version, line)) = published.iter().find(|(v, _)| same(v, &candidate.version)) {
+            problem(
+                &candidate.archive,
+                format!(
+                    "{package} {} is already in the index as {version} ({} line {line}); versions are never replaced — bump the version",
+                    candidate.version,
+                    name::index_path(package)
+                ),
+            );
+        }
+        if let Some(first) = versions[..i].iter().find(|c| same(&c.version, &candidate.version)) {
+            problem(
+                &candidate.archive,
+                format!(
+                    "{package} {} is in this batch twice (also {}); keep one",
+                    candidate.version,
+                    first.archive.display()
+                ),
+            );
+        }
+    }
+}
+
+/// Stages every changed package file, then renames them into place,
+/// dependencies first (see the module docs for what a crash leaves).
+fn write_batch(index: &Path, batch: &Batch, existing: &ExistingIndex, progress: &dyn Progress) -> Result<(), AddError> {
+    let order = dependencies_first(batch);
+    progress.start("Writing package files", order.len() as u64);
+    let staged: Vec<(tempfile::NamedTempFile, PathBuf)> = order
+        .par_iter()
+        .map(|package| {
+            let target = index.join(name::index_path(package));
+            let old = existing.packages.get(*package).map_or(&[][..], |p| &p.bytes[..]);
+            let staged = stage(&target, &file_contents(old, &batch[*package]))?;
+            progress.advance(1);
+            Ok((staged, target))
+        })
+        .collect::<Result<_, FsError>>()
+        .map_err(AddError::Write)?;
+    sync_all(&staged).map_err(AddError::Write)?;
+    for (temp, target) in staged {
+        temp.persist(&target)
+            .map_err(|e| AddError::Write(FsError::new("rename into", &target, e.error)))?;
+    }
+    progress.finish();
+    Ok(())
+}
+
+/// The package file after the batch: the old bytes (newline-terminated),
+/// then one line per new version.
+fn file_contents(old: &[u8], versions: &[Candidate]) -> Vec<u8> {
+    let mut bytes = old.to_vec();
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        bytes.push(b'\n');
+    }
+    for candidate in versions {
+        bytes.extend_from_slice(candidate.entry.to_line().as_bytes());
+        bytes.push(b'\n');
+    }
+    bytes
+}
+
+/// Writes `contents` to a temp file beside `target`, to be synced and
+/// renamed over it once every file of the batch is staged.
+fn stage(target: &Path, contents: &[u8]) -> Result<tempfile::NamedTempFile, FsError> {
+    let dir = target.parent().expect("package files live in shard directories");
+    std::fs::create_dir_all(dir).map_err(|e| FsError::new("create directory", dir, e))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".ggen-add-")
+        .tempfile_in(dir)
+        .map_err(|e| FsError::new("create temp file in", dir, e))?;
+    temp.write_all(contents)
+        .map_err(|e| FsError::new("write", temp.path(), e))?;
+    Ok(temp)
+}
+
+/// The most fsyncs in flight at once.
+const SYNC_THREADS: usize = 64;
+
+/// Makes every staged file durable before the first rename. An fsync mostly
+/// waits for the disk, and a filesystem commits concurrent fsyncs together,
+/// so they run on many plain threads rather than on rayon's few per-core
+/// ones: here (ext4, 2 cores) 1,857 files take 0.1–0.15 s, against about
+/// 2 ms per file one after another.
+fn sync_all(staged: &[(tempfile::NamedTempFile, PathBuf)]) -> Result<(), FsError> {
+    let per_thread = staged.len().div_ceil(SYNC_THREADS).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = staged
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk.iter().try_for_each(|(temp, _)| {
+                        temp.as_file()
+                            .sync_all()
+                            .map_err(|e| FsError::new("sync", temp.path(), e))
+                    })
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|worker| worker.join().expect("an fsync thread does not panic"))
+    })
+}
+
+/// The batch's packages ordered so that a package comes after the packages
+/// of the batch its new versions depend on (a cycle is broken anywhere).
+fn dependencies_first(batch: &Batch) -> Vec<&str> {
+    let mut order = Vec::with_capacity(batch.len());
+    let mut placed = HashSet::new();
+    for package in batch.keys() {
+        place(package, batch, &mut placed, &mut order);
+    }
+    order
+}
+
+fn place<'b>(package: &'b str, batch: &'b Batch, placed: &mut HashSet<&'b str>, order: &mut Vec<&'b str>) {
+    // Marked before its dependencies are visited, so a cycle ends here.
+    if !placed.insert(package) {
+        return;
+    }
+    for candidate in &batch[package] {
+        for dep in &candidate.entry.deps {
+            let target = dep.package_name().to_ascii_lowercase();
+            if let Some((key, _)) = batch.get_key_value(target.as_str()) {
+                place(key, batch, placed, order);
+            }
+        }
+    }
+    order.push(package);
+}
+
+fn report(batch: &Batch) -> AddReport {
+    let added = batch
+        .iter()
+        .flat_map(|(package, versions)| {
+            versions.iter().map(move |c| AddedVersion {
+                name: package.clone(),
+                version: c.entry.vers.clone(),
+                cksum: c.entry.cksum.clone(),
+                file: name::index_path(package),
+            })
+        })
+        .collect();
+    AddReport {
+        added,
+        packages: batch.len(),
+    }
+}

@@ -1,0 +1,664 @@
+//! `index check`: every package file of an index, checked in parallel.
+//!
+//! Each line is checked against the entry schema (required fields and their
+//! types), and then by the rules the schema cannot state: the file sits at
+//! its name's shard path and holds only that name (up to case), `vers` is
+//! semver and unique in its file, `cksum` is 64 lowercase hex digits,
+//! requirements parse, and every dependency names a package of this index
+//! (looked up as Cargo does: by the lowercased name of the real package,
+//! following renames; dependencies from another `registry` are skipped).
+//! `config.json` must be valid.
+//!
+//! Every problem is a [`Finding`] with a stable [`FindingKind`]; the kind
+//! fixes the severity:
+//!
+//! | kind | severity | meaning |
+//! |---|---|---|
+//! | `missing_config`, `invalid_config` | error | no usable `config.json` |
+//! | `unreadable_file` | error | a package file cannot be read |
+//! | `wrong_path` | error | a package file is not at its name's shard path |
+//! | `invalid_json` | error | a line is not JSON |
+//! | `missing_field`, `wrong_type`, `invalid_field` | error | a line breaks the entry schema |
+//! | `invalid_entry` | error | schema-shaped, but Cargo cannot read it (a repeated key) |
+//! | `invalid_name` | error | a package or dependency name Cargo cannot read |
+//! | `name_mismatch` | error | a line names another package than its file |
+//! | `invalid_version` | error | `vers` is not semver |
+//! | `duplicate_version` | error | the same `vers` twice in one file |
+//! | `bad_checksum` | error | `cksum` is not 64 lowercase hex digits |
+//! | `missing_dependency` | error | a dependency's package is not in the index |
+//! | `build_metadata_duplicate` | warning | two versions that differ only in build metadata |
+//! | `bad_requirement` | warning | a requirement Cargo cannot parse |
+//! | `blank_line` | warning | an empty line inside a package file |
+//! | `empty_file` | warning | a package file without versions |
+//!
+//! Why the two warnings about real data are not errors:
+//! - Versions differing only in build metadata (`1.0.0`, `1.0.0+1`) are the
+//!   same version to semver, to Cargo's registry documentation, and to
+//!   crates.io since May 2023, which refuses to publish such a pair; the 2019
+//!   crates.io index still holds 640 of them from before. `index add`
+//!   refuses them; here they are reported but do not fail the check.
+//! - A requirement the `semver` crate cannot parse makes Cargo skip that one
+//!   version; the rest of the index is unaffected.
+//!
+//! Which files are package files: those at a shard-shaped path — `1/*`,
+//! `2/*`, `3/?/*` and `??/??/*` — so `config.json`, `README.md`, `.git/`,
+//! `_keys/` and `ci/check-index.sh` are not. A file at a shard-shaped path
+//! whose name does not shard there is a `wrong_path` error.
+//!
+//! ```
+//! use ggen_marketplace::workflows::index_check::{check, FindingKind};
+//! use ggen_marketplace::util::progress::NoProgress;
+//! let dir = tempfile::tempdir().unwrap();
+//! std::fs::write(dir.path().join("config.json"), r#"{"dl":"archives/{crate}-{version}.tar.gz"}"#).unwrap();
+//! std::fs::create_dir_all(dir.path().join("de/mo")).unwrap();
+//! let cksum = "ab".repeat(32);
+//! let line = format!(
+//!     r#"{{"name":"demo","vers":"1.0.0","deps":[{{"name":"gone","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal"}}],"cksum":"{cksum}","features":{{}},"yanked":false}}"#
+//! );
+//! std::fs::write(dir.path().join("de/mo/demo"), format!("{line}\n")).unwrap();
+//!
+//! let report = check(dir.path(), &NoProgress).unwrap();
+//! assert_eq!((report.packages, report.versions, report.errors), (1, 1, 1));
+//! assert_eq!(report.findings[0].kind, FindingKind::MissingDependency);
+//! assert_eq!(report.findings[0].to_string(), "de/mo/demo:1: error[missing_dependency]: dependency `gone` names package `gone`, which is not in this index (no file go/ne/gone)");
+//! ```
+
+mod line;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::format::{CONFIG_FILE, IndexConfig, name};
+use crate::util::progress::Progress;
+
+/// How much a finding matters: errors fail the check, warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The index is broken here; the check fails.
+    Error,
+    /// Worth fixing, but clients cope (often historic data).
+    Warning,
+}
+
+/// What a finding is about: a stable identifier for scripts (snake_case in
+/// JSON). The module documentation explains each one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The index has no `config.json`.
+    MissingConfig,
+    /// `config.json` is not valid.
+    InvalidConfig,
+    /// A package file cannot be read.
+    UnreadableFile,
+    /// A package file is not at its name's shard path.
+    WrongPath,
+    /// A package file has no versions.
+    EmptyFile,
+    /// A package file has an empty line.
+    BlankLine,
+    /// A line is not JSON.
+    InvalidJson,
+    /// A line lacks a field the schema requires.
+    MissingField,
+    /// A field has the wrong JSON type.
+    WrongType,
+    /// A field has the right type but a value the schema refuses.
+    InvalidField,
+    /// A line has the schema's shape but Cargo cannot read it.
+    InvalidEntry,
+    /// A package or dependency name breaks the reading rules.
+    InvalidName,
+    /// A line names another package than its file.
+    NameMismatch,
+    /// `vers` is not semver.
+    InvalidVersion,
+    /// The same version twice in one package.
+    DuplicateVersion,
+    /// Two versions that differ only in build metadata.
+    BuildMetadataDuplicate,
+    /// `cksum` is not 64 lowercase hex digits.
+    BadChecksum,
+    /// A requirement that does not parse.
+    BadRequirement,
+    /// A dependency on a package the index does not have.
+    MissingDependency,
+}
+
+impl FindingKind {
+    /// The fixed severity of this kind.
+    pub fn severity(self) -> Severity {
+        match self {
+            FindingKind::BuildMetadataDuplicate
+            | FindingKind::BadRequirement
+            | FindingKind::BlankLine
+            | FindingKind::EmptyFile => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
+    /// The snake_case identifier, as in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::MissingConfig => "missing_config",
+            FindingKind::InvalidConfig => "invalid_config",
+            FindingKind::UnreadableFile => "unreadable_file",
+            FindingKind::WrongPath => "wrong_path",
+            FindingKind::EmptyFile => "empty_file",
+            FindingKind::BlankLine => "blank_line",
+            FindingKind::InvalidJson => "invalid_json",
+            FindingKind::MissingField => "missing_field",
+            FindingKind::WrongType => "wrong_type",
+            FindingKind::InvalidField => "invalid_field",
+            FindingKind::InvalidEntry => "invalid_entry",
+            FindingKind::InvalidName => "invalid_name",
+            FindingKind::NameMismatch => "name_mismatch",
+            FindingKind::InvalidVersion => "invalid_version",
+            FindingKind::DuplicateVersion => "duplicate_version",
+            FindingKind::BuildMetadataDuplicate => "build_metadata_duplicate",
+            FindingKind::BadChecksum => "bad_checksum",
+            FindingKind::BadRequirement => "bad_requirement",
+            FindingKind::MissingDependency => "missing_dependency",
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// One problem, where it is and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The file, relative to the index root, `/`-separated.
+    pub file: String,
+    /// The 1-based line, or `None` for the file as a whole.
+    pub line: Option<usize>,
+    /// What kind of problem.
+    pub kind: FindingKind,
+    /// Its severity (fixed by the kind).
+    pub severity: Severity,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl Finding {
+    fn new(file: &str, line: Option<usize>, kind: FindingKind, message: String) -> Self {
+        Finding {
+            file: file.to_owned(),
+            line,
+            kind,
+            severity: kind.severity(),
+            message,
+        }
+    }
+}
+
+/// `file:line: severity[kind]: message` (without `:line` for file-level findings).
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {}[{}]: {}", self.severity, self.kind, self.message)
+    }
+}
+
+/// The result of a whole-index check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Package files checked.
+    pub packages: usize,
+    /// Non-blank lines (versions) in them.
+    pub versions: usize,
+    /// Findings of severity error.
+    pub errors: usize,
+    /// Findings of severity warning.
+    pub warnings: usize,
+    /// Every finding, ordered by file and line.
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// Whether the index passed: no errors (warnings allowed).
+    pub fn passed(&self) -> bool {
+        self.errors == 0
+    }
+}
+
+/// Why the check could not run at all (problems *in* the index are findings).
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the #[error] messages name each field
+pub enum CheckError {
+    /// The index directory is missing or not a directory.
+    #[error("{} is not a directory; give the root of an index (the directory holding config.json)", .0.display())]
+    NotADirectory(PathBuf),
+    /// A directory of the index could not be listed.
+    #[error("cannot list {}: {source}", path.display())]
+    ListDirectory { path: PathBuf, source: std::io::Error },
+}
+
+/// Checks the whole index at `dir`, reporting progress per package file.
+pub fn check(dir: &Path, progress: &dyn Progress) -> Result<CheckReport, CheckError> {
+    if !dir.is_dir() {
+        return Err(CheckError::NotADirectory(dir.to_owned()));
+    }
+    let mut findings = check_config(dir);
+    let files = shard_files(dir)?;
+    let known: HashSet<String> = files
+        .iter()
+        .filter(|rel| is_at_its_shard(rel))
+        .map(|rel| file_name_of(rel).to_owned())
+        .collect();
+    progress.start("Checking package files", files.len() as u64);
+    let outcome = files
+        .par_iter()
+        .map_init(Vec::new, |buffer, rel| {
+            let outcome = check_file(dir, rel, &known, buffer);
+            progress.advance(1);
+            outcome
+        })
+        .reduce(FileOutcome::default, FileOutcome::merge);
+    progress.finish();
+    findings.extend(outcome.findings);
+    findings.sort_by(|a, b| (&a.file, a.line, a.kind).cmp(&(&b.file, b.line, b.kind)));
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    Ok(CheckReport {
+        packages: files.len(),
+        versions: outcome.versions,
+        errors,
+        warnings: findings.len() - errors,
+        findings,
+    })
+}
+
+fn check_config(dir: &Path) -> Vec<Finding> {
+    let finding = |kind, message| vec![Finding::new(CONFIG_FILE, None, kind, message)];
+    match std::fs::read_to_string(dir.join(CONFIG_FILE)) {
+        Ok(text) => match IndexConfig::from_json(&text) {
+            Ok(_) => Vec::new(),
+            Err(e) => finding(FindingKind::InvalidConfig, e.to_string()),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => finding(
+            FindingKind::MissingConfig,
+            "the index has no config.json; create one with at least a `dl` field (see `ggen-market index init`)"
+                .to_owned(),
+        ),
+        Err(e) => finding(FindingKind::InvalidConfig, format!("cannot read config.json: {e}")),
+    }
+}
+
+/// Findings and counts of one or more package files.
+#[derive(Debug, Default)]
+struct FileOutcome {
+    versions: usize,
+    findings: Vec<Finding>,
+}
+
+impl FileOutcome {
+    fn merge(mut self, other: FileOutcome) -> FileOutcome {
+        self.versions += other.versions;
+        self.findings.extend(other.findings);
+        self
+    }
+}
+
+fn check_file(root: &Path, rel: &str, known: &HashSet<String>, buffer: &mut Vec<u8>) -> FileOutcome {
+    let mut outcome = FileOutcome::default();
+    let file_name = file_name_of(rel);
+    if !is_at_its_shard(rel) {
+        outcome.findings.push(Finding::new(
+            rel,
+            None,
+            FindingKind::WrongPath,
+            format!(
+                "a package file named `{file_name}` belongs at {}; package files are named by the lowercased package name",
+                name::index_path(file_name)
+            ),
+        ));
+    }
+    buffer.clear();
+    let read = std::fs::File::open(root.join(rel)).and_then(|mut file| file.read_to_end(buffer));
+    if let Err(e) = read {
+        outcome.findings.push(Finding::new(
+            rel,
+            None,
+            FindingKind::UnreadableFile,
+            format!("cannot read: {e}"),
+        ));
+        return outcome;
+    }
+    let ctx = line::LineContext { file_name, known };
+    let mut versions = Vec::new();
+    let mut problems = Vec::new();
+    for (number, text) in lines(buffer) {
+        if text.iter().all(u8::is_ascii_whitespace) {
+            outcome.findings.push(Finding::new(
+                rel,
+                Some(number),
+                FindingKind::BlankLine,
+                "empty line; Cargo skips it, but writers should not leave one".to_owned(),
+            ));
+            continue;
+        }
+        outcome.versions += 1;
+        if let Some(version) = line::check_line(text, &ctx, &mut problems) {
+            versions.push((version, number));
+        }
+        for (kind, message) in problems.drain(..) {
+            outcome.findings.push(Finding::new(rel, Some(number), kind, message));
+        }
+    }
+    if outcome.versions == 0 {
+        outcome.findings.push(Finding::new(
+            rel,
+            None,
+            FindingKind::EmptyFile,
+            "the package file has no versions; delete it or add one".to_owned(),
+        ));
+    }
+    report_duplicates(rel, versions, &mut outcome.findings);
+    outcome
+}
+
+/// The lines of a file with their 1-based numbers; the newline ending the
+/// last line does not start another.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, line)| (i + 1, line))
+        .filter(move |_| !bytes.is_empty())
+}
+
+/// Versions compared as semver with build metadata ignored, as crates.io
+/// does: the same `vers` again is an error, the same version with other
+/// build metadata a warning.
+fn report_duplicates(rel: &str, mut versions: Vec<(semver::Version, usize)>, findings: &mut Vec<Finding>) {
+    let core = |v: &semver::Version| (v.major, v.minor, v.patch, v.pre.clone());
+    versions.sort_by(|(a, a_line), (b, b_line)| (core(a), a_line).cmp(&(core(b), b_line)));
+    for group in versions.chunk_by(|(a, _), (b, _)| core(a) == core(b)) {
+        for (i, (version, line)) in group.iter().enumerate().skip(1) {
+            let (kind, first) = match group[..i].iter().find(|(earlier, _)| earlier == version) {
+                Some((_, first)) => (FindingKind::DuplicateVersion, *first),
+                None => (FindingKind::BuildMetadataDuplicate, group[0].1),
+            };
+            let message = match kind {
+                FindingKind::DuplicateVersion => format!("version {version} is already published on line {first}"),
+                _ => format!(
+                    "version {version} differs only in build metadata from `{}` on line {first}; semver and crates.io treat them as the same version",
+                    group[0].0
+                ),
+            };
+            findings.push(Finding::new(rel, Some(*line), kind, message));
+        }
+    }
+}
+
+fn file_name_of(rel: &str) -> &str {
+    rel.rsplit('/').next().unwrap_or(rel)
+}
+
+fn is_at_its_shard(rel: &str) -> bool {
+    rel == name::index_path(file_name_of(rel))
+}
+
+/// Every file at a shard-shaped path (`1/*`, `2/*`, `3/?/*`, `??/??/*`),
+/// relative to `root` and `/`-separated, listed in parallel per top-level
+/// directory.
+pub(crate) fn shard_files(root: &Path) -> Result<Vec<String>, CheckError> {
+    let top: Vec<String> = list(root)?
+        .into_iter()
+        .filter(|(entry, is_dir)| *is_dir && is_top_shard(entry))
+        .map(|(entry, _)| entry)
+        .collect();
+    let per_dir: Vec<Vec<String>> = top
+        .par_iter()
+        .map(|dir| files_under_shard(root, dir))
+        .collect::<Result<_, _>>()?;
+    let mut files: Vec<String> = per_dir.into_iter().flatten().collect();
+    files.sort_unstable();
+    Ok(files)
+}
+
+fn is_top_shard(dir: &str) -> bool {
+    matches!(dir, "1" | "2" | "3") || (dir.len() == 2 && !dir.starts_with('.'))
+}
+
+fn files_under_shard(root: &Path, top: &str) -> Result<Vec<String>, CheckError> {
+    let files_in = |dir: &str| -> Result<Vec<String>, CheckError> {
+        Ok(list(&root.join(dir))?
+            .into_iter()
+            .filter(|(_, is_dir)| !is_dir)
+            .map(|(file, _)| format!("{dir}/{file}"))
+            .collect())
+    };
+    if matches!(top, "1" | "2") {
+        return files_in(top);
+    }
+    let second_len = if top == "3" { 1 } else { 2 };
+    let mut files = Vec::new();
+    for (sub, is_dir) in list(&root.join(top))? {
+        if is_dir && sub.len() == second_len {
+            files.extend(files_in(&format!("{top}/{sub}"))?);
+        }
+    }
+    Ok(files)
+}
+
+/// The entries of `dir` as (name, is a directory); symlinks and other
+/// special files are left out.
+fn list(dir: &Path) -> Result<Vec<(String, bool)>, CheckError> {
+    let error = |source| CheckError::ListDirectory {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(error)? {
+        let entry = entry.map_err(error)?;
+        let file_type = entry.file_type().map_err(error)?;
+        if file_type.is_dir() || file_type.is_file() {
+            entries.push((entry.file_name().to_string_lossy().into_owned(), file_type.is_dir()));
+        }
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::progress::NoProgress;
+
+    const CONFIG: &str = r#"{"dl":"archives/{crate}/{crate}-{version}.tar.gz"}"#;
+
+    fn entry(name: &str, vers: &str, deps: &[&str]) -> String {
+        let deps: Vec<String> = deps
+            .iter()
+            .map(|dep| {
+                format!(
+                    r#"{{"name":"{dep}","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal"}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"name":"{name}","vers":"{vers}","deps":[{}],"cksum":"{}","features":{{}},"yanked":false}}"#,
+            deps.join(","),
+            "0f".repeat(32)
+        )
+    }
+
+    fn index(files: &[(&str, String)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn run(dir: &tempfile::TempDir) -> CheckReport {
+        check(dir.path(), &NoProgress).unwrap()
+    }
+
+    fn located(report: &CheckReport) -> Vec<(String, Option<usize>, FindingKind)> {
+        report
+            .findings
+            .iter()
+            .map(|f| (f.file.clone(), f.line, f.kind))
+            .collect()
+    }
+
+    #[test]
+    fn a_consistent_index_passes() {
+        let dir = index(&[
+            ("config.json", CONFIG.to_owned()),
+            (
+                "ba/se/base",
+                format!("{}\n{}\n", entry("base", "1.0.0", &[]), entry("base", "1.1.0", &[])),
+            ),
+            (
+                "io/.g/io.ggen.web",
+                format!("{}\n", entry("io.ggen.web", "0.1.0", &["base", "Io.Ggen.Web"])),
+            ),
+            ("in/fl/inflector", format!("{}\n", entry("Inflector", "0.1.0", &[]))),
+        ]);
+        let report = run(&dir);
+        assert_eq!(report.findings, vec![]);
+        assert_eq!(
+            (report.packages, report.versions, report.errors, report.warnings),
+            (3, 4, 0, 0)
+        );
+        assert!(report.passed());
+    }
+
+    #[test]
+    fn files_outside_shard_paths_are_not_package_files() {
+        let dir = index(&[
+            ("config.json", CONFIG.to_owned()),
+            ("README.md", "# not json\n".to_owned()),
+            ("ci/check-index.sh", "#!/bin/sh\n".to_owned()),
+            ("_keys/ba/se/base", "not an entry\n".to_owned()),
+            (".github/workflows/x.yml", "on: push\n".to_owned()),
+            ("archives/base/base-1.0.0.tar.gz", "binary".to_owned()),
+            ("ba/se/base", format!("{}\n", entry("base", "1.0.0", &[]))),
+        ]);
+        let report = run(&dir);
+        assert_eq!(report.findings, vec![]);
+        assert_eq!(report.packages, 1);
+    }
+
+    #[test]
+    fn misplaced_files_and_foreign_lines_are_errors() {
+        let dir = index(&[
+            ("config.json", CONFIG.to_owned()),
+            ("se/rd/Serde", format!("{}\n", entry("Serde", "1.0.0", &[]))),
+            ("1/ab", format!("{}\n", entry("ab", "1.0.0", &[]))),
+            (
+                "3/b/bar",
+                format!("{}\n{}\n", entry("bar", "1.0.0", &[]), entry("baz", "1.0.0", &[])),
+            ),
+        ]);
+        let report = run(&dir);
+        assert_eq!(
+            located(&report),
+            vec![
+                ("1/ab".into(), None, FindingKind::WrongPath),
+                ("3/b/bar".into(), Some(2), FindingKind::NameMismatch),
+                ("se/rd/Serde".into(), None, FindingKind::WrongPath),
+            ]
+        );
+        assert_eq!(report.errors, 3);
+        assert!(
+            report.findings[0].message.contains("2/ab"),
+            "{}",
+            report.findings[0].message
+        );
+    }
+
+    #[test]
+    fn duplicates_compare_as_semver_ignoring_build_metadata() {
+        let lines = ["1.0.0", "1.0.0+b", "2.0.0-rc.1", "1.0.0", "2.0.0"].map(|v| entry("demo", v, &[]));
+        let dir = index(&[
+            ("config.json", CONFIG.to_owned()),
+            ("de/mo/demo", lines.join("\n") + "\n"),
+        ]);
+        let report = run(&dir);
+        assert_eq!(
+            located(&report),
+            vec![
+                ("de/mo/demo".into(), Some(2), FindingKind::BuildMetadataDuplicate),
+                ("de/mo/demo".into(), Some(4), FindingKind::DuplicateVersion),
+            ]
+        );
+        assert!(report.findings[1].message.contains("line 1"));
+        assert_eq!((report.errors, report.warnings), (1, 1));
+    }
+
+    #[test]
+    fn blank_lines_empty_files_and_config_problems() {
+        let dir = index(&[
+            ("config.json", r#"{"dl":""}"#.to_owned()),
+            (
+                "de/mo/demo",
+                format!("{}\n\n{}\n", entry("demo", "1.0.0", &[]), entry("demo", "1.0.1", &[])),
+            ),
+            ("3/e/emp", String::new()),
+        ]);
+        let report = run(&dir);
+        assert_eq!(
+            located(&report),
+            vec![
+                ("3/e/emp".into(), None, FindingKind::EmptyFile),
+                ("config.json".into(), None, FindingKind::InvalidConfig),
+                ("de/mo/demo".into(), Some(2), FindingKind::BlankLine),
+            ]
+        );
+        assert_eq!(report.versions, 2);
+
+        let no_config = index(&[("de/mo/demo", format!("{}\n", entry("demo", "1.0.0", &[])))]);
+        assert_eq!(
+            located(&run(&no_config)),
+            vec![("config.json".into(), None, FindingKind::MissingConfig)]
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_not_a_finding() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check(&dir.path().join("nope"), &NoProgress).unwrap_err();
+        assert!(matches!(err, CheckError::NotADirectory(_)));
+    }
+
+    #[test]
+    fn findings_print_as_file_line_severity_kind_message() {
+        let finding = Finding::new("3/b/bar", Some(2), FindingKind::BadRequirement, "bad".into());
+        assert_eq!(finding.to_string(), "3/b/bar:2: warning[bad_requirement]: bad");
+        let json = serde_json::to_value(&finding).unwrap();
+        assert_eq!(json["kind"], "bad_requirement");
+        assert_eq!(json["severity"], "warning");
+        assert_eq!(
+            serde_json::to_value(FindingKind::BuildMetadataDuplicate).unwrap(),
+            FindingKind::BuildMetadataDuplicate.as_str()
+        );
+    }
+}
