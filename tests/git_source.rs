@@ -757,3 +757,35 @@ fn a_relative_dl_resolves_inside_a_path_index() {
     assert_eq!(Path::new(&url), index.path().join("archives/demo-1.0.0.tar.gz"));
     assert_eq!(source.describe(), index.url());
 }
+
+/// The CLI restores SIGPIPE's default action (so `ggen-market … | head`
+/// ends quietly); a write into the pipe of a local `git upload-pack` that
+/// has already exited would then kill it (gix sends the end of a fetch
+/// twice). The write races the child's exit, so sync a `file://` index
+/// several times through the binary: a clone, then fetches of new commits.
+#[test]
+fn the_binary_syncs_a_file_url_index_without_dying_of_sigpipe() {
+    let index = SmallIndex::new();
+    let home = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", index.path().display());
+    let sync = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_ggen-market"))
+            .args(["--registry", &url, "sync", "--json"])
+            .env("GGEN_HOME", home.path())
+            .env_remove("GGEN_REGISTRY")
+            .env_remove("GGEN_OFFLINE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{:?}: {stderr}", out.status);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = sync();
+    assert!(first.contains("cloned"), "{first}");
+    for version in ["0.1.0", "0.2.0", "0.3.0", "0.4.0"] {
+        let commit = index.publish("ne/w-/new-package", version);
+        let fetched = sync();
+        assert!(fetched.contains(&format!("..{}", &commit[..10])), "{fetched}");
+    }
+}

@@ -60,6 +60,7 @@
 mod fetch;
 mod progress;
 mod snapshot;
+mod transport;
 mod url;
 
 use std::cell::Cell;
