@@ -4,7 +4,7 @@
 //!
 //! The corpus: set `GGEN_CORPUS_WORKTREE` to a checkout of
 //! crates-io-index-2019 at 5343e085, or let the bench unpack
-//! /work/shared/corpora/crates-io-index-2019.git.tar into a temp dir
+//! ../shared/corpora/crates-io-index-2019.git.tar into a temp dir
 //! (`GGEN_CORPUS_TAR` overrides the path).
 //!
 //! Run: `cargo bench --bench resolve`. `GGEN_BENCH_ROOTS=ring,reqwest`
@@ -13,9 +13,12 @@
 //! depended-upon packages, one `name dependents` line each, most first: the
 //! end-to-end bench (benches/resolve_e2e.sh) takes its roots from there.
 
+mod support {
+    #[allow(dead_code)] // shared with the index benches, which use all of it
+    pub mod corpus;
+}
+
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -27,8 +30,6 @@ use ggen_marketplace::sources::local::LocalSource;
 use ggen_marketplace::sources::{PackageSource, SourceError, UpdateReport};
 use ggen_marketplace::util::progress::Progress;
 
-const CORPUS_TAR: &str = "/work/shared/corpora/crates-io-index-2019.git.tar";
-const REGISTRY_2019: &str = "5343e085";
 const ROOTS: usize = 100;
 /// Each root is resolved this many times; its time is the median run.
 const RUNS: usize = 5;
@@ -71,7 +72,7 @@ struct RootResult {
 }
 
 fn main() {
-    let (worktree, _temp) = corpus_worktree();
+    let (_temp, worktree) = support::corpus::full_2019_worktree();
     if let Some(count) = list_roots_argument() {
         let source = LocalSource::open(&worktree).expect("the corpus checkout is an index");
         for (name, dependents) in most_depended_upon(&source, count) {
@@ -272,30 +273,4 @@ fn most_depended_upon(source: &LocalSource, count: usize) -> Vec<(String, usize)
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     ranked.truncate(count);
     ranked
-}
-
-/// The checkout to read: `GGEN_CORPUS_WORKTREE`, or a fresh one in a temp
-/// dir (kept alive by the returned guard).
-fn corpus_worktree() -> (PathBuf, Option<tempfile::TempDir>) {
-    if let Some(dir) = std::env::var_os("GGEN_CORPUS_WORKTREE") {
-        return (PathBuf::from(dir), None);
-    }
-    let tar = std::env::var_os("GGEN_CORPUS_TAR").map_or_else(|| PathBuf::from(CORPUS_TAR), PathBuf::from);
-    let temp = tempfile::tempdir().expect("a temp dir");
-    run(Command::new("tar").arg("-xf").arg(&tar).arg("-C").arg(temp.path()));
-    let bare = temp.path().join("crates-io-index-2019.git");
-    let work = temp.path().join("work");
-    run(Command::new("git").args(["clone", "-q"]).arg(&bare).arg(&work));
-    run(Command::new("git")
-        .arg("-C")
-        .arg(&work)
-        .args(["checkout", "-q", REGISTRY_2019]));
-    (work, Some(temp))
-}
-
-fn run(command: &mut Command) {
-    let status = command
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(status.success(), "{command:?} failed: {status}");
 }

@@ -16,6 +16,11 @@
 //! requests in nginx's log (first to last request served), requests and
 //! connections seen by nginx.
 
+mod support {
+    #[allow(dead_code)] // shared with the index benches, which use all of it
+    pub mod corpus;
+}
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -46,7 +51,7 @@ const TOP_20: [&str; 20] = [
     "winapi",
     "proc-macro2",
 ];
-const CORPUS_COMMIT: &str = "5343e085";
+const CORPUS_COMMIT: &str = support::corpus::FULL_2019;
 
 /// One measured run.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +75,7 @@ fn main() {
     let scratch = tempfile::tempdir().expect("temp dir");
     let index = match std::env::var_os("GGEN_BENCH_INDEX") {
         Some(dir) => PathBuf::from(dir),
-        None => unpack_corpus(scratch.path()),
+        None => support::corpus::worktree_at(scratch.path(), "corpus", Some(support::corpus::FULL_2019)),
     };
     let nginx = Nginx::start(&index, scratch.path()).expect("nginx starts");
     let url = format!("sparse+http://127.0.0.1:{}/", nginx.port());
@@ -216,32 +221,6 @@ fn cargo_project(scratch: &Path, url: &str) -> PathBuf {
     }
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
     dir
-}
-
-/// Unpacks the corpus and checks out the full 2019 registry.
-fn unpack_corpus(scratch: &Path) -> PathBuf {
-    let tar = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/crates-io-index-2019.git.tar");
-    let tar = if tar.exists() {
-        tar
-    } else {
-        PathBuf::from("/work/shared/corpora/crates-io-index-2019.git.tar")
-    };
-    run(Command::new("tar").arg("-xf").arg(&tar).arg("-C").arg(scratch));
-    let work = scratch.join("corpus");
-    run(Command::new("git")
-        .args(["clone", "-q"])
-        .arg(scratch.join("crates-io-index-2019.git"))
-        .arg(&work));
-    run(Command::new("git")
-        .arg("-C")
-        .arg(&work)
-        .args(["checkout", "-q", CORPUS_COMMIT]));
-    work
-}
-
-fn run(command: &mut Command) {
-    let status = command.status().expect("command runs");
-    assert!(status.success(), "{command:?} failed");
 }
 
 /// nginx serving a directory on a free loopback port, logging each request

@@ -8,22 +8,24 @@ fn main() {
     std::process::exit(cli::run());
 }
 
-/// Rust ignores SIGPIPE, so `ggen-market info serde | head` would make
-/// every later `println!` panic with "Broken pipe". Restore the default
-/// action, as other command-line tools have it: the process just ends.
-#[cfg(unix)]
+/// `ggen-market info serde | head` closes stdout early, and `println!` then
+/// panics with "Broken pipe". End quietly instead, with the status a shell
+/// gives a process killed by SIGPIPE. SIGPIPE itself stays ignored (Rust's
+/// default): restoring it would also kill the process when a git or HTTP
+/// peer closes its end of a pipe or socket, which must be an error instead.
 fn exit_quietly_on_closed_stdout() {
-    const SIGPIPE: i32 = 13;
-    const SIG_DFL: usize = 0;
-    // `signal(2)` from the C library std already links; std has no wrapper.
-    unsafe extern "C" {
-        fn signal(signum: i32, handler: usize) -> usize;
-    }
-    // SAFETY: installs the default disposition; no Rust handler runs.
-    unsafe {
-        signal(SIGPIPE, SIG_DFL);
-    }
+    const SIGPIPE_STATUS: i32 = 128 + 13;
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(SIGPIPE_STATUS);
+        }
+        default_hook(info);
+    }));
 }
-
-#[cfg(not(unix))]
-fn exit_quietly_on_closed_stdout() {}

@@ -122,21 +122,6 @@ impl User {
 // The corpus and the oracles computed from it with git
 // ---------------------------------------------------------------------------
 
-/// The corpus tarball: `shared/` sits beside the main checkout, and beside
-/// the parent of the engineers' worktrees (`/work/wt/<branch>`).
-fn corpus_tar() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let relative = "shared/corpora/crates-io-index-2019.git.tar";
-    let candidates = [
-        manifest.join("..").join(relative),
-        manifest.join("../..").join(relative),
-    ];
-    let found = candidates.iter().find(|path| path.is_file());
-    found
-        .unwrap_or_else(|| panic!("the crates.io corpus is in none of {candidates:?}"))
-        .clone()
-}
-
 /// A private copy of the corpus (a bare repository) in a temp dir.
 struct Corpus {
     dir: TempDir,
@@ -151,7 +136,7 @@ impl Corpus {
         let status = Command::new("tar")
             .arg("--no-same-owner")
             .arg("-xf")
-            .arg(corpus_tar())
+            .arg(support::servers::corpus_tar())
             .arg("-C")
             .arg(dir.path())
             .status()

@@ -39,21 +39,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// The corpus tarball: `shared/` sits beside the main checkout, and beside
-/// the parent of the engineers' worktrees (`/work/wt/<branch>`).
-fn corpus_tar() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let relative = "shared/corpora/crates-io-index-2019.git.tar";
-    let candidates = [
-        manifest.join("..").join(relative),
-        manifest.join("../..").join(relative),
-    ];
-    let found = candidates.iter().find(|path| path.is_file());
-    found
-        .unwrap_or_else(|| panic!("the crates.io corpus is in none of {candidates:?}"))
-        .clone()
-}
-
 /// A private copy of the corpus, served as it is: its default branch
 /// (`master`) is what a clone gets.
 struct Corpus {
@@ -68,7 +53,7 @@ impl Corpus {
         let status = Command::new("tar")
             .arg("--no-same-owner")
             .arg("-xf")
-            .arg(corpus_tar())
+            .arg(support::servers::corpus_tar())
             .arg("-C")
             .arg(dir.path())
             .status()

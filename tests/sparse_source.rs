@@ -497,21 +497,6 @@ fn a_url_that_is_not_an_index_says_so() {
 // The real corpus
 // ---------------------------------------------------------------------------
 
-/// The corpus tarball: `shared/` sits beside the main checkout, and beside
-/// the parent of the engineers' worktrees (`/work/wt/<branch>`).
-fn corpus_tar() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let relative = "shared/corpora/crates-io-index-2019.git.tar";
-    let candidates = [
-        manifest.join("..").join(relative),
-        manifest.join("../..").join(relative),
-    ];
-    let found = candidates.iter().find(|path| path.is_file());
-    found
-        .unwrap_or_else(|| panic!("the crates.io corpus is in none of {candidates:?}"))
-        .clone()
-}
-
 /// Reads files of one corpus commit straight from the bare repository
 /// (`git cat-file --batch`), so a test can serve a slice of the 31,839
 /// packages without checking them all out.
@@ -566,7 +551,7 @@ fn closure_of_real_crates_matches_the_served_corpus() {
     let status = std::process::Command::new("tar")
         .arg("--no-same-owner")
         .arg("-xf")
-        .arg(corpus_tar())
+        .arg(support::servers::corpus_tar())
         .arg("-C")
         .arg(tmp.path())
         .status()

@@ -1473,15 +1473,20 @@ pub const CORPUS_FILTERED_COMMIT: &str = "b28bb168d0d57f91da2a5a18b7e48d13cf9960
 /// The corpus repository's only branch (HEAD points at it).
 pub const CORPUS_BRANCH: &str = "master";
 
-/// `../shared/corpora/crates-io-index-2019.git.tar`, relative to the crate.
+/// The corpus tarball: `$GGEN_CORPUS_TAR`, or `shared/corpora/…` beside the
+/// nearest ancestor of the crate that has it.
 pub fn corpus_tar() -> PathBuf {
-    let tar = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/crates-io-index-2019.git.tar");
-    assert!(
-        tar.is_file(),
-        "corpus {} not found: shared/ must sit beside the repository",
-        tar.display()
-    );
-    tar
+    const RELATIVE: &str = "shared/corpora/crates-io-index-2019.git.tar";
+    if let Some(tar) = std::env::var_os("GGEN_CORPUS_TAR") {
+        return PathBuf::from(tar);
+    }
+    // shared/ sits beside the checkout (CI), or further up for a git
+    // worktree of it.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join(RELATIVE))
+        .find(|tar| tar.is_file())
+        .unwrap_or_else(|| panic!("the corpus {RELATIVE} is beside no ancestor of the crate; set GGEN_CORPUS_TAR"))
 }
 
 /// Unpacks the crates.io-index 2019 corpus into `tmp` and returns the bare
