@@ -21,7 +21,7 @@
 #[path = "../tests/support/servers.rs"]
 mod servers;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -31,21 +31,6 @@ use ggen_marketplace::util::progress::NoProgress;
 use servers::{CORPUS_BRANCH, CORPUS_FILTERED_COMMIT as NEW, CORPUS_FULL_COMMIT as OLD, GitHttpServer, git};
 
 const REPO: &str = "crates-io-index-2019.git";
-
-/// The corpus tarball: `shared/` sits beside the main checkout, and beside
-/// the parent of the engineers' worktrees.
-fn corpus_tar() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let relative = "shared/corpora/crates-io-index-2019.git.tar";
-    let candidates = [
-        manifest.join("..").join(relative),
-        manifest.join("../..").join(relative),
-    ];
-    let found = candidates.iter().find(|path| path.is_file());
-    found
-        .unwrap_or_else(|| panic!("the crates.io corpus is in none of {candidates:?}"))
-        .clone()
-}
 
 fn serve(repo: &Path, commit: &str) {
     git(repo, &["update-ref", &format!("refs/heads/{CORPUS_BRANCH}"), commit]);
@@ -161,16 +146,7 @@ fn median(mut values: Vec<Duration>) -> Duration {
 fn main() {
     let runs: usize = std::env::var("GGEN_BENCH_RUNS").map_or(5, |v| v.parse().expect("GGEN_BENCH_RUNS is a number"));
     let root = tempfile::tempdir().unwrap();
-    let status = Command::new("tar")
-        .arg("--no-same-owner")
-        .arg("-xf")
-        .arg(corpus_tar())
-        .arg("-C")
-        .arg(root.path())
-        .status()
-        .unwrap();
-    assert!(status.success(), "unpack the corpus");
-    let served = root.path().join(REPO);
+    let served = servers::unpack_corpus(root.path());
     let server = GitHttpServer::start(root.path(), false);
     let url = server.repo_url(REPO);
     let ours_url = format!("git+{url}");

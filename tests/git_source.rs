@@ -43,6 +43,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 /// (`master`) is what a clone gets.
 struct Corpus {
     dir: tempfile::TempDir,
+    repo: PathBuf,
 }
 
 impl Corpus {
@@ -50,22 +51,14 @@ impl Corpus {
     /// branch at `commit`.
     fn serving(commit: &str) -> Corpus {
         let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("tar")
-            .arg("--no-same-owner")
-            .arg("-xf")
-            .arg(support::servers::corpus_tar())
-            .arg("-C")
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let corpus = Corpus { dir };
+        let repo = support::servers::unpack_corpus(dir.path());
+        let corpus = Corpus { dir, repo };
         corpus.serve(commit);
         corpus
     }
 
     fn repo(&self) -> PathBuf {
-        self.dir.path().join("crates-io-index-2019.git")
+        self.repo.clone()
     }
 
     /// Moves the served branch.
@@ -743,34 +736,63 @@ fn a_relative_dl_resolves_inside_a_path_index() {
     assert_eq!(source.describe(), index.url());
 }
 
-/// The CLI restores SIGPIPE's default action (so `ggen-market … | head`
-/// ends quietly); a write into the pipe of a local `git upload-pack` that
-/// has already exited would then kill it (gix sends the end of a fetch
-/// twice). The write races the child's exit, so sync a `file://` index
-/// several times through the binary: a clone, then fetches of new commits.
+/// Set in the environment of a child run of this test binary whose
+/// SIGPIPE is at its default action.
+const SIGPIPE_AT_DEFAULT: &str = "GGEN_TEST_SIGPIPE_AT_DEFAULT";
+
+/// Puts SIGPIPE back to its default action (Rust programs start with it
+/// ignored): a write into a closed pipe now kills the process.
+fn restore_default_sigpipe() {
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    unsafe extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    // SAFETY: setting a signal's disposition to its default has no
+    // precondition; this process runs only the one test that asked for it.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
+    }
+}
+
+/// A clone, then fetches of new commits, of a `file://` index. In the child
+/// run of the next test, with SIGPIPE at its default action.
 #[test]
-fn the_binary_syncs_a_file_url_index_without_dying_of_sigpipe() {
+fn file_url_syncs_one_after_another() {
+    if std::env::var_os(SIGPIPE_AT_DEFAULT).is_some() {
+        restore_default_sigpipe();
+    }
     let index = SmallIndex::new();
-    let home = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
     let url = format!("file://{}", index.path().display());
-    let sync = || {
-        let out = Command::new(env!("CARGO_BIN_EXE_ggen-market"))
-            .args(["--registry", &url, "sync", "--json"])
-            .env("GGEN_HOME", home.path())
-            .env_remove("GGEN_REGISTRY")
-            .env_remove("GGEN_OFFLINE")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{:?}: {stderr}", out.status);
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let first = sync();
-    assert!(first.contains("cloned"), "{first}");
+    let source = GitSource::open(&url, cache.path(), false).unwrap();
+    assert!(source.update(&NoProgress).unwrap().summary.starts_with("cloned"));
     for version in ["0.1.0", "0.2.0", "0.3.0", "0.4.0"] {
         let commit = index.publish("ne/w-/new-package", version);
-        let fetched = sync();
-        assert!(fetched.contains(&format!("..{}", &commit[..10])), "{fetched}");
+        let report = source.update(&NoProgress).unwrap();
+        assert!(report.summary.ends_with(&commit[..10]), "{report:?}");
+        assert_eq!(versions(&source, "new-package").unwrap().last().unwrap(), version);
     }
+}
+
+/// Many programs restore SIGPIPE's default action (so `prog | head` ends
+/// quietly). gix ends a fetch twice, and over `file://` the second write
+/// goes into the pipe of a `git upload-pack` that has exited: SIGPIPE. The
+/// write races the child's exit, hence several syncs.
+#[test]
+fn a_process_with_sigpipe_at_its_default_action_survives_file_url_syncs() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "file_url_syncs_one_after_another", "--test-threads=1"])
+        .env(SIGPIPE_AT_DEFAULT, "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{:?}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "the child ran the syncs: {stdout}");
 }
