@@ -43,6 +43,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 /// (`master`) is what a clone gets.
 struct Corpus {
     dir: tempfile::TempDir,
+    repo: PathBuf,
 }
 
 impl Corpus {
@@ -50,22 +51,14 @@ impl Corpus {
     /// branch at `commit`.
     fn serving(commit: &str) -> Corpus {
         let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("tar")
-            .arg("--no-same-owner")
-            .arg("-xf")
-            .arg(support::servers::corpus_tar())
-            .arg("-C")
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let corpus = Corpus { dir };
+        let repo = support::servers::unpack_corpus(dir.path());
+        let corpus = Corpus { dir, repo };
         corpus.serve(commit);
         corpus
     }
 
     fn repo(&self) -> PathBuf {
-        self.dir.path().join("crates-io-index-2019.git")
+        self.repo.clone()
     }
 
     /// Moves the served branch.
@@ -275,24 +268,33 @@ fn assert_fetched_new(source: &GitSource, corpus: &Corpus) {
     }
 }
 
+/// What [`BreakingProxy`] does once the server has sent its limit.
+#[derive(Clone, Copy)]
+enum Break {
+    /// Closes the connection: the server died.
+    Cut,
+    /// Holds the connection open and silent until the proxy is dropped: a
+    /// fetch caught in the middle of a pack.
+    Stall,
+}
+
 /// A TCP proxy to a local server that passes the client's bytes through
-/// but cuts each connection once the server has sent `limit` bytes on it:
-/// a server that dies in the middle of sending a pack.
-struct CutProxy {
+/// but breaks each connection once the server has sent `limit` bytes on it.
+struct BreakingProxy {
     port: u16,
-    cuts: Arc<AtomicUsize>,
+    broken: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     acceptor: Option<std::thread::JoinHandle<()>>,
 }
 
-impl CutProxy {
-    fn start(upstream_port: u16, limit: usize) -> CutProxy {
+impl BreakingProxy {
+    fn start(upstream_port: u16, limit: usize, how: Break) -> BreakingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let cuts = Arc::new(AtomicUsize::new(0));
+        let broken = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let acceptor = std::thread::spawn({
-            let (cuts, stop) = (cuts.clone(), stop.clone());
+            let (broken, stop) = (broken.clone(), stop.clone());
             move || {
                 for client in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -302,45 +304,56 @@ impl CutProxy {
                     let server = TcpStream::connect(("127.0.0.1", upstream_port)).unwrap();
                     let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                     std::thread::spawn(move || std::io::copy(&mut from_client, &mut to_server));
-                    let cuts = cuts.clone();
-                    std::thread::spawn(move || forward_until(server, client, limit, &cuts));
+                    let (broken, stop) = (broken.clone(), stop.clone());
+                    std::thread::spawn(move || {
+                        if forward_until(&server, &client, limit) {
+                            broken.fetch_add(1, Ordering::SeqCst);
+                            while matches!(how, Break::Stall) && !stop.load(Ordering::SeqCst) {
+                                std::thread::sleep(std::time::Duration::from_millis(20));
+                            }
+                        }
+                        let _ = client.shutdown(Shutdown::Both);
+                        let _ = server.shutdown(Shutdown::Both);
+                    });
                 }
             }
         });
-        CutProxy {
+        BreakingProxy {
             port,
-            cuts,
+            broken,
             stop,
             acceptor: Some(acceptor),
         }
     }
 
-    /// Connections cut short (rather than ended by the server).
-    fn cuts(&self) -> usize {
-        self.cuts.load(Ordering::SeqCst)
+    fn url(&self) -> String {
+        format!("git://127.0.0.1:{}/{CORPUS_REPO}", self.port)
+    }
+
+    /// Connections broken at the limit (rather than ended by the server).
+    fn broken(&self) -> usize {
+        self.broken.load(Ordering::SeqCst)
     }
 }
 
-/// Copies `server` to `client` until `limit` bytes, then closes both.
-fn forward_until(mut server: TcpStream, mut client: TcpStream, limit: usize, cuts: &AtomicUsize) {
+/// Copies `server` to `client`; true if it stopped at `limit` bytes.
+fn forward_until(mut server: &TcpStream, mut client: &TcpStream, limit: usize) -> bool {
     let mut sent = 0;
     let mut buf = [0; 16 * 1024];
     while let Ok(n @ 1..) = server.read(&mut buf) {
         let n = n.min(limit - sent);
         if client.write_all(&buf[..n]).is_err() {
-            break;
+            return false;
         }
         sent += n;
         if sent == limit {
-            cuts.fetch_add(1, Ordering::SeqCst);
-            break;
+            return true;
         }
     }
-    let _ = client.shutdown(Shutdown::Both);
-    let _ = server.shutdown(Shutdown::Both);
+    false
 }
 
-impl Drop for CutProxy {
+impl Drop for BreakingProxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the acceptor so it sees the flag.
@@ -351,10 +364,19 @@ impl Drop for CutProxy {
     }
 }
 
+/// The files in the clone's pack directory that gix receives packs into.
+fn packs_being_received(clone: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(clone.join("objects/pack"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with(".tmp"))
+        .collect()
+}
+
 const CORPUS_REPO: &str = "crates-io-index-2019.git";
 
 #[test]
-fn a_git_daemon_dying_mid_pack_leaves_the_clone_as_it_was_then_the_fetch_completes() {
+fn a_git_daemon_dying_or_stalling_mid_pack_leaves_the_clone_as_it_was_then_the_fetch_completes() {
     let corpus = Corpus::serving(OLD);
     let daemon = GitDaemon::start(corpus.dir.path());
     let url = daemon.repo_url(CORPUS_REPO);
@@ -369,28 +391,51 @@ fn a_git_daemon_dying_mid_pack_leaves_the_clone_as_it_was_then_the_fetch_complet
     assert_eq!(source.download_base(), url);
 
     corpus.serve(NEW);
-    let proxy = CutProxy::start(daemon.port(), 256 * 1024);
-    let through_proxy = format!("git://127.0.0.1:{}/{CORPUS_REPO}", proxy.port);
-    let cut_short = GitSource::open(&through_proxy, cache.path(), false).unwrap();
-    let err = cut_short.update(&NoProgress).unwrap_err();
-    assert!(proxy.cuts() >= 1, "the pack was cut short, not refused: {err}");
-    assert!(err.to_string().contains(&through_proxy), "{err}");
-
     let old_serde = git(&corpus.repo(), &["show", &format!("{OLD}:se/rd/serde")]);
-    let fresh = GitSource::open(&url, cache.path(), true).unwrap();
-    for reader in [&source, &cut_short, &fresh] {
-        assert_eq!(reader.current_commit().as_deref(), Some(OLD));
-        assert_eq!(reader.read_package_file("serde").unwrap().as_ref(), Some(&old_serde));
-    }
     let clone = source.clone_dir();
-    assert_eq!(git(&clone, &["rev-parse", "refs/ggen/index"]).trim(), OLD);
-    git(&clone, &["fsck", "--connectivity-only", "refs/ggen/index"]);
+    let assert_still_old = |readers: &[&GitSource]| {
+        let fresh = GitSource::open(&url, cache.path(), true).unwrap();
+        for reader in readers.iter().chain([&&fresh]) {
+            assert_eq!(reader.current_commit().as_deref(), Some(OLD));
+            assert_eq!(reader.read_package_file("serde").unwrap().as_ref(), Some(&old_serde));
+        }
+        assert_eq!(git(&clone, &["rev-parse", "refs/ggen/index"]).trim(), OLD);
+        git(&clone, &["fsck", "--connectivity-only", "refs/ggen/index"]);
+    };
+
+    // The server dies after 256 KiB of the pack.
+    let proxy = BreakingProxy::start(daemon.port(), 256 * 1024, Break::Cut);
+    let cut_short = GitSource::open(&proxy.url(), cache.path(), false).unwrap();
+    let err = cut_short.update(&NoProgress).unwrap_err();
+    assert!(proxy.broken() >= 1, "the pack was cut short, not refused: {err}");
+    assert!(err.to_string().contains(&proxy.url()), "{err}");
+    assert_still_old(&[&source, &cut_short]);
+    assert!(packs_being_received(&clone).is_empty(), "gix removes its partial pack");
+
+    // The server stalls mid-pack: while the fetch hangs, readers see the
+    // old state whole; what a kill now would leave is a partial pack file.
+    let proxy = BreakingProxy::start(daemon.port(), 256 * 1024, Break::Stall);
+    let stalled = GitSource::open(&proxy.url(), cache.path(), false).unwrap();
+    std::thread::scope(|scope| {
+        let fetch = scope.spawn(|| stalled.update(&NoProgress));
+        while proxy.broken() == 0 || packs_being_received(&clone).is_empty() {
+            assert!(!fetch.is_finished(), "the fetch waits for the stalled server");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_still_old(&[&source, &stalled]);
+        drop(proxy);
+        assert!(fetch.join().unwrap().is_err());
+    });
+    // A killed fetch leaves its partial pack; the next update removes it.
+    let left_by_a_kill = clone.join("objects/pack/.tmpKILLED");
+    std::fs::write(&left_by_a_kill, vec![b'P'; 4096]).unwrap();
 
     let progress = RecordedProgress::default();
     let report = source.update(&progress).unwrap();
     assert_eq!(report.summary, format!("fetched {}..{}", &OLD[..10], &NEW[..10]));
     assert_eq!(progress.received_objects(), corpus.object_count(NEW, Some(OLD)) as u64);
     assert_fetched_new(&source, &corpus);
+    assert!(packs_being_received(&clone).is_empty());
 }
 
 #[test]
@@ -689,4 +734,65 @@ fn a_relative_dl_resolves_inside_a_path_index() {
     let url = config.download_url(&source.download_base(), "demo", "1.0.0", "00");
     assert_eq!(Path::new(&url), index.path().join("archives/demo-1.0.0.tar.gz"));
     assert_eq!(source.describe(), index.url());
+}
+
+/// Set in the environment of a child run of this test binary whose
+/// SIGPIPE is at its default action.
+const SIGPIPE_AT_DEFAULT: &str = "GGEN_TEST_SIGPIPE_AT_DEFAULT";
+
+/// Puts SIGPIPE back to its default action (Rust programs start with it
+/// ignored): a write into a closed pipe now kills the process.
+fn restore_default_sigpipe() {
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    unsafe extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    // SAFETY: setting a signal's disposition to its default has no
+    // precondition; this process runs only the one test that asked for it.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
+    }
+}
+
+/// A clone, then fetches of new commits, of a `file://` index. In the child
+/// run of the next test, with SIGPIPE at its default action.
+#[test]
+fn file_url_syncs_one_after_another() {
+    if std::env::var_os(SIGPIPE_AT_DEFAULT).is_some() {
+        restore_default_sigpipe();
+    }
+    let index = SmallIndex::new();
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", index.path().display());
+    let source = GitSource::open(&url, cache.path(), false).unwrap();
+    assert!(source.update(&NoProgress).unwrap().summary.starts_with("cloned"));
+    for version in ["0.1.0", "0.2.0", "0.3.0", "0.4.0"] {
+        let commit = index.publish("ne/w-/new-package", version);
+        let report = source.update(&NoProgress).unwrap();
+        assert!(report.summary.ends_with(&commit[..10]), "{report:?}");
+        assert_eq!(versions(&source, "new-package").unwrap().last().unwrap(), version);
+    }
+}
+
+/// Many programs restore SIGPIPE's default action (so `prog | head` ends
+/// quietly). gix ends a fetch twice, and over `file://` the second write
+/// goes into the pipe of a `git upload-pack` that has exited: SIGPIPE. The
+/// write races the child's exit, hence several syncs.
+#[test]
+fn a_process_with_sigpipe_at_its_default_action_survives_file_url_syncs() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "file_url_syncs_one_after_another", "--test-threads=1"])
+        .env(SIGPIPE_AT_DEFAULT, "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{:?}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "the child ran the syncs: {stdout}");
 }

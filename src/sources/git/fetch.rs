@@ -9,12 +9,14 @@
 use std::sync::atomic::AtomicBool;
 
 use gix::ObjectId;
+use gix::protocol::transport::client::blocking_io::connect;
 use gix::remote::Direction;
 use gix::remote::fetch::Tags;
 
 use super::GitError;
 use super::progress::relay;
 use super::snapshot::INDEX_REF;
+use super::transport::SingleEndOfInteraction;
 use crate::util::progress::Progress;
 
 /// Fetches the commit at the remote's `HEAD` into [`INDEX_REF`] of `repo`
@@ -36,8 +38,15 @@ pub(super) fn fetch_default_branch(
         progress,
         "contacting the remote",
         |mut gix_progress| -> gix::Result<_> {
+            // What `remote.connect()` does, with our transport wrapper.
+            let (url, version) = remote.sanitized_url_and_version(Direction::Fetch)?;
+            let options = connect::Options {
+                version,
+                ..Default::default()
+            };
+            let transport = SingleEndOfInteraction::new(connect::connect(url, options)?);
             remote
-                .connect(Direction::Fetch)?
+                .to_connection_with_transport(transport)
                 .prepare_fetch(&mut gix_progress, Default::default())?
                 .receive(&mut gix_progress, &never_interrupted)
         },

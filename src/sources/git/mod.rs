@@ -18,7 +18,7 @@
 //! let line = r#"{"name":"demo","vers":"1.0.0","deps":[],"cksum":"00","features":{},"yanked":false}"#;
 //! std::fs::write(index.path().join("de/mo/demo"), format!("{line}\n")).unwrap();
 //! git(&["add", "."]);
-//! git(&["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "-m", "first"]);
+//! git(&["-c", "user.name=a", "-c", "user.email=a@b", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "first"]);
 //!
 //! // A consumer clones it into its cache and reads it without a checkout.
 //! let cache = tempfile::tempdir().unwrap();
@@ -42,6 +42,11 @@
 //! - `.lock`: held by whoever writes; readers never wait.
 //! - `.clone-*/`: a first clone in progress, renamed to `index.git` only when
 //!   complete, so a reader never sees a half-made clone.
+//! - `index.git/objects/pack/.tmp*`: a pack being received; it becomes a
+//!   pack (and the ref moves) only once complete.
+//!
+//! Leftovers of a killed update (`.clone-*`, `.tmp*`) are removed by the
+//! next update, under the lock.
 //!
 //! # Relative `dl`
 //! A relative `dl` in `config.json` resolves against the index's location
@@ -55,6 +60,7 @@
 mod fetch;
 mod progress;
 mod snapshot;
+mod transport;
 mod url;
 
 use std::cell::Cell;
@@ -75,6 +81,8 @@ const CLONE_DIR: &str = "index.git";
 const LOCK_FILE: &str = ".lock";
 /// Prefix of a first clone in progress.
 const CLONE_IN_PROGRESS_PREFIX: &str = ".clone-";
+/// Prefix of the temporary files gix receives a pack into.
+const UNFINISHED_PACK_PREFIX: &str = ".tmp";
 /// Hex digits of a commit id shown to people.
 const SHORT_ID_LEN: usize = 10;
 
@@ -207,14 +215,15 @@ impl GitSource {
         if waited.get() {
             progress.finish();
         }
-        remove_unfinished_clones(&self.cache_dir).map_err(cache_error)?;
+        remove_leftovers(&self.cache_dir, CLONE_IN_PROGRESS_PREFIX).map_err(cache_error)?;
+        remove_leftovers(&self.clone_dir().join("objects/pack"), UNFINISHED_PACK_PREFIX).map_err(cache_error)?;
         // Read the state on disk, not ours: another process may have
         // updated while we waited for the lock.
         let before = self.load_snapshot()?;
-        let fetched = match &before {
-            Some(_) => self.fetch_into_clone(progress),
-            None if self.clone_dir().exists() => self.fetch_into_clone(progress),
-            None => self.clone_fresh(progress),
+        let fetched = if self.clone_dir().exists() {
+            self.fetch_into_clone(progress)
+        } else {
+            self.clone_fresh(progress)
         };
         fetched.map_err(|source| SourceError::Git {
             action: format!("fetch {} into {}", self.url.given, self.clone_dir().display()),
@@ -256,20 +265,28 @@ impl GitSource {
     }
 }
 
-/// Removes first clones that a killed process left behind; only called
-/// under the lock, so none of them is still being written.
-fn remove_unfinished_clones(cache_dir: &Path) -> Result<(), FsError> {
-    let entries = fs::read_dir(cache_dir).map_err(|e| FsError::new("read directory", cache_dir, e))?;
+/// Removes what a killed update left in `dir`: entries whose name starts
+/// with `prefix` (first clones, `.clone-*`; packs being received,
+/// `objects/pack/.tmp*`, which gix deletes itself on any error but not when
+/// killed). Only called under the lock, so no update is writing them.
+fn remove_leftovers(dir: &Path, prefix: &str) -> Result<(), FsError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(FsError::new("read directory", dir, e)),
+    };
     for entry in entries {
-        let entry = entry.map_err(|e| FsError::new("read directory", cache_dir, e))?;
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(CLONE_IN_PROGRESS_PREFIX)
-        {
-            let path = entry.path();
-            fs::remove_dir_all(&path).map_err(|e| FsError::new("remove", &path, e))?;
+        let entry = entry.map_err(|e| FsError::new("read directory", dir, e))?;
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
         }
+        let path = entry.path();
+        let removed = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        removed.map_err(|e| FsError::new("remove", &path, e))?;
     }
     Ok(())
 }

@@ -60,9 +60,9 @@ impl Board {
 pub(super) fn relay<T>(progress: &dyn Progress, first_phase: &'static str, work: impl FnOnce(GixProgress) -> T) -> T {
     let board = Arc::new(Board::default());
     board.begin(first_phase, 0, StepShared::default());
-    // The first phase is shown before any work starts, so it always shows
-    // even if the work moves on before the relay thread first samples.
-    let first = board.current().expect("a phase was just begun");
+    // Shown here, not by the relay thread, so it is on screen at once
+    // whenever that thread gets to run.
+    let first = board.current().expect("just begun");
     progress.start(first.name, first.total);
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -78,33 +78,25 @@ pub(super) fn relay<T>(progress: &dyn Progress, first_phase: &'static str, work:
 /// Samples the board until `done`, turning phase changes into
 /// `start`/`finish` and counter growth into `advance`. A phase that ends is
 /// sampled once more before it is finished, so its count arrives whole.
-/// `first` is already started.
 fn show_phases(board: &Board, progress: &dyn Progress, done: &AtomicBool, first: Phase) {
-    let mut shown: Option<(Phase, usize)> = Some((first, 0));
+    let (mut shown, mut reported) = (first, 0);
     loop {
         let last_round = done.load(Ordering::Acquire);
         if let Some(phase) = board.current()
-            && shown.as_ref().is_none_or(|(old, _)| old.serial != phase.serial)
+            && phase.serial != shown.serial
         {
-            if let Some((old, reported)) = shown.take() {
-                catch_up(&old, reported, progress);
-                progress.finish();
-            }
+            catch_up(&shown, reported, progress);
+            progress.finish();
             progress.start(phase.name, phase.total);
-            shown = Some((phase, 0));
+            (shown, reported) = (phase, 0);
         }
-        if let Some((phase, reported)) = shown.as_mut() {
-            *reported = catch_up(phase, *reported, progress);
-        }
+        reported = catch_up(&shown, reported, progress);
         if last_round {
             break;
         }
         std::thread::park_timeout(SAMPLE_EVERY);
     }
-    if let Some((phase, reported)) = shown {
-        catch_up(&phase, reported, progress);
-        progress.finish();
-    }
+    progress.finish();
 }
 
 /// Reports the growth of `phase`'s counter since `reported`; returns the

@@ -1,11 +1,16 @@
 //! One fetched state of a git index, read straight from the object database:
 //! the tree of the commit our ref points at. Nothing is checked out.
+//!
+//! A resolver reads thousands of package files, each three directories
+//! deep. Every directory (tree object) is decoded once into a hash map
+//! shared by all threads, so a read is three hash lookups and one blob.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use gix::ObjectId;
-use gix::bstr::ByteSlice;
+use gix::objs::tree::EntryMode;
 
 use crate::format::{CONFIG_FILE, name};
 
@@ -13,15 +18,14 @@ use crate::format::{CONFIG_FILE, name};
 /// in: a name of our own, so nothing else (git, a user's config) moves it.
 pub(super) const INDEX_REF: &str = "refs/ggen/index";
 
-/// Bytes of decoded objects each handle keeps: enough for the root tree and
-/// the shard trees a resolver walks again and again (without it, a lookup
-/// costs ten times more).
-const OBJECT_CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// Bytes of delta bases each handle keeps, like git's
 /// `core.deltaBaseCacheLimit`: package files are long delta chains, and
 /// gix's default cache of 64 entries makes reading the whole crates.io
 /// corpus five times slower (5 s instead of 1 s). It grows only as used.
 const DELTA_BASE_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// One decoded directory: entry name → object and mode.
+type Listing = HashMap<Vec<u8>, (ObjectId, EntryMode)>;
 
 /// The index as of one commit, shared by all threads.
 pub(super) struct Snapshot {
@@ -29,8 +33,10 @@ pub(super) struct Snapshot {
     commit: ObjectId,
     tree: ObjectId,
     /// Thread-local handles, reused: making one per read costs more than the
-    /// read itself, and each keeps its object cache warm.
+    /// read itself, and each keeps its delta-base cache warm.
     handles: Mutex<Vec<gix::Repository>>,
+    /// Directories decoded so far, by tree id.
+    listings: RwLock<HashMap<ObjectId, Arc<Listing>>>,
 }
 
 impl Snapshot {
@@ -52,6 +58,7 @@ impl Snapshot {
             commit,
             tree,
             handles,
+            listings: RwLock::default(),
         }))
     }
 
@@ -64,14 +71,18 @@ impl Snapshot {
     /// if there is none or it is not a file.
     pub fn read_file(&self, path: &str) -> gix::Result<Option<Vec<u8>>> {
         self.with_handle(|repo| {
-            let tree = repo.find_tree(self.tree)?;
-            let Some(entry) = tree.lookup_entry(path.split('/'))? else {
-                return Ok(None);
-            };
-            if !entry.mode().is_blob() {
-                return Ok(None);
+            let (dirs, file) = path.rsplit_once('/').unwrap_or(("", path));
+            let mut tree = self.tree;
+            for dir in dirs.split('/').filter(|d| !d.is_empty()) {
+                match self.listing(repo, tree)?.get(dir.as_bytes()) {
+                    Some(&(id, mode)) if mode.is_tree() => tree = id,
+                    _ => return Ok(None),
+                }
             }
-            Ok(Some(repo.find_blob(entry.object_id())?.take_data()))
+            match self.listing(repo, tree)?.get(file.as_bytes()) {
+                Some(&(id, mode)) if mode.is_blob() => Ok(Some(repo.find_blob(id)?.take_data())),
+                _ => Ok(None),
+            }
         })
     }
 
@@ -81,19 +92,62 @@ impl Snapshot {
     pub fn package_names(&self) -> gix::Result<Vec<String>> {
         self.with_handle(|repo| {
             let mut names = Vec::new();
-            let root = repo.find_tree(self.tree)?;
-            for entry in root.decode()?.entries {
-                let file_name = entry.filename.to_str_lossy();
+            for (file_name, &(id, mode)) in self.listing(repo, self.tree)?.iter() {
+                let file_name = String::from_utf8_lossy(file_name);
                 if file_name.starts_with('.') || file_name.starts_with('_') || file_name == CONFIG_FILE {
                     continue;
                 }
-                if entry.mode.is_tree() {
-                    collect_package_files(repo, entry.oid.to_owned(), &file_name, &mut names)?;
+                if mode.is_tree() {
+                    self.collect_package_files(repo, id, &file_name, &mut names)?;
                 }
             }
             names.sort();
             Ok(names)
         })
+    }
+
+    /// Walks the shard tree at `dir` (its path from the root), keeping
+    /// blobs whose path is the shard path of their own name.
+    fn collect_package_files(
+        &self,
+        repo: &gix::Repository,
+        tree: ObjectId,
+        dir: &str,
+        names: &mut Vec<String>,
+    ) -> gix::Result {
+        for (file_name, &(id, mode)) in self.listing(repo, tree)?.iter() {
+            let file_name = String::from_utf8_lossy(file_name);
+            let path = format!("{dir}/{file_name}");
+            if mode.is_tree() {
+                self.collect_package_files(repo, id, &path, names)?;
+            } else if mode.is_blob() && path == name::index_path(&file_name) {
+                names.push(file_name.into_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// The decoded directory `tree`, decoding it on first use.
+    fn listing(&self, repo: &gix::Repository, tree: ObjectId) -> gix::Result<Arc<Listing>> {
+        let known = self
+            .listings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&tree)
+            .cloned();
+        if let Some(listing) = known {
+            return Ok(listing);
+        }
+        let object = repo.find_tree(tree)?;
+        let listing: Listing = object
+            .decode()?
+            .entries
+            .iter()
+            .map(|entry| (entry.filename.to_vec(), (entry.oid.to_owned(), entry.mode)))
+            .collect();
+        let listing = Arc::new(listing);
+        let mut listings = self.listings.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(listings.entry(tree).or_insert(listing).clone())
     }
 
     fn with_handle<T>(&self, read: impl FnOnce(&gix::Repository) -> T) -> T {
@@ -106,27 +160,10 @@ impl Snapshot {
 }
 
 fn prepared(mut repo: gix::Repository) -> gix::Repository {
-    repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
     repo.objects.set_pack_cache(|| {
         Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
             DELTA_BASE_CACHE_BYTES,
         ))
     });
     repo
-}
-
-/// Walks the shard tree at `dir` (its path from the root), keeping blobs
-/// whose path is the shard path of their own name.
-fn collect_package_files(repo: &gix::Repository, tree: ObjectId, dir: &str, names: &mut Vec<String>) -> gix::Result {
-    let tree = repo.find_tree(tree)?;
-    for entry in tree.decode()?.entries {
-        let file_name = entry.filename.to_str_lossy();
-        let path = format!("{dir}/{file_name}");
-        if entry.mode.is_tree() {
-            collect_package_files(repo, entry.oid.to_owned(), &path, names)?;
-        } else if entry.mode.is_blob() && path == name::index_path(&file_name) {
-            names.push(file_name.into_owned());
-        }
-    }
-    Ok(())
 }
