@@ -60,7 +60,7 @@
 //! let report = check(dir.path(), &NoProgress).unwrap();
 //! assert_eq!((report.packages, report.versions, report.errors), (1, 1, 1));
 //! assert_eq!(report.findings[0].kind, FindingKind::MissingDependency);
-//! assert_eq!(report.findings[0].to_string(), "de/mo/demo:1: error[missing_dependency]: dependency `gone` names package `gone`, which is not in this index (no file 3/g/gone)");
+//! assert_eq!(report.findings[0].to_string(), "de/mo/demo:1: error[missing_dependency]: dependency `gone` names package `gone`, which is not in this index (no file go/ne/gone)");
 //! ```
 
 mod line;
