@@ -133,19 +133,23 @@ fn compare(
 }
 
 /// Median wall time of `work` over `runs` runs (after one warm-up), each
-/// given a fresh input from the untimed `setup`, dropped untimed after.
+/// given a fresh input from the untimed `setup`. Inputs are dropped only
+/// after the last run: deleting thousands of files just before a timed run
+/// slows the filesystem's next allocations (ext4 skips recently freed
+/// inodes), which would be the bench's doing, not the workload's.
 fn median<T>(runs: usize, mut setup: impl FnMut() -> T, mut work: impl FnMut(&T)) -> Duration {
-    work(&setup());
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let input = setup();
-            let start = Instant::now();
-            work(&input);
-            let time = start.elapsed();
-            drop(input);
-            time
-        })
-        .collect();
+    let mut inputs = Vec::new();
+    let mut times = Vec::new();
+    for run in 0..=runs {
+        let input = setup();
+        let start = Instant::now();
+        work(&input);
+        if run > 0 {
+            times.push(start.elapsed());
+        }
+        inputs.push(input);
+    }
+    drop(inputs);
     times.sort();
     times[times.len() / 2]
 }
@@ -163,19 +167,30 @@ struct PackageSpec {
     files: Vec<(String, Vec<u8>)>,
 }
 
+/// Packs every package with the real packer into `out`, each thread
+/// reusing one scratch directory (see [`median`] on deleting files).
 fn pack_all(out: &Path, packages: &[PackageSpec]) {
     std::fs::create_dir_all(out).unwrap();
-    packages.par_iter().enumerate().for_each(|(i, package)| {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ggen.toml"), &package.manifest).unwrap();
-        for (path, contents) in &package.files {
-            std::fs::write(dir.path().join(path), contents).unwrap();
-        }
-        let packed = pack::pack(dir.path(), &[]).unwrap();
-        // Numbered names keep archives of the same name and version apart
-        // (none are expected; the batch would refuse them).
-        std::fs::write(out.join(format!("{i:05}-{}", packed.file_name())), &packed.bytes).unwrap();
-    });
+    let scratch = out.with_extension("src");
+    packages.par_iter().enumerate().for_each_init(
+        || {
+            let dir = scratch.join(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        },
+        |dir, (i, package)| {
+            std::fs::write(dir.join("ggen.toml"), &package.manifest).unwrap();
+            for (path, contents) in &package.files {
+                std::fs::write(dir.join(path), contents).unwrap();
+            }
+            // Every package of a workload has the same file names: each
+            // write overwrites the previous package's file.
+            let packed = pack::pack(dir, &[]).unwrap();
+            // Numbered names keep archives of the same name and version apart
+            // (none are expected; the batch would refuse them).
+            std::fs::write(out.join(format!("{i:05}-{}", packed.file_name())), &packed.bytes).unwrap();
+        },
+    );
 }
 
 /// `count` entries of the corpus as small packages (see the module docs).

@@ -8,8 +8,9 @@
 //! which is what these entries are: no `features2`). Entries are not signed.
 //!
 //! The whole batch is validated before anything is written, under the
-//! index's lock (`.ggen-index.lock`); any problem refuses the batch and
-//! leaves the index byte for byte as it was:
+//! index's lock (`.ggen-index.lock`, taken once the archives are read); any
+//! problem refuses the batch and leaves the index byte for byte as it was
+//! (the lock file aside, which stays once created):
 //! - an unreadable archive, a bad manifest, or a name that breaks the
 //!   publishing rules;
 //! - a version already in the index, or twice in the batch — compared as
@@ -166,11 +167,8 @@ pub fn add(
 ) -> Result<AddReport, AddError> {
     read_config(index)?;
     let archives = expand_inputs(inputs)?;
-    let _lock = FileLock::exclusive(&index.join(LOCK_FILE), |path| {
-        progress.start(&format!("Waiting for the lock on {}", path.display()), 0);
-    })
-    .map_err(AddError::Lock)?;
-
+    // Archives are not shared state: they are read before the lock is taken,
+    // so a concurrent run waits only for the short part.
     progress.start("Reading archives", archives.len() as u64);
     let read: Vec<Result<Candidate, ArchiveProblem>> = archives
         .par_iter()
@@ -187,6 +185,10 @@ pub fn add(
         .filter_map(|result| result.map_err(|problem| problems.push(problem)).ok())
         .collect();
 
+    let _lock = FileLock::exclusive(&index.join(LOCK_FILE), |path| {
+        progress.start(&format!("Waiting for the lock on {}", path.display()), 0);
+    })
+    .map_err(AddError::Lock)?;
     let existing = ExistingIndex::read(index, &candidates)?;
     let batch = validate(candidates, &existing, &mut problems);
     if !problems.is_empty() {
@@ -613,5 +615,95 @@ fn report(batch: &Batch) -> AddReport {
     AddReport {
         added,
         packages: batch.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(name: &str, version: &str, deps: &[&str]) -> Candidate {
+        Candidate {
+            archive: PathBuf::from(format!("{name}-{version}.tar.gz")),
+            entry: IndexEntry {
+                name: name.to_owned(),
+                vers: version.to_owned(),
+                deps: deps.iter().map(|dep| Dependency::normal(dep, "1")).collect(),
+                cksum: "ab".repeat(32),
+                features: FeatureMap::new(),
+                features2: None,
+                v: None,
+                yanked: false,
+                links: None,
+                rust_version: None,
+                pubtime: None,
+                description: None,
+                keywords: Vec::new(),
+                categories: Vec::new(),
+                license: None,
+                repository: None,
+                sig: None,
+            },
+            version: semver::Version::parse(version).unwrap(),
+        }
+    }
+
+    fn batch_of(candidates: Vec<Candidate>) -> Batch {
+        let mut batch = Batch::new();
+        for c in candidates {
+            batch.entry(c.entry.name.clone()).or_default().push(c);
+        }
+        batch
+    }
+
+    #[test]
+    fn dependencies_are_renamed_into_place_before_their_dependents() {
+        let batch = batch_of(vec![
+            candidate("app", "1.0.0", &["web", "outside"]),
+            candidate("web", "1.0.0", &["Base"]),
+            candidate("base", "1.0.0", &[]),
+            candidate("ring-a", "1.0.0", &["ring-b"]),
+            candidate("ring-b", "1.0.0", &["ring-a"]),
+        ]);
+        let order = dependencies_first(&batch);
+        let position = |name: &str| order.iter().position(|n| *n == name).unwrap();
+        assert_eq!(order.len(), 5, "{order:?}");
+        assert!(
+            position("base") < position("web") && position("web") < position("app"),
+            "{order:?}"
+        );
+        assert!(
+            order.contains(&"ring-a") && order.contains(&"ring-b"),
+            "a cycle is still written"
+        );
+    }
+
+    #[test]
+    fn new_lines_follow_the_old_ones_each_on_its_own_line() {
+        let versions = vec![candidate("demo", "1.1.0", &[])];
+        let appended = file_contents(b"{\"old\":1}", &versions);
+        let text = String::from_utf8(appended).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "{\"old\":1}");
+        assert_eq!(lines[1], versions[0].entry.to_line());
+        assert!(text.ends_with('\n'));
+        assert_eq!(
+            file_contents(b"", &versions),
+            format!("{}\n", versions[0].entry.to_line()).into_bytes()
+        );
+    }
+
+    #[test]
+    fn published_versions_are_read_leniently() {
+        let text =
+            b"{\"name\":\"a\",\"vers\":\"1.0.0\"}\nnot json\n{\"vers\":\"bad\"}\n{\"vers\":\"2.0.0+b\",\"x\":[]}\n";
+        let versions = published_versions(text);
+        assert_eq!(
+            versions,
+            vec![
+                (semver::Version::new(1, 0, 0), 1),
+                (semver::Version::parse("2.0.0+b").unwrap(), 4)
+            ]
+        );
     }
 }

@@ -245,7 +245,8 @@ pub(super) fn is_sha256_hex(text: &str) -> bool {
 }
 
 /// RFC 3339 `date-time` (JSON Schema's format): `YYYY-MM-DDTHH:MM:SS`, an
-/// optional fraction, then `Z` or `±HH:MM`; fields within their ranges.
+/// optional fraction, then `Z` or `±HH:MM`; fields within their ranges, and
+/// a leap second (`:60`) only at 23:59 UTC.
 fn is_rfc3339_date_time(text: &str) -> bool {
     let b = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| -> Option<u32> {
@@ -280,15 +281,27 @@ fn is_rfc3339_date_time(text: &str) -> bool {
         }
         rest = &fraction[len..];
     }
-    match rest {
-        [b'Z' | b'z'] => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => {
-            [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit())
-                && (h1 - b'0') * 10 + (h2 - b'0') <= 23
-                && (m1 - b'0') * 10 + (m2 - b'0') <= 59
+    let offset_minutes = match rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] if [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()) => {
+            let (hours, minutes) = (
+                i32::from((h1 - b'0') * 10 + (h2 - b'0')),
+                i32::from((m1 - b'0') * 10 + (m2 - b'0')),
+            );
+            if hours > 23 || minutes > 59 {
+                return false;
+            }
+            if *sign == b'+' {
+                hours * 60 + minutes
+            } else {
+                -(hours * 60 + minutes)
+            }
         }
-        _ => false,
-    }
+        _ => return false,
+    };
+    // A leap second ends a UTC day: 23:59:60 once the offset is applied.
+    let utc_minute_of_day = (hour as i32 * 60 + minute as i32 - offset_minutes).rem_euclid(24 * 60);
+    second < 60 || utc_minute_of_day == 23 * 60 + 59
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -878,6 +891,7 @@ mod tests {
             "2019-11-10T00:00:00",
             "2019-11-10T00:00:00.Z",
             "2019-11-10T00:00:00+0100",
+            "2016-12-31T23:59:60+01:00",
         ] {
             assert!(!is_rfc3339_date_time(bad), "{bad}");
         }
@@ -912,6 +926,121 @@ mod tests {
             json!({"a": [1]}),
             json!({"a": "x"}),
         ])
+    }
+
+    /// The entry schema, with `format` checked (`pubtime` is a date-time).
+    fn schema() -> &'static jsonschema::Validator {
+        static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+        SCHEMA.get_or_init(|| {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/index-entry.schema.json");
+            let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            jsonschema::options()
+                .should_validate_formats(true)
+                .build(&schema)
+                .unwrap()
+        })
+    }
+
+    /// The finding kinds that stand for a schema rule; the others are rules
+    /// beyond the schema (file name, semver, requirements, dependencies).
+    fn breaks_schema(kind: FindingKind) -> bool {
+        matches!(
+            kind,
+            FindingKind::InvalidJson
+                | FindingKind::MissingField
+                | FindingKind::WrongType
+                | FindingKind::InvalidField
+                | FindingKind::InvalidName
+                | FindingKind::BadChecksum
+        )
+    }
+
+    /// Values that probe the schema's value rules (patterns, lengths,
+    /// formats, enums) as well as its types.
+    fn schema_probe() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any_value(),
+            prop::sample::select(vec![
+                json!("Bad Name"),
+                json!("a..b"),
+                json!("io.ggen.x"),
+                json!("UPPER_ok-1"),
+                json!("AB".repeat(32)),
+                json!("ab".repeat(32)),
+                json!("ab".repeat(31)),
+                json!("2025-03-01T12:00:00Z"),
+                json!("2025-02-30T00:00:00Z"),
+                json!("2025-03-01 12:00:00"),
+                json!(signature()),
+                json!(signature().replace("RW", "RX")),
+                json!("dev"),
+                json!("build"),
+                json!(["dep:x", ""]),
+            ]),
+        ]
+    }
+
+    /// Hand-made lines, one rule broken in each, judged by the JSON Schema.
+    #[test]
+    fn typed_checks_agree_with_the_json_schema_on_hand_made_lines() {
+        let lines = [
+            complete_entry(),
+            json!({"name": "demo", "vers": "1.0.0", "deps": [], "cksum": "ab".repeat(32), "features": {}, "yanked": false}),
+            json!({"name": "demo", "vers": "1.0.0", "deps": [], "cksum": "ab".repeat(32), "features": {}}),
+            json!({"name": "demo", "vers": "", "deps": [], "cksum": "ab".repeat(32), "features": {}, "yanked": false}),
+            json!({"name": "de/mo", "vers": "1.0.0", "deps": [], "cksum": "ab".repeat(32), "features": {}, "yanked": false}),
+            json!({"name": "demo", "vers": "1.0.0", "deps": [{"name": "base", "req": ""}], "cksum": "ab".repeat(32), "features": {}, "yanked": false}),
+            json!({"name": "demo", "vers": "1.0.0", "deps": [], "cksum": "ab".repeat(32), "features": {"a": "b"}, "yanked": false}),
+            json!({"name": "demo", "vers": "1.0.0", "deps": [], "cksum": "ab".repeat(32), "features": {}, "yanked": false, "v": 0}),
+            json!({"name": "demo", "vers": "1.0.0", "deps": [], "cksum": "ab".repeat(32), "features": {}, "yanked": false, "pubtime": "yesterday"}),
+            json!({"name": "demo", "vers": "1.0.0", "deps": [], "cksum": "ab".repeat(32), "features": {}, "yanked": false, "keywords": "web"}),
+            json!([1, 2]),
+            json!("just a string"),
+        ];
+        for line in lines {
+            let problems = problems_of(&line.to_string());
+            let ours = problems.iter().any(|(kind, _)| breaks_schema(*kind));
+            assert_eq!(!schema().is_valid(&line), ours, "{line}: {problems:?}");
+        }
+    }
+
+    proptest! {
+        /// For any field of an entry or of a dependency, removed or given
+        /// a probing value, the typed checks find a schema problem exactly
+        /// when the JSON Schema (an independent implementation of the
+        /// same rules) refuses the line.
+        #[test]
+        fn typed_checks_agree_with_the_json_schema(
+            in_dep in any::<bool>(),
+            field in 0usize..ENTRY_FIELDS.len().max(DEP_FIELDS.len()),
+            replacement in prop::option::of(schema_probe()),
+        ) {
+            let mut entry = complete_entry();
+            let (target, fields) = if in_dep {
+                (&mut entry["deps"][0], DEP_FIELDS)
+            } else {
+                (&mut entry, ENTRY_FIELDS)
+            };
+            let name = fields[field % fields.len()].0;
+            let object = target.as_object_mut().unwrap();
+            match replacement {
+                Some(value) => { object.insert(name.to_owned(), value); }
+                None => { object.remove(name); }
+            }
+            let problems = problems_of(&entry.to_string());
+            let ours = problems.iter().any(|(kind, _)| breaks_schema(*kind));
+            prop_assert_eq!(!schema().is_valid(&entry), ours, "{} {:?}", entry, problems);
+        }
+
+        /// Our RFC 3339 check against the schema validator's `date-time`
+        /// format on date-like strings, valid and not.
+        #[test]
+        fn date_times_agree_with_the_json_schema_format(
+            text in "[0-9]{4}-[0-1][0-9]-[0-3][0-9][Tt ]([0-2][0-9]:[0-6][0-9]|23:59|1[89]:59|0[0-2]:59):(60|[0-6][0-9])(\\.[0-9]{1,3})?(Z|z|[+-]0[0-5]:(00|30)|[+-][0-2][0-9]:[0-6][0-9]|)"
+        ) {
+            let instance = json!({"name": "demo", "vers": "1.0.0", "deps": [], "cksum": "ab".repeat(32), "features": {}, "yanked": false, "pubtime": text});
+            prop_assert_eq!(schema().is_valid(&instance), is_rfc3339_date_time(&text), "{}", text);
+        }
     }
 
     proptest! {
