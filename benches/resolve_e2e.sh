@@ -21,13 +21,14 @@
 # Needs git, nginx, cargo and python3 (statistics and the comparison only).
 # The roots come from `cargo bench --bench resolve -- --list-roots N`
 # (distinct dependent packages over normal dependencies). The binary is
-# built with `cargo build --release` unless GGEN_MARKET names one; honour
-# CARGO_TARGET_DIR. GGEN_BENCH_INDEX may name an existing plain export of
+# built with `cargo build --release` (in CARGO_TARGET_DIR if set) unless
+# GGEN_MARKET names one. GGEN_BENCH_INDEX may name an existing plain export of
 # the corpus at 5343e085 (not a git checkout: ggen-market clones a path
 # that holds a repository; a plain directory is read in place), e.g.
 #   git --git-dir=crates-io-index-2019.git archive 5343e085 | tar -x -C DIR
-# Otherwise /work/shared/corpora/crates-io-index-2019.git.tar (or
-# GGEN_CORPUS_TAR) is unpacked into a temp dir.
+# Otherwise the corpus tarball (GGEN_CORPUS_TAR, or shared/corpora/… in the
+# nearest ancestor of the repository that has it) is unpacked into a temp
+# dir and 5343e085 exported from it.
 #
 # Cargo may only talk to 127.0.0.1: every proxy variable points at a closed
 # loopback port (no_proxy=127.0.0.1), and nginx's log must show that Cargo
@@ -72,7 +73,14 @@ if [ -n "${GGEN_BENCH_INDEX:-}" ]; then
         exit 2
     fi
 else
-    tar -xf "${GGEN_CORPUS_TAR:-/work/shared/corpora/crates-io-index-2019.git.tar}" -C "$work"
+    corpus_tar=${GGEN_CORPUS_TAR:-}
+    dir=$repo
+    while [ -z "$corpus_tar" ] && [ "$dir" != / ]; do
+        [ -f "$dir/shared/corpora/crates-io-index-2019.git.tar" ] && corpus_tar=$dir/shared/corpora/crates-io-index-2019.git.tar
+        dir=$(dirname "$dir")
+    done
+    [ -n "$corpus_tar" ] || { echo "no corpus: set GGEN_CORPUS_TAR or GGEN_BENCH_INDEX" >&2; exit 2; }
+    tar -xf "$corpus_tar" -C "$work"
     index=$work/index
     mkdir "$index"
     git --git-dir="$work/crates-io-index-2019.git" archive 5343e085 | tar -x -C "$index"
