@@ -52,6 +52,7 @@ done
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 work=$(mktemp -d)
+chmod 755 "$work" # nginx's workers (not root) read the index inside
 nginx_pid=
 cleanup() {
     if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
@@ -153,7 +154,7 @@ warm_mark=$(wc -l <"$work/nginx/access.log")
 # user and system time of finished children before and after (bash's
 # `times`, a builtin: no fork), since the machine may be busy.
 echo "timing $runs runs per root and tool..." >&2
-for run in $(seq "$runs"); do
+for _ in $(seq "$runs"); do
     for name in "${names[@]}"; do
         mkdir "$work/project"
         times >>"$work/cpu.txt"
@@ -324,4 +325,5 @@ print(f"package sets (`{sys.argv[7]}`): identical for {same} of {len(roots)} roo
 for name, only_cargo, only_ours in version_differs[:show]:
     print(f"  {name}: cargo without features has {', '.join(f'{n} {v}' for n, v in only_cargo) or 'nothing more'}; "
           f"ours has {', '.join(f'{n} {v}' for n, v in only_ours) or 'nothing more'}")
+sys.exit(1 if failed["ours"] or failed["cargo"] or strange else 0)
 PY
