@@ -2,7 +2,7 @@
 //! before an install. Nothing is written here: the install writes the
 //! edited manifest only once every package is in place.
 
-use super::info::{InfoError, info};
+use super::info::{InfoError, PackageInfo, info};
 use super::project::{Project, ProjectError};
 use crate::format::manifest::ManifestEditor;
 use crate::format::name::confusable_key;
@@ -39,7 +39,7 @@ pub enum EditError {
 }
 
 /// Adds `specs` (`NAME` or `NAME@REQ`) to the project's dependencies. A bare
-/// NAME gets `^` of its newest non-yanked version, as `cargo add` does. The
+/// NAME gets `^` of its newest stable non-yanked version, as `cargo add` does. The
 /// name is written as the index publishes it.
 pub fn add(
     project: &Project,
@@ -56,14 +56,7 @@ pub fn add(
         let package = info(source, name, requirement)?;
         let requirement = match requirement {
             Some(requirement) => requirement.to_owned(),
-            None => {
-                let newest = package
-                    .versions
-                    .iter()
-                    .find(|v| !v.yanked)
-                    .ok_or_else(|| EditError::AllYanked(package.name.clone()))?;
-                format!("^{}", newest.version)
-            }
+            None => format!("^{}", newest_to_add(&package)?),
         };
         editor.set_dependency(&package.name, &requirement)?;
         added.push(AddedDependency {
@@ -72,6 +65,19 @@ pub fn add(
         });
     }
     Ok((editor, added))
+}
+
+/// The version a bare `add NAME` asks for, as `cargo add` picks it: the
+/// newest stable version that is not yanked, or the newest pre-release if
+/// the package has nothing else. `versions` are newest first.
+fn newest_to_add(package: &PackageInfo) -> Result<&str, EditError> {
+    let available = || package.versions.iter().filter(|v| !v.yanked);
+    let is_stable = |version: &str| semver::Version::parse(version).is_ok_and(|v| v.pre.is_empty());
+    available()
+        .find(|v| is_stable(&v.version))
+        .or_else(|| available().next())
+        .map(|v| v.version.as_str())
+        .ok_or_else(|| EditError::AllYanked(package.name.clone()))
 }
 
 /// Removes `names` from the project's dependencies.
@@ -87,4 +93,43 @@ pub fn remove(project: &Project, names: &[String]) -> Result<ManifestEditor, Edi
         editor.remove_dependency(listed);
     }
     Ok(editor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflows::info::VersionInfo;
+
+    fn package(versions: &[(&str, bool)]) -> PackageInfo {
+        PackageInfo {
+            name: "p".into(),
+            requirement: None,
+            versions: versions
+                .iter()
+                .map(|(version, yanked)| VersionInfo {
+                    version: (*version).into(),
+                    yanked: *yanked,
+                    checksum: String::new(),
+                    signer: None,
+                    description: None,
+                    license: None,
+                    keywords: vec![],
+                    repository: None,
+                    dependencies: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_bare_add_prefers_the_newest_stable_version() {
+        let p = package(&[("0.13.0-alpha.4", false), ("0.12.36", true), ("0.12.35", false)]);
+        assert_eq!(newest_to_add(&p).unwrap(), "0.12.35");
+        let only_pre = package(&[("2.0.0-beta.2", false), ("2.0.0-beta.1", false)]);
+        assert_eq!(newest_to_add(&only_pre).unwrap(), "2.0.0-beta.2");
+        assert!(matches!(
+            newest_to_add(&package(&[("1.0.0", true)])),
+            Err(EditError::AllYanked(_))
+        ));
+    }
 }
