@@ -18,7 +18,7 @@
 //! use ggen_marketplace::trust::verify::{AllowedKeys, TrustError, verify_entry};
 //!
 //! let home = tempfile::tempdir().unwrap();
-//! let pins = PinStore::in_ggen_home(home.path());
+//! let pins = PinStore::new(ggen_marketplace::home::GgenHome::at(home.path()).trust_dir());
 //! let (first, second) = (
 //!     GeneratedKey::unencrypted().unwrap().secret_key().unwrap(),
 //!     GeneratedKey::unencrypted().unwrap().secret_key().unwrap(),
@@ -42,7 +42,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -146,11 +146,6 @@ impl PinStore {
     /// A pin store in `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         PinStore { dir: dir.into() }
-    }
-
-    /// The pin store of a `GGEN_HOME`: its `trust/` directory.
-    pub fn in_ggen_home(ggen_home: &Path) -> Self {
-        Self::new(ggen_home.join("trust"))
     }
 
     /// The file holding the pins.
@@ -329,7 +324,7 @@ mod tests {
     #[test]
     fn pins_the_first_key_and_refuses_a_different_one() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::in_ggen_home(home.path());
+        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
         let (a, b) = (new_key(), new_key());
         let allowed = allowed(&[plain_line(a.public()), plain_line(b.public())]);
 
@@ -366,7 +361,7 @@ mod tests {
     #[test]
     fn an_explicitly_accepted_key_is_pinned_beside_the_first() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::in_ggen_home(home.path());
+        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
         let (a, b) = (new_key(), new_key());
         let allowed = allowed(&[plain_line(a.public()), plain_line(b.public())]);
         store
@@ -388,7 +383,7 @@ mod tests {
     #[test]
     fn a_vouched_key_is_accepted_and_pinned() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::in_ggen_home(home.path());
+        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
         let (a, b) = (new_key(), new_key());
         let allowed = allowed(&[plain_line(a.public()), vouched_line(b.public(), &a)]);
         store
@@ -413,7 +408,7 @@ mod tests {
     #[test]
     fn a_vouch_by_an_unpinned_key_does_not_count() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::in_ggen_home(home.path());
+        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
         let (a, b, c) = (new_key(), new_key(), new_key());
         // c is vouched for, but by b, which this client never pinned.
         let allowed = allowed(&[
@@ -434,7 +429,7 @@ mod tests {
     #[test]
     fn unsigned_versions_of_a_pinned_package_are_refused() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::in_ggen_home(home.path());
+        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
         let a = new_key();
         let allowed = allowed(&[plain_line(a.public())]);
         let unsigned = verified("0.9.0", None, &allowed);
@@ -456,7 +451,7 @@ mod tests {
     #[test]
     fn a_damaged_store_is_reported_with_its_path() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::in_ggen_home(home.path());
+        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
         write_atomic(&store.path(), b"{not json").unwrap();
         let err = store.pinned("reg", "demo").unwrap_err();
         assert!(err.to_string().contains("pins.json"), "{err}");
