@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use ggen_marketplace::format::manifest::ManifestEditor;
 use ggen_marketplace::workflows::edit;
 use ggen_marketplace::workflows::install::{self, InstallOptions, InstallReport, LockChange, Unpin};
 use ggen_marketplace::workflows::project::Project;
@@ -90,17 +91,7 @@ pub fn add(global: &GlobalArgs, args: AddArgs) -> CommandResult {
         }
     }
     let options = options(&session, &args.flags);
-    let report = install::install(
-        &project,
-        Some(&editor),
-        session.registry.source(),
-        &session.registry_id,
-        &session.home,
-        &options,
-        &Bar::for_terminal(),
-    )?;
-    print_install(&report, args.flags.json);
-    Ok(0)
+    run_install(&session, &project, Some(&editor), &options, args.flags.json)
 }
 
 pub fn remove(global: &GlobalArgs, args: RemoveArgs) -> CommandResult {
@@ -108,17 +99,7 @@ pub fn remove(global: &GlobalArgs, args: RemoveArgs) -> CommandResult {
     let project = Project::at(&args.flags.project);
     let editor = edit::remove(&project, &args.names)?;
     let options = options(&session, &args.flags);
-    let report = install::install(
-        &project,
-        Some(&editor),
-        session.registry.source(),
-        &session.registry_id,
-        &session.home,
-        &options,
-        &Bar::for_terminal(),
-    )?;
-    print_install(&report, args.flags.json);
-    Ok(0)
+    run_install(&session, &project, Some(&editor), &options, args.flags.json)
 }
 
 pub fn install(global: &GlobalArgs, args: InstallArgs) -> CommandResult {
@@ -127,17 +108,7 @@ pub fn install(global: &GlobalArgs, args: InstallArgs) -> CommandResult {
     let mut options = options(&session, &args.flags);
     options.locked = args.locked;
     options.into = args.into;
-    let report = install::install(
-        &project,
-        None,
-        session.registry.source(),
-        &session.registry_id,
-        &session.home,
-        &options,
-        &Bar::for_terminal(),
-    )?;
-    print_install(&report, args.flags.json);
-    Ok(0)
+    run_install(&session, &project, None, &options, args.flags.json)
 }
 
 pub fn update(global: &GlobalArgs, args: UpdateArgs) -> CommandResult {
@@ -149,17 +120,7 @@ pub fn update(global: &GlobalArgs, args: UpdateArgs) -> CommandResult {
     } else {
         Unpin::Only(args.names)
     };
-    let report = install::install(
-        &project,
-        None,
-        session.registry.source(),
-        &session.registry_id,
-        &session.home,
-        &options,
-        &Bar::for_terminal(),
-    )?;
-    print_install(&report, args.flags.json);
-    Ok(0)
+    run_install(&session, &project, None, &options, args.flags.json)
 }
 
 fn options(session: &Session, flags: &InstallFlags) -> InstallOptions {
@@ -170,6 +131,28 @@ fn options(session: &Session, flags: &InstallFlags) -> InstallOptions {
         max_connections: session.net.max_connections,
         ..InstallOptions::default()
     }
+}
+
+/// Installs into `project` from the session's registry and prints the
+/// report: the shared end of add, remove, install and update.
+fn run_install(
+    session: &Session,
+    project: &Project,
+    edited: Option<&ManifestEditor>,
+    options: &InstallOptions,
+    json: bool,
+) -> CommandResult {
+    let report = install::install(
+        project,
+        edited,
+        session.registry.source(),
+        &session.registry_id,
+        &session.home,
+        options,
+        &Bar::for_terminal(),
+    )?;
+    print_install(&report, json);
+    Ok(0)
 }
 
 fn print_install(report: &InstallReport, json: bool) {
