@@ -301,6 +301,10 @@ fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn store_in(home: &std::path::Path) -> PinStore {
+        PinStore::new(crate::home::GgenHome::at(home).trust_dir())
+    }
     use crate::format::{IndexConfig, IndexEntry, SignaturePolicy};
     use crate::trust::keys::SecretKey;
     use crate::trust::owners::OwnerKeys;
@@ -324,7 +328,7 @@ mod tests {
     #[test]
     fn pins_the_first_key_and_refuses_a_different_one() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
+        let store = store_in(home.path());
         let (a, b) = (new_key(), new_key());
         let allowed = allowed(&[plain_line(a.public()), plain_line(b.public())]);
 
@@ -361,7 +365,7 @@ mod tests {
     #[test]
     fn an_explicitly_accepted_key_is_pinned_beside_the_first() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
+        let store = store_in(home.path());
         let (a, b) = (new_key(), new_key());
         let allowed = allowed(&[plain_line(a.public()), plain_line(b.public())]);
         store
@@ -383,7 +387,7 @@ mod tests {
     #[test]
     fn a_vouched_key_is_accepted_and_pinned() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
+        let store = store_in(home.path());
         let (a, b) = (new_key(), new_key());
         let allowed = allowed(&[plain_line(a.public()), vouched_line(b.public(), &a)]);
         store
@@ -408,7 +412,7 @@ mod tests {
     #[test]
     fn a_vouch_by_an_unpinned_key_does_not_count() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
+        let store = store_in(home.path());
         let (a, b, c) = (new_key(), new_key(), new_key());
         // c is vouched for, but by b, which this client never pinned.
         let allowed = allowed(&[
@@ -429,7 +433,7 @@ mod tests {
     #[test]
     fn unsigned_versions_of_a_pinned_package_are_refused() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
+        let store = store_in(home.path());
         let a = new_key();
         let allowed = allowed(&[plain_line(a.public())]);
         let unsigned = verified("0.9.0", None, &allowed);
@@ -451,7 +455,7 @@ mod tests {
     #[test]
     fn a_damaged_store_is_reported_with_its_path() {
         let home = tempfile::tempdir().unwrap();
-        let store = PinStore::new(crate::home::GgenHome::at(home.path()).trust_dir());
+        let store = store_in(home.path());
         write_atomic(&store.path(), b"{not json").unwrap();
         let err = store.pinned("reg", "demo").unwrap_err();
         assert!(err.to_string().contains("pins.json"), "{err}");

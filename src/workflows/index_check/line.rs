@@ -1004,6 +1004,28 @@ mod tests {
         }
     }
 
+    /// A complete entry with one field (of the entry, or of its first
+    /// dependency when `in_dep`) removed (`None`) or replaced.
+    fn with_field_changed(in_dep: bool, field: usize, replacement: Option<Value>) -> Value {
+        let mut entry = complete_entry();
+        let (target, fields) = if in_dep {
+            (&mut entry["deps"][0], DEP_FIELDS)
+        } else {
+            (&mut entry, ENTRY_FIELDS)
+        };
+        let name = fields[field % fields.len()].0;
+        let object = target.as_object_mut().unwrap();
+        match replacement {
+            Some(value) => {
+                object.insert(name.to_owned(), value);
+            }
+            None => {
+                object.remove(name);
+            }
+        }
+        entry
+    }
+
     proptest! {
         /// For any field of an entry or of a dependency, removed or given
         /// a probing value, the typed checks find a schema problem exactly
@@ -1015,18 +1037,7 @@ mod tests {
             field in 0usize..ENTRY_FIELDS.len().max(DEP_FIELDS.len()),
             replacement in prop::option::of(schema_probe()),
         ) {
-            let mut entry = complete_entry();
-            let (target, fields) = if in_dep {
-                (&mut entry["deps"][0], DEP_FIELDS)
-            } else {
-                (&mut entry, ENTRY_FIELDS)
-            };
-            let name = fields[field % fields.len()].0;
-            let object = target.as_object_mut().unwrap();
-            match replacement {
-                Some(value) => { object.insert(name.to_owned(), value); }
-                None => { object.remove(name); }
-            }
+            let entry = with_field_changed(in_dep, field, replacement);
             let problems = problems_of(&entry.to_string());
             let ours = problems.iter().any(|(kind, _)| breaks_schema(*kind));
             prop_assert_eq!(!schema().is_valid(&entry), ours, "{} {:?}", entry, problems);
@@ -1054,18 +1065,7 @@ mod tests {
             field in 0usize..ENTRY_FIELDS.len().max(DEP_FIELDS.len()),
             replacement in prop::option::of(any_value()),
         ) {
-            let mut entry = complete_entry();
-            let (target, fields) = if in_dep {
-                (&mut entry["deps"][0], DEP_FIELDS)
-            } else {
-                (&mut entry, ENTRY_FIELDS)
-            };
-            let name = fields[field % fields.len()].0;
-            let object = target.as_object_mut().unwrap();
-            match replacement {
-                Some(value) => { object.insert(name.to_owned(), value); }
-                None => { object.remove(name); }
-            }
+            let entry = with_field_changed(in_dep, field, replacement);
             let line = entry.to_string();
             let fast_ok = serde_json::from_str::<FastEntry>(&line).is_ok();
             let mut problems = Vec::new();
