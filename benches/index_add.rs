@@ -108,7 +108,7 @@ fn compare(
         runs,
         || {
             let dir = tempfile::tempdir_in(scratch).unwrap();
-            index_init::init(&dir.path().join("index"), None).unwrap();
+            index_init::init(&dir.path().join("index"), None, None).unwrap();
             dir
         },
         |dir| {

@@ -40,7 +40,7 @@ use sha2::{Digest, Sha256};
 
 use ggen_marketplace::archive::archive_file_name;
 use ggen_marketplace::archive::unpack::{ExtractLimits, extract};
-use ggen_marketplace::format::IndexConfig;
+use ggen_marketplace::format::{IndexConfig, RegistryIdentity};
 use ggen_marketplace::format::manifest::Manifest;
 use ggen_marketplace::home::GgenHome;
 use ggen_marketplace::resolve::{Request, ResolvedPackage, resolve};
@@ -52,6 +52,7 @@ use ggen_marketplace::util::fs::{write_atomic, write_atomic_unsynced};
 use ggen_marketplace::util::progress::NoProgress;
 use ggen_marketplace::workflows::install::{InstallOptions, Unpin, hash_files, install, plan};
 use ggen_marketplace::workflows::project::Project;
+use ggen_marketplace::workflows::registry::ChosenRegistry;
 
 const MARKET: &str = env!("CARGO_BIN_EXE_ggen-market");
 const STACKS: [&str; 5] = ["rust", "ts", "python", "go", "java"];
@@ -394,10 +395,17 @@ fn install_in_process(home: &Path, project: &Path, registry: &Path) -> Sample {
 }
 
 /// The lockfile source id the CLI gives a plain directory.
-fn registry_id(registry: &Path) -> String {
-    RegistryLocation::parse(registry.to_str().expect("a UTF-8 path"))
-        .expect("a registry path")
-        .source_id()
+/// The registry's identity, as the CLI derives it from its location and
+/// config.json.
+fn registry_id(registry: &Path) -> RegistryIdentity {
+    let location = RegistryLocation::parse(registry.to_str().expect("a UTF-8 path")).expect("a registry path");
+    let source = LocalSource::open(registry).expect("an index");
+    let chosen = ChosenRegistry {
+        name: None,
+        location,
+        stands_for: Vec::new(),
+    };
+    chosen.identity(&source.config().expect("a config.json"))
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

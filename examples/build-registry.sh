@@ -16,7 +16,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 registry=examples/registry
 
-"$market" index init "$work/registry" --name "ggen example registry" >/dev/null
+"$market" index init "$work/registry" --name "ggen example registry" --id io.ggen.examples >/dev/null
 for package in examples/packages/*/; do
     "$market" package "$package" --out "$work/archives" >/dev/null
 done

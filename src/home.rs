@@ -144,6 +144,11 @@ pub struct UserConfig {
 pub struct NamedRegistry {
     /// The registry URL or path (see `sources::location`).
     pub url: String,
+    /// Another named registry that serves this one's packages (a mirror):
+    /// choosing this registry reads that one, and `ggen.lock` keeps this
+    /// registry's identity, as Cargo's `[source] replace-with` does.
+    #[serde(default, rename = "replace-with", skip_serializing_if = "Option::is_none")]
+    pub replace_with: Option<String>,
 }
 
 /// The `[net]` table.

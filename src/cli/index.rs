@@ -19,6 +19,11 @@ pub enum IndexCommand {
         /// Display name of the registry, written to config.json.
         #[arg(long)]
         name: Option<String>,
+        /// The registry's stable identity, config.json's `id`: ggen.lock
+        /// records it instead of a URL, so locks stay valid on every mirror
+        /// and copy (e.g. com.acme.templates; default: a new unique id).
+        #[arg(long)]
+        id: Option<String>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -55,12 +60,12 @@ pub enum IndexCommand {
 
 pub fn run(command: IndexCommand) -> CommandResult {
     match command {
-        IndexCommand::Init { dir, name, json } => {
-            let created = index_init::init(&dir, name.as_deref())?;
+        IndexCommand::Init { dir, name, id, json } => {
+            let created = index_init::init(&dir, name.as_deref(), id.as_deref())?;
             if json {
                 output::print_json(&created);
             } else {
-                println!("Created index at {}", created.dir.display());
+                println!("Created index {} at {}", created.id, created.dir.display());
                 for file in &created.files {
                     println!("  {file}");
                 }

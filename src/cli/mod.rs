@@ -10,9 +10,11 @@ mod project;
 mod trust;
 
 use clap::{Args, Parser, Subcommand};
+use ggen_marketplace::format::RegistryIdentity;
 use ggen_marketplace::home::GgenHome;
+use ggen_marketplace::sources::SourceError;
 use ggen_marketplace::sources::UpdateReport;
-use ggen_marketplace::workflows::registry::{self, NetOptions, OpenedRegistry};
+use ggen_marketplace::workflows::registry::{self, ChosenRegistry, NetOptions, OpenedRegistry};
 
 /// Static, git-backed package registries for ggen template packs (and any
 /// other package kind): build, check, sync, resolve, verify and install.
@@ -115,7 +117,7 @@ impl GlobalArgs {
             home,
             registry: opened.registry,
             cloned: opened.cloned,
-            registry_id: chosen.location.source_id(),
+            chosen,
             net,
         })
     }
@@ -127,9 +129,17 @@ struct Session {
     registry: OpenedRegistry,
     /// The first clone of a git registry, if opening it made one.
     cloned: Option<UpdateReport>,
-    registry_id: String,
+    /// What was chosen: the registry's identity follows from it.
+    chosen: ChosenRegistry,
     /// The network settings the registry was opened with; downloads follow
     /// them too (`[net] offline` in config.toml must stop archive
     /// downloads as surely as `--offline`).
     net: NetOptions,
+}
+
+impl Session {
+    /// The registry's identity in ggen.lock and the pin store.
+    fn identity(&self) -> Result<RegistryIdentity, SourceError> {
+        Ok(self.chosen.identity(&self.registry.source().config()?))
+    }
 }

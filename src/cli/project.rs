@@ -142,11 +142,12 @@ fn run_install(
     options: &InstallOptions,
     json: bool,
 ) -> CommandResult {
+    let identity = session.identity()?;
     let report = install::install(
         project,
         edited,
         session.registry.source(),
-        &session.registry_id,
+        &identity,
         &session.home,
         options,
         &Bar::for_terminal(),

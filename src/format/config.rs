@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::identity::{BadRegistryId, check_id};
 use super::name::Shard;
 
 /// The markers Cargo expands in `dl`.
@@ -33,6 +34,11 @@ pub struct IndexConfig {
     /// Whether every request needs credentials (Cargo's field).
     #[serde(rename = "auth-required", default, skip_serializing_if = "std::ops::Not::not")]
     pub auth_required: bool,
+    /// The registry's stable identity, written in `ggen.lock` instead of
+    /// its URL so a lock stays valid on every mirror and copy (see
+    /// `format::identity`). Mirrors and copies keep it unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// A display name for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -72,6 +78,9 @@ pub enum ConfigError {
         "config.json `dl` has an unknown marker `{0}`; the markers are {{crate}}, {{version}}, {{prefix}}, {{lowerprefix}} and {{sha256-checksum}}"
     )]
     UnknownMarker(String),
+    /// `id` is not a usable identity.
+    #[error(transparent)]
+    BadId(#[from] BadRegistryId),
 }
 
 impl IndexConfig {
@@ -81,6 +90,7 @@ impl IndexConfig {
             dl: dl.into(),
             api: None,
             auth_required: false,
+            id: None,
             name: None,
             keys: Vec::new(),
             signatures: SignaturePolicy::Optional,
@@ -108,6 +118,9 @@ impl IndexConfig {
         if let Some(marker) = unknown_marker(&self.dl) {
             return Err(ConfigError::UnknownMarker(marker));
         }
+        if let Some(id) = &self.id {
+            check_id(id)?;
+        }
         Ok(())
     }
 
@@ -115,6 +128,29 @@ impl IndexConfig {
     /// absolute path), so a mirror can move without rewriting it.
     pub fn dl_is_relative(&self) -> bool {
         is_relative_reference(&self.dl)
+    }
+
+    /// Where a relative `dl` puts one archive inside the index itself: a
+    /// `/`-separated path from the index root (`archives/a/a-1.0.0.tar.gz`),
+    /// or `None` when `dl` is absolute or climbs out of the index (`../…`).
+    /// A git index keeps such archives in its own commits; `index add` and
+    /// `publish` write them there.
+    pub fn archive_path_in_index(&self, name: &str, version: &str, cksum: &str) -> Option<String> {
+        let expanded = expand_dl(&self.dl, name, version, cksum);
+        if !is_relative_reference(&expanded) {
+            return None;
+        }
+        let mut segments: Vec<&str> = Vec::new();
+        for segment in expanded.split('/') {
+            match segment {
+                "" | "." => {}
+                ".." => {
+                    segments.pop()?;
+                }
+                other => segments.push(other),
+            }
+        }
+        (!segments.is_empty()).then(|| segments.join("/"))
     }
 
     /// The download location of one archive: `dl` with its markers expanded
@@ -258,6 +294,27 @@ mod tests {
     }
 
     #[test]
+    fn archives_inside_the_index_have_a_path_there() {
+        let inside = IndexConfig::with_dl("archives/./{crate}/../{crate}/{crate}-{version}.tar.gz");
+        assert_eq!(
+            inside.archive_path_in_index("a", "1.0.0", "ff").as_deref(),
+            Some("archives/a/a-1.0.0.tar.gz")
+        );
+        for outside in [
+            "../archives/{crate}.tgz",
+            "https://cdn/{crate}",
+            "/srv/{crate}",
+            "x/../../{crate}",
+        ] {
+            assert_eq!(
+                IndexConfig::with_dl(outside).archive_path_in_index("a", "1.0.0", "ff"),
+                None,
+                "{outside}"
+            );
+        }
+    }
+
+    #[test]
     fn absolute_dl_is_left_alone() {
         let config = IndexConfig::with_dl("https://cdn.example/{crate}/{version}");
         assert_eq!(
@@ -281,6 +338,17 @@ mod tests {
             IndexConfig::from_json(r#"{"dl":"x/{name}"}"#),
             Err(ConfigError::UnknownMarker(m)) if m == "{name}"
         ));
+        assert!(matches!(
+            IndexConfig::from_json(r#"{"dl":"x","id":"two words"}"#),
+            Err(ConfigError::BadId(_))
+        ));
+        assert_eq!(
+            IndexConfig::from_json(r#"{"dl":"x","id":"io.acme"}"#)
+                .unwrap()
+                .id
+                .as_deref(),
+            Some("io.acme")
+        );
         assert!(matches!(
             IndexConfig::from_json(r#"{"dl":"x","signatures":"maybe"}"#),
             Err(ConfigError::Json(_))

@@ -10,7 +10,7 @@
 //!     LockedPackage {
 //!         name: "io.ggen.rust.base".into(),
 //!         version: "0.4.2".into(),
-//!         source: "dir+file:///srv/index".into(),
+//!         source: "io.ggen.examples".into(),
 //!         checksum: "ab".repeat(32),
 //!         signer: Some("A1B2C3D4E5F60718".into()),
 //!         dependencies: vec!["io.ggen.base 1.1.0".into()],
@@ -22,6 +22,8 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+
+use super::identity::RegistryIdentity;
 
 /// The file name of a lockfile.
 pub const LOCKFILE: &str = "ggen.lock";
@@ -46,8 +48,9 @@ pub struct LockedPackage {
     pub name: String,
     /// Exact version.
     pub version: String,
-    /// The registry it came from, e.g. `dir+file:///srv/index` or
-    /// `sparse+http://host/index/`.
+    /// The registry it came from, by identity (see `format::identity`):
+    /// config.json's `id`, e.g. `io.ggen.examples`, or for an index
+    /// without one its location, e.g. `sparse+http://host/index/`.
     pub source: String,
     /// SHA-256 of the archive, lowercase hex.
     pub checksum: String,
@@ -103,6 +106,28 @@ impl Lockfile {
         format!("# This file is written by ggen-market. Do not edit it by hand.\n{body}")
     }
 
+    /// The same lock with every entry of `identity`'s registry recorded
+    /// under its id: how a lock written under an alias (an old lock's URL,
+    /// the registry a mirror stands in for) is read.
+    pub fn migrated_to(&self, identity: &RegistryIdentity) -> Lockfile {
+        let mut packages = self.packages.clone();
+        for package in &mut packages {
+            if identity.is_source(&package.source) {
+                package.source = identity.id().to_owned();
+            }
+        }
+        Lockfile::new(packages)
+    }
+
+    /// The `source` of the first entry that names another registry than
+    /// `identity`, if any.
+    pub fn foreign_source(&self, identity: &RegistryIdentity) -> Option<&str> {
+        self.packages
+            .iter()
+            .map(|p| p.source.as_str())
+            .find(|source| !identity.is_source(source))
+    }
+
     /// Every locked version of `name` (several when semver-incompatible
     /// versions coexist).
     pub fn find(&self, name: &str) -> impl Iterator<Item = &LockedPackage> {
@@ -138,6 +163,22 @@ mod tests {
         assert_eq!(a.to_toml(), b.to_toml());
         assert_eq!(a.packages[0].name, "a");
         assert_eq!(a.packages[1].dependencies, vec!["a 1.0.0", "z 1.0.0"]);
+    }
+
+    #[test]
+    fn migration_renames_only_the_registry_s_own_entries() {
+        let mut foreign = package("c", "1.0.0", &[]);
+        foreign.source = "sparse+http://other/".into();
+        let lock = Lockfile::new(vec![package("a", "1.0.0", &[]), foreign]);
+        let identity = RegistryIdentity::new("io.acme").with_alias("dir+file:///i");
+        let migrated = lock.migrated_to(&identity);
+        assert_eq!(migrated.packages[0].source, "io.acme");
+        assert_eq!(migrated.packages[1].source, "sparse+http://other/");
+        assert_eq!(lock.foreign_source(&identity), Some("sparse+http://other/"));
+        assert_eq!(
+            Lockfile::new(vec![package("a", "1.0.0", &[])]).foreign_source(&identity),
+            None
+        );
     }
 
     #[test]

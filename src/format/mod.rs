@@ -5,6 +5,7 @@
 pub mod canonical;
 pub mod config;
 pub mod entry;
+pub mod identity;
 pub mod lockfile;
 pub mod manifest;
 pub mod name;
@@ -12,6 +13,7 @@ pub mod req;
 
 pub use config::{IndexConfig, SignaturePolicy};
 pub use entry::{DepKind, Dependency, IndexEntry};
+pub use identity::RegistryIdentity;
 pub use lockfile::{LockedPackage, Lockfile};
 pub use manifest::{Manifest, PackageMeta};
 

@@ -108,6 +108,20 @@ impl RegistryLocation {
         }
     }
 
+    /// The registry URL or path a [`RegistryLocation::source_id`] was made
+    /// from, as config.toml or `--registry` take it; `None` for anything
+    /// else (such as a config.json `id`).
+    pub fn url_of_source_id(source_id: &str) -> Option<String> {
+        if let Some(path) = source_id.strip_prefix("dir+file://") {
+            return Some(path.to_owned());
+        }
+        let git = source_id.strip_prefix("git+");
+        if let Some(url) = git.filter(|url| url.starts_with("git://") || url.starts_with("file://")) {
+            return Some(url.to_owned());
+        }
+        (git.is_some() || source_id.starts_with("sparse+http")).then(|| source_id.to_owned())
+    }
+
     /// The cache directory name under `GGEN_HOME/registries/`: a readable
     /// host (or last path component) plus a hash of the full location, like
     /// Cargo's `index.crates.io-6f17d22bba15001f`.
@@ -191,6 +205,24 @@ mod tests {
             RegistryLocation::parse(missing.to_str().unwrap()),
             Err(LocationError::MissingPath(_))
         ));
+    }
+
+    #[test]
+    fn source_ids_map_back_to_registry_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().canonicalize().unwrap();
+        for given in [
+            "git+https://h/i.git",
+            "git://127.0.0.1:9418/i.git",
+            "file:///srv/i.git",
+            "sparse+http://h/i/",
+            plain.to_str().unwrap(),
+        ] {
+            let id = RegistryLocation::parse(given).unwrap().source_id();
+            let url = RegistryLocation::url_of_source_id(&id).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(RegistryLocation::parse(&url).unwrap().source_id(), id, "{given}");
+        }
+        assert_eq!(RegistryLocation::url_of_source_id("io.ggen.examples"), None);
     }
 
     #[test]

@@ -150,6 +150,14 @@ pub trait PackageSource: Sync {
     /// directory.
     fn download_base(&self) -> String;
 
+    /// The archive stored in the index itself at `path` (from
+    /// [`IndexConfig::archive_path_in_index`]), when the transport keeps
+    /// files there that no URL serves: a git index's archives live in its
+    /// commits. Others answer `None` and archives are downloaded from `dl`.
+    fn read_stored_archive(&self, _path: &str) -> Result<Option<Vec<u8>>, SourceError> {
+        Ok(None)
+    }
+
     /// Brings the local copy up to date with the remote index (git fetch,
     /// sparse revalidation). A plain directory has nothing to do.
     fn update(&self, progress: &dyn Progress) -> Result<UpdateReport, SourceError>;

@@ -31,12 +31,12 @@
 //! };
 //!
 //! let v1 = verify("1.0.0", &first);
-//! let decision = pins.check("example", "1.0.0", &v1, &allowed, false).unwrap();
+//! let decision = pins.check(&"example".into(), "1.0.0", &v1, &allowed, false).unwrap();
 //! assert_eq!(decision, PinDecision::FirstSeen { key_id: first.id() });
 //!
 //! // Both keys may sign demo, but the second was never vouched for by the first.
 //! let v2 = verify("2.0.0", &second);
-//! let err = pins.check("example", "2.0.0", &v2, &allowed, false).unwrap_err();
+//! let err = pins.check(&"example".into(), "2.0.0", &v2, &allowed, false).unwrap_err();
 //! assert!(matches!(err, TrustError::UnpinnedKey { .. }));
 //! assert!(err.to_string().contains("--accept-new-key"));
 //! ```
@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{KeyId, PublicKey};
 use super::verify::{AllowedKeys, TrustError, Verified};
+use crate::format::RegistryIdentity;
 use crate::format::name::confusable_key;
 use crate::util::fs::{FileLock, FsError, write_atomic};
 
@@ -164,12 +165,13 @@ impl PinStore {
     }
 
     /// Decides whether `version` of the package of `allowed`, verified as
-    /// `verified`, fits the pins of `registry` (any stable name the caller
-    /// gives the registry, e.g. its URL), and remembers newly trusted keys.
-    /// Runs under the store's lock, so concurrent runs cannot lose pins.
+    /// `verified`, fits the pins of `registry` (kept under its identity, and
+    /// found under its aliases too, so pins survive a move to a mirror),
+    /// and remembers newly trusted keys. Runs under the store's lock, so
+    /// concurrent runs cannot lose pins.
     pub fn check(
         &self,
-        registry: &str,
+        registry: &RegistryIdentity,
         version: &str,
         verified: &Verified,
         allowed: &AllowedKeys,
@@ -185,7 +187,7 @@ impl PinStore {
     /// succeeded (an install that fails must not pin keys).
     pub fn judge(
         &self,
-        registry: &str,
+        registry: &RegistryIdentity,
         version: &str,
         verified: &Verified,
         allowed: &AllowedKeys,
@@ -193,10 +195,9 @@ impl PinStore {
     ) -> Result<(PinDecision, Option<NewPin>), TrustError> {
         let file = self.read()?;
         let package = confusable_key(allowed.package());
-        let pinned = file
-            .registries
-            .get(registry)
-            .and_then(|packages| packages.get(&package));
+        let pinned = registry
+            .names()
+            .find_map(|name| file.registries.get(name).and_then(|packages| packages.get(&package)));
         let (decision, newly_trusted) = decide(
             pinned.map_or(&[], Vec::as_slice),
             version,
@@ -205,7 +206,7 @@ impl PinStore {
             accept_new_key,
         )?;
         let pin = newly_trusted.map(|key| NewPin {
-            registry: registry.to_owned(),
+            registry: registry.id().to_owned(),
             package,
             key,
         });
@@ -334,15 +335,15 @@ mod tests {
 
         let v1 = verified("1.0.0", Some(&a), &allowed);
         assert_eq!(
-            store.check("reg", "1.0.0", &v1, &allowed, false).unwrap(),
+            store.check(&"reg".into(), "1.0.0", &v1, &allowed, false).unwrap(),
             PinDecision::FirstSeen { key_id: a.id() }
         );
         assert_eq!(
-            store.check("reg", "1.0.0", &v1, &allowed, false).unwrap(),
+            store.check(&"reg".into(), "1.0.0", &v1, &allowed, false).unwrap(),
             PinDecision::Pinned { key_id: a.id() }
         );
         let v2 = verified("2.0.0", Some(&b), &allowed);
-        let err = store.check("reg", "2.0.0", &v2, &allowed, false).unwrap_err();
+        let err = store.check(&"reg".into(), "2.0.0", &v2, &allowed, false).unwrap_err();
         match &err {
             TrustError::UnpinnedKey {
                 package, pinned, found, ..
@@ -355,11 +356,36 @@ mod tests {
         }
         // Pins are per registry: another registry's demo is a new package.
         assert_eq!(
-            store.check("other", "2.0.0", &v2, &allowed, false).unwrap(),
+            store.check(&"other".into(), "2.0.0", &v2, &allowed, false).unwrap(),
             PinDecision::FirstSeen { key_id: b.id() }
         );
         // The refusal changed nothing on disk.
         assert_eq!(store.pinned("reg", "Demo").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn pins_made_under_an_alias_hold_for_the_identity() {
+        let home = tempfile::tempdir().unwrap();
+        let store = store_in(home.path());
+        let (a, b) = (new_key(), new_key());
+        let allowed = allowed(&[plain_line(a.public()), plain_line(b.public())]);
+        let v1 = verified("1.0.0", Some(&a), &allowed);
+        store
+            .check(&"dir+file:///old/path".into(), "1.0.0", &v1, &allowed, false)
+            .unwrap();
+
+        let moved = RegistryIdentity::new("io.acme").with_alias("dir+file:///old/path");
+        assert_eq!(
+            store.check(&moved, "1.0.0", &v1, &allowed, false).unwrap(),
+            PinDecision::Pinned { key_id: a.id() }
+        );
+        let v2 = verified("2.0.0", Some(&b), &allowed);
+        assert!(store.check(&moved, "2.0.0", &v2, &allowed, false).is_err());
+        // Not an alias: a registry of its own, with nothing pinned.
+        assert_eq!(
+            store.check(&"io.other".into(), "2.0.0", &v2, &allowed, false).unwrap(),
+            PinDecision::FirstSeen { key_id: b.id() }
+        );
     }
 
     #[test]
@@ -369,15 +395,21 @@ mod tests {
         let (a, b) = (new_key(), new_key());
         let allowed = allowed(&[plain_line(a.public()), plain_line(b.public())]);
         store
-            .check("reg", "1.0.0", &verified("1.0.0", Some(&a), &allowed), &allowed, false)
+            .check(
+                &"reg".into(),
+                "1.0.0",
+                &verified("1.0.0", Some(&a), &allowed),
+                &allowed,
+                false,
+            )
             .unwrap();
         let v2 = verified("2.0.0", Some(&b), &allowed);
         assert_eq!(
-            store.check("reg", "2.0.0", &v2, &allowed, true).unwrap(),
+            store.check(&"reg".into(), "2.0.0", &v2, &allowed, true).unwrap(),
             PinDecision::AcceptedNewKey { key_id: b.id() }
         );
         assert_eq!(
-            store.check("reg", "2.0.0", &v2, &allowed, false).unwrap(),
+            store.check(&"reg".into(), "2.0.0", &v2, &allowed, false).unwrap(),
             PinDecision::Pinned { key_id: b.id() }
         );
         let ids: Vec<KeyId> = store.pinned("reg", "demo").unwrap().iter().map(|p| p.id).collect();
@@ -391,11 +423,17 @@ mod tests {
         let (a, b) = (new_key(), new_key());
         let allowed = allowed(&[plain_line(a.public()), vouched_line(b.public(), &a)]);
         store
-            .check("reg", "1.0.0", &verified("1.0.0", Some(&a), &allowed), &allowed, false)
+            .check(
+                &"reg".into(),
+                "1.0.0",
+                &verified("1.0.0", Some(&a), &allowed),
+                &allowed,
+                false,
+            )
             .unwrap();
         let v2 = verified("2.0.0", Some(&b), &allowed);
         assert_eq!(
-            store.check("reg", "2.0.0", &v2, &allowed, false).unwrap(),
+            store.check(&"reg".into(), "2.0.0", &v2, &allowed, false).unwrap(),
             PinDecision::Vouched {
                 key_id: b.id(),
                 by: a.id()
@@ -404,7 +442,7 @@ mod tests {
         // Trust in b no longer depends on the vouch line staying in the index.
         let without_vouch = self::allowed(&[plain_line(a.public()), plain_line(b.public())]);
         assert_eq!(
-            store.check("reg", "2.0.0", &v2, &without_vouch, false).unwrap(),
+            store.check(&"reg".into(), "2.0.0", &v2, &without_vouch, false).unwrap(),
             PinDecision::Pinned { key_id: b.id() }
         );
     }
@@ -421,11 +459,17 @@ mod tests {
             vouched_line(c.public(), &b),
         ]);
         store
-            .check("reg", "1.0.0", &verified("1.0.0", Some(&a), &allowed), &allowed, false)
+            .check(
+                &"reg".into(),
+                "1.0.0",
+                &verified("1.0.0", Some(&a), &allowed),
+                &allowed,
+                false,
+            )
             .unwrap();
         let v2 = verified("2.0.0", Some(&c), &allowed);
         assert!(matches!(
-            store.check("reg", "2.0.0", &v2, &allowed, false),
+            store.check(&"reg".into(), "2.0.0", &v2, &allowed, false),
             Err(TrustError::UnpinnedKey { .. })
         ));
     }
@@ -438,16 +482,24 @@ mod tests {
         let allowed = allowed(&[plain_line(a.public())]);
         let unsigned = verified("0.9.0", None, &allowed);
         assert_eq!(
-            store.check("reg", "0.9.0", &unsigned, &allowed, false).unwrap(),
+            store.check(&"reg".into(), "0.9.0", &unsigned, &allowed, false).unwrap(),
             PinDecision::Unsigned
         );
         store
-            .check("reg", "1.0.0", &verified("1.0.0", Some(&a), &allowed), &allowed, false)
+            .check(
+                &"reg".into(),
+                "1.0.0",
+                &verified("1.0.0", Some(&a), &allowed),
+                &allowed,
+                false,
+            )
             .unwrap();
-        let err = store.check("reg", "0.9.0", &unsigned, &allowed, false).unwrap_err();
+        let err = store
+            .check(&"reg".into(), "0.9.0", &unsigned, &allowed, false)
+            .unwrap_err();
         assert!(matches!(err, TrustError::UnsignedButPinned { .. }), "{err}");
         assert_eq!(
-            store.check("reg", "0.9.0", &unsigned, &allowed, true).unwrap(),
+            store.check(&"reg".into(), "0.9.0", &unsigned, &allowed, true).unwrap(),
             PinDecision::AcceptedUnsigned
         );
     }

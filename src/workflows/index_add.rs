@@ -37,7 +37,7 @@
 //! use ggen_marketplace::{archive, util::progress::NoProgress, workflows::{index_add, index_init}};
 //! let dir = tempfile::tempdir().unwrap();
 //! let index = dir.path().join("index");
-//! index_init::init(&index, None).unwrap();
+//! index_init::init(&index, None, None).unwrap();
 //! let package = dir.path().join("hello");
 //! std::fs::create_dir(&package).unwrap();
 //! std::fs::write(package.join("ggen.toml"), "[package]\nname = \"hello\"\nversion = \"1.0.0\"\n").unwrap();

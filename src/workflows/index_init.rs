@@ -3,17 +3,21 @@
 //! ```
 //! let dir = tempfile::tempdir().unwrap();
 //! let index = dir.path().join("my-index");
-//! let created = ggen_marketplace::workflows::index_init::init(&index, Some("Acme templates")).unwrap();
+//! let created = ggen_marketplace::workflows::index_init::init(&index, Some("Acme templates"), Some("com.acme.templates")).unwrap();
 //! assert!(created.files.contains(&"config.json".to_string()));
 //! let config = std::fs::read_to_string(index.join("config.json")).unwrap();
-//! assert!(config.contains("Acme templates"));
+//! assert!(config.contains("Acme templates") && config.contains(r#""id": "com.acme.templates""#));
+//! assert_eq!(created.id, "com.acme.templates");
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::format::{CONFIG_FILE, IndexConfig};
+use sha2::{Digest, Sha256};
+
+use crate::format::CONFIG_FILE;
+use crate::format::identity::{BadRegistryId, check_id};
 use crate::util::fs::{FsError, write_atomic};
 
 /// The files of `index-template/`, embedded so an installed binary needs
@@ -45,6 +49,8 @@ const TEMPLATE: &[(&str, &str, bool)] = &[
 pub struct CreatedIndex {
     /// The index directory.
     pub dir: PathBuf,
+    /// The registry's identity, config.json's `id`.
+    pub id: String,
     /// The files written, relative to `dir`.
     pub files: Vec<String>,
 }
@@ -56,20 +62,30 @@ pub enum InitError {
     #[error("{} already exists and is not empty; choose a new directory", .0.display())]
     NotEmpty(PathBuf),
     #[error(transparent)]
+    BadId(#[from] BadRegistryId),
+    #[error(transparent)]
     Fs(#[from] FsError),
 }
 
 /// Creates a new index in `dir` (which must be missing or empty), naming the
-/// registry `name` in config.json when given.
-pub fn init(dir: &Path, name: Option<&str>) -> Result<CreatedIndex, InitError> {
+/// registry `name` in config.json when given. Its identity (config.json's
+/// `id`, which every mirror and copy keeps) is `id`, or a new unique one.
+pub fn init(dir: &Path, name: Option<&str>, id: Option<&str>) -> Result<CreatedIndex, InitError> {
     if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(InitError::NotEmpty(dir.to_owned()));
     }
+    let id = match id {
+        Some(id) => {
+            check_id(id)?;
+            id.to_owned()
+        }
+        None => unique_id(dir),
+    };
     let mut files = Vec::new();
     for (path, contents, executable) in TEMPLATE {
         let target = dir.join(path);
-        let contents = match (*path, name) {
-            (CONFIG_FILE, Some(name)) => with_name(contents, name),
+        let contents = match *path {
+            CONFIG_FILE => with_identity(contents, name, &id),
             _ => (*contents).to_owned(),
         };
         write_atomic(&target, contents.as_bytes())?;
@@ -80,14 +96,44 @@ pub fn init(dir: &Path, name: Option<&str>) -> Result<CreatedIndex, InitError> {
     }
     Ok(CreatedIndex {
         dir: dir.to_owned(),
+        id,
         files,
     })
 }
 
-fn with_name(template_config: &str, name: &str) -> String {
-    let mut config = IndexConfig::from_json(template_config).expect("the template's config.json is valid");
-    config.name = Some(name.to_owned());
-    config.to_json()
+/// The template's config.json with `id` (right after `dl`) and `name` set;
+/// edited as JSON so every other field, `"keys": []` included, stays as the
+/// template has it.
+fn with_identity(template_config: &str, name: Option<&str>, id: &str) -> String {
+    let template: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(template_config).expect("the template's config.json is an object");
+    let mut config = serde_json::Map::new();
+    for (key, value) in template {
+        let is_dl = key == "dl";
+        config.insert(key, value);
+        if is_dl {
+            config.insert("id".into(), id.into());
+        }
+    }
+    if let Some(name) = name {
+        config.insert("name".into(), name.into());
+    }
+    let mut text = serde_json::to_string_pretty(&config).expect("JSON always serializes");
+    text.push('\n');
+    text
+}
+
+/// An identity no other index has: `ggen-` and 16 hex digits of a hash of
+/// the time, the process and the directory. Not a secret, only unique.
+fn unique_id(dir: &Path) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let seed = format!("{now} {} {}", std::process::id(), dir.display());
+    let digest = Sha256::digest(seed.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("ggen-{hex}")
 }
 
 #[cfg(unix)]
@@ -105,6 +151,7 @@ fn make_executable(_path: &Path) -> Result<(), FsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::IndexConfig;
 
     /// Every file of index-template/ is embedded, so the template and the
     /// binary cannot drift apart.
@@ -134,7 +181,7 @@ mod tests {
     fn refuses_a_non_empty_directory() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("keep.txt"), "mine").unwrap();
-        assert!(matches!(init(dir.path(), None), Err(InitError::NotEmpty(_))));
+        assert!(matches!(init(dir.path(), None, None), Err(InitError::NotEmpty(_))));
         assert_eq!(std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(), "mine");
     }
 
@@ -142,9 +189,15 @@ mod tests {
     fn writes_a_valid_config_and_an_executable_check_script() {
         let dir = tempfile::tempdir().unwrap();
         let index = dir.path().join("idx");
-        init(&index, None).unwrap();
-        let config = std::fs::read_to_string(index.join(CONFIG_FILE)).unwrap();
-        assert!(IndexConfig::from_json(&config).is_ok());
+        let created = init(&index, None, None).unwrap();
+        let config = IndexConfig::from_json(&std::fs::read_to_string(index.join(CONFIG_FILE)).unwrap()).unwrap();
+        assert_eq!(config.id.as_deref(), Some(created.id.as_str()));
+        let other = init(&dir.path().join("other"), None, None).unwrap();
+        assert_ne!(other.id, created.id, "every new index has an identity of its own");
+        assert!(matches!(
+            init(&dir.path().join("bad"), None, Some("no spaces")),
+            Err(InitError::BadId(_))
+        ));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

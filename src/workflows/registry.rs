@@ -18,6 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::format::{IndexConfig, RegistryIdentity};
 use crate::home::{GgenHome, UserConfig};
 use crate::sources::git::GitSource;
 use crate::sources::local::LocalSource;
@@ -38,8 +39,31 @@ pub fn bundled_example_registry() -> PathBuf {
 pub struct ChosenRegistry {
     /// Its name in config.toml, if it was chosen by name.
     pub name: Option<String>,
-    /// Where it is.
+    /// Where it is read from.
     pub location: RegistryLocation,
+    /// The registries it stands in for (`replace-with` in config.toml):
+    /// their locks stay valid when read through this one.
+    pub stands_for: Vec<RegistryLocation>,
+}
+
+impl ChosenRegistry {
+    /// The registry's identity in `ggen.lock` and the pin store, given its
+    /// `config.json` (see `format::identity`): config.json's `id`, else the
+    /// location of the registry it stands in for, else its own location;
+    /// every location involved is an alias.
+    pub fn identity(&self, config: &IndexConfig) -> RegistryIdentity {
+        let own = self.location.source_id();
+        let id = match (&config.id, self.stands_for.first()) {
+            (Some(id), _) => id.clone(),
+            (None, Some(upstream)) => upstream.source_id(),
+            (None, None) => own.clone(),
+        };
+        self.stands_for
+            .iter()
+            .fold(RegistryIdentity::new(id).with_alias(own), |identity, upstream| {
+                identity.with_alias(upstream.source_id())
+            })
+    }
 }
 
 /// Why no registry could be chosen or opened.
@@ -59,6 +83,18 @@ pub enum RegistryError {
     /// The configured string is not a location.
     #[error("registry `{given}`: {source}")]
     Location { given: String, source: LocationError },
+    /// `replace-with` names no registry of config.toml.
+    #[error(
+        "[registries.{name}] replace-with = \"{target}\" in {config}, but there is no [registries.{target}]; add it with the url of the mirror"
+    )]
+    UnknownReplacement {
+        name: String,
+        target: String,
+        config: String,
+    },
+    /// `replace-with` entries that form a loop.
+    #[error("[registries.{name}] replace-with in {config} leads back to itself; remove one replace-with of the loop")]
+    ReplacementLoop { name: String, config: String },
     /// The source could not be opened.
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -77,15 +113,74 @@ pub fn choose(
             example: bundled_example_registry().display().to_string(),
         });
     };
-    let (name, url) = match config.registries.get(given) {
-        Some(named) => (Some(given.to_owned()), named.url.as_str()),
-        None => (None, given),
+    let parse = |url: &str| {
+        RegistryLocation::parse(url).map_err(|source| RegistryError::Location {
+            given: given.to_owned(),
+            source,
+        })
     };
-    let location = RegistryLocation::parse(url).map_err(|source| RegistryError::Location {
-        given: given.to_owned(),
-        source,
-    })?;
-    Ok(ChosenRegistry { name, location })
+    let Some(named) = config.registries.get(given) else {
+        let location = parse(given)?;
+        let name = config
+            .registries
+            .iter()
+            .find(|(_, named)| RegistryLocation::parse(&named.url).ok().as_ref() == Some(&location))
+            .map(|(name, _)| name.clone());
+        let stands_for = replaced_by(name.as_deref(), config, &parse)?;
+        return Ok(ChosenRegistry {
+            name,
+            location,
+            stands_for,
+        });
+    };
+    let mut stands_for = Vec::new();
+    let (mut name, mut named) = (given.to_owned(), named);
+    while let Some(target) = &named.replace_with {
+        stands_for.push(parse(&named.url)?);
+        let error_context = (name.clone(), config_file.display().to_string());
+        named = config
+            .registries
+            .get(target)
+            .ok_or_else(|| RegistryError::UnknownReplacement {
+                name: error_context.0.clone(),
+                target: target.clone(),
+                config: error_context.1.clone(),
+            })?;
+        name = target.clone();
+        if name == given || stands_for.len() > config.registries.len() {
+            return Err(RegistryError::ReplacementLoop {
+                name: given.to_owned(),
+                config: error_context.1,
+            });
+        }
+    }
+    for upstream in replaced_by(Some(&name), config, &parse)? {
+        if !stands_for.contains(&upstream) {
+            stands_for.push(upstream);
+        }
+    }
+    Ok(ChosenRegistry {
+        name: Some(name),
+        location: parse(&named.url)?,
+        stands_for,
+    })
+}
+
+/// The locations of the registries that `replace-with` the one named `name`.
+fn replaced_by(
+    name: Option<&str>,
+    config: &UserConfig,
+    parse: &dyn Fn(&str) -> Result<RegistryLocation, RegistryError>,
+) -> Result<Vec<RegistryLocation>, RegistryError> {
+    let Some(name) = name else {
+        return Ok(Vec::new());
+    };
+    config
+        .registries
+        .values()
+        .filter(|named| named.replace_with.as_deref() == Some(name))
+        .map(|named| parse(&named.url))
+        .collect()
 }
 
 /// How sources behave on the network.
@@ -162,4 +257,69 @@ pub fn open(
         }
     };
     Ok(Opened { registry, cloned: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+[registries.upstream]
+url = "sparse+https://registry.example/index/"
+replace-with = "corp"
+
+[registries.corp]
+url = "sparse+http://mirror.corp.test/index/"
+"#;
+
+    fn chose(given: &str, config: &str) -> Result<ChosenRegistry, RegistryError> {
+        choose(
+            Some(given),
+            &UserConfig::parse(config).unwrap(),
+            Path::new("/h/config.toml"),
+        )
+    }
+
+    #[test]
+    fn a_replaced_registry_is_read_from_its_mirror_under_its_own_identity() {
+        let upstream = "sparse+https://registry.example/index/";
+        let mirror = "sparse+http://mirror.corp.test/index/";
+        for given in ["upstream", "corp", "sparse+http://mirror.corp.test/index"] {
+            let chosen = chose(given, CONFIG).unwrap();
+            assert_eq!(chosen.location.source_id(), mirror, "{given}");
+            assert_eq!(chosen.name.as_deref(), Some("corp"), "{given}");
+            let identity = chosen.identity(&IndexConfig::with_dl("a/{crate}"));
+            assert_eq!(identity.id(), upstream, "{given}: the lock keeps naming the upstream");
+            assert!(identity.is_source(mirror), "{given}");
+        }
+        // An explicit id wins, and both locations stay aliases.
+        let mut config = IndexConfig::with_dl("a/{crate}");
+        config.id = Some("io.example".into());
+        let identity = chose("upstream", CONFIG).unwrap().identity(&config);
+        assert_eq!(identity.id(), "io.example");
+        assert!(identity.is_source(upstream) && identity.is_source(mirror));
+    }
+
+    #[test]
+    fn without_replacement_the_identity_is_the_id_or_the_location() {
+        let chosen = chose("sparse+https://plain.test/i/", "").unwrap();
+        assert!(chosen.stands_for.is_empty());
+        let identity = chosen.identity(&IndexConfig::with_dl("a/{crate}"));
+        assert_eq!(identity.id(), "sparse+https://plain.test/i/");
+        assert!(identity.aliases().is_empty());
+    }
+
+    #[test]
+    fn unknown_and_looping_replacements_are_refused() {
+        let unknown = "[registries.a]\nurl = \"sparse+https://a.test/\"\nreplace-with = \"nope\"\n";
+        let err = chose("a", unknown).unwrap_err().to_string();
+        assert!(
+            err.contains("[registries.nope]") && err.contains("/h/config.toml"),
+            "{err}"
+        );
+        let looping = "[registries.a]\nurl = \"sparse+https://a.test/\"\nreplace-with = \"b\"\n\
+                       [registries.b]\nurl = \"sparse+https://b.test/\"\nreplace-with = \"a\"\n";
+        let err = chose("a", looping).unwrap_err();
+        assert!(matches!(err, RegistryError::ReplacementLoop { .. }), "{err}");
+    }
 }

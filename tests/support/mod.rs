@@ -4,5 +4,6 @@
 //! Not every test binary uses every helper, hence the blanket allow.
 #![allow(dead_code)]
 
+pub mod fixture;
 pub mod http;
 pub mod servers;

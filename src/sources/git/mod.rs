@@ -49,13 +49,18 @@
 //! next update, under the lock.
 //!
 //! # Relative `dl`
-//! A relative `dl` in `config.json` resolves against the index's location
-//! ([`PackageSource::download_base`]): the URL without `git+` for http(s)
+//! A relative `dl` that stays inside the index (`archives/{crate}/…`, as
+//! `index init` writes it) names archives committed to the index itself, as
+//! `publish` puts them: they are read from the clone
+//! ([`PackageSource::read_stored_archive`]), so such an index needs no file
+//! server at all. Otherwise a relative `dl` resolves against the index's
+//! location ([`PackageSource::download_base`]): the URL without `git+` for http(s)
 //! (a repository served at `https://host/reg/index.git` with
 //! `"dl": "../archives/{crate}-{version}.tar.gz"` downloads from
 //! `https://host/reg/archives/…`), and the repository's directory for
 //! `file://` URLs and paths. A `git://` URL serves no files, so an index
-//! reached that way needs an absolute `dl`.
+//! reached that way keeps its archives in its commits or has an absolute
+//! `dl`.
 
 mod fetch;
 mod progress;
@@ -330,6 +335,10 @@ impl PackageSource for GitSource {
 
     fn download_base(&self) -> String {
         self.url.download_base.clone()
+    }
+
+    fn read_stored_archive(&self, path: &str) -> Result<Option<Vec<u8>>, SourceError> {
+        self.read(path)
     }
 
     fn update(&self, progress: &dyn Progress) -> Result<UpdateReport, SourceError> {

@@ -16,7 +16,8 @@
 //! let index = LocalSource::open("examples/registry").unwrap();
 //! let home = GgenHome::at("/tmp/ggen-home");
 //! let project = Project::at("/tmp/my-project"); // holds ggen.toml
-//! let report = install(&project, None, &index, "dir+examples/registry", &home, &InstallOptions::default(), &NoProgress).unwrap();
+//! let identity = "io.ggen.examples".into(); // config.json's `id`
+//! let report = install(&project, None, &index, &identity, &home, &InstallOptions::default(), &NoProgress).unwrap();
 //! for package in &report.packages {
 //!     println!("{} {} in {}", package.name, package.version, package.path.display());
 //! }
@@ -42,9 +43,11 @@ use self::signatures::SignatureCheck;
 use super::project::{Project, ProjectError};
 use crate::archive::unpack::UnpackError;
 use crate::format::manifest::ManifestEditor;
+use crate::format::{Lockfile, RegistryIdentity};
 use crate::home::GgenHome;
 use crate::resolve::{ResolveError, ResolvedPackage};
 use crate::sources::http::HttpError;
+use crate::sources::location::RegistryLocation;
 use crate::sources::{PackageSource, SourceError};
 use crate::trust::{PinStoreError, TrustError};
 use crate::util::fs::{FileLock, FsError};
@@ -125,6 +128,19 @@ pub enum InstallError {
         "`{name}` is not in ggen.lock, so there is nothing to update; `ggen-market tree` shows the locked packages"
     )]
     NothingToUpdate { name: String },
+    /// `--locked`, and ggen.lock names another registry than the one used.
+    #[error(
+        "ggen.lock was made against registry `{locked}`, but {location} is registry `{used}`, and --locked forbids resolving afresh.\n\
+         If {location} is a mirror or a copy of `{locked}`, say so{how}.\n\
+         Otherwise run `ggen-market install` without --locked to lock against `{used}`"
+    )]
+    LockedToAnotherRegistry {
+        locked: String,
+        used: String,
+        location: String,
+        /// The ways to map one identity to the other that apply.
+        how: String,
+    },
     /// `--locked` without a lockfile.
     #[error("--locked needs a ggen.lock, and {} has none; run `ggen-market install` once and commit ggen.lock", .0.display())]
     NoLockfile(PathBuf),
@@ -174,7 +190,7 @@ pub enum InstallError {
     Http(#[from] HttpError),
     /// `dl` gives a URL no archive can be downloaded from.
     #[error(
-        "cannot download {url}: archives come over http(s) or from a local path, not {scheme}://. A relative `dl` in config.json resolves against the index's own URL, and a git remote serves no files: such an index needs an absolute http(s) `dl`"
+        "cannot download {url}: archives come over http(s) or from a local path, not {scheme}://. A git index either commits its archives at the path its relative `dl` names inside the index (`index add` and `publish` put them there; this one is not in the commit), or needs an absolute http(s) `dl`"
     )]
     UnsupportedDownloadUrl { url: String, scheme: String },
     /// A download got an answer other than the archive.
@@ -217,12 +233,13 @@ pub enum InstallError {
 
 /// Installs what `project`'s ggen.toml asks for (or what `edited` makes of
 /// it, for `add` and `remove`: the manifest is then written just before the
-/// lockfile), from `source`, whose lockfile id is `registry_id`.
+/// lockfile), from `source`, whose identity in ggen.lock and the pin store
+/// is `identity`.
 pub fn install(
     project: &Project,
     edited: Option<&ManifestEditor>,
     source: &dyn PackageSource,
-    registry_id: &str,
+    identity: &RegistryIdentity,
     home: &GgenHome,
     options: &InstallOptions,
     progress: &dyn Progress,
@@ -234,17 +251,24 @@ pub fn install(
         })?,
         None => project.manifest()?,
     };
-    let old_lock = project.lockfile()?;
-    if options.locked && old_lock.is_none() {
+    let written_lock = project.lockfile()?;
+    if options.locked && written_lock.is_none() {
         return Err(InstallError::NoLockfile(project.dir().to_owned()));
     }
-    let plan = plan(&manifest, old_lock.as_ref(), source, registry_id, &options.unpin)?;
-    let lock_changes = old_lock.as_ref() != Some(&plan.lockfile);
-    if options.locked && lock_changes {
+    // A lock written under one of the registry's aliases (an old lock's
+    // URL, the registry a mirror stands in for) means the same packages.
+    let old_lock = written_lock.as_ref().map(|lock| lock.migrated_to(identity));
+    if options.locked {
+        refuse_another_registry(old_lock.as_ref(), identity, source)?;
+    }
+    let plan = plan(&manifest, old_lock.as_ref(), source, identity, &options.unpin)?;
+    if options.locked && old_lock.as_ref() != Some(&plan.lockfile) {
         return Err(InstallError::LockfileOutOfDate {
             changes: describe_changes(&plan.changes),
         });
     }
+    // `--locked` never writes; otherwise a migrated lock is written too.
+    let lock_changes = !options.locked && written_lock.as_ref() != Some(&plan.lockfile);
     let packages_dir = home.packages_dir();
     if options.dry_run {
         let packages = plan
@@ -262,7 +286,7 @@ pub fn install(
     }
     let _lock = FileLock::exclusive(&home.install_lock(), |_| {})?;
     place::remove_stale_staging(&packages_dir)?;
-    let checker = SignatureCheck::new(source, registry_id, home, old_lock.as_ref(), options.accept_new_key)?;
+    let checker = SignatureCheck::new(source, identity, home, old_lock.as_ref(), options.accept_new_key)?;
     let (signers, new_pins): (Vec<_>, Vec<_>) = plan
         .resolution
         .packages
@@ -304,6 +328,32 @@ pub fn install(
     }
 }
 
+fn refuse_another_registry(
+    lock: Option<&Lockfile>,
+    identity: &RegistryIdentity,
+    source: &dyn PackageSource,
+) -> Result<(), InstallError> {
+    let Some(locked) = lock.and_then(|lock| lock.foreign_source(identity)) else {
+        return Ok(());
+    };
+    let mut how = format!(": give its config.json the identity of the original, \"id\": \"{locked}\"");
+    if let Some(url) = RegistryLocation::url_of_source_id(locked) {
+        how = format!(
+            " in one of two ways:\n  - give its config.json the identity of the original, \"id\": \"{locked}\";\n  \
+             - or declare the replacement in GGEN_HOME/config.toml:\n      \
+             [registries.upstream]\n      url = \"{url}\"\n      replace-with = \"mirror\"\n      \
+             [registries.mirror]\n      url = \"{}\"\n    and use --registry upstream",
+            source.describe()
+        );
+    }
+    Err(InstallError::LockedToAnotherRegistry {
+        locked: locked.to_owned(),
+        used: identity.id().to_owned(),
+        location: source.describe(),
+        how,
+    })
+}
+
 fn registry_signer(plan: &Plan, package: &ResolvedPackage) -> Option<String> {
     plan.lockfile
         .packages
@@ -337,10 +387,8 @@ fn place_all(
     progress: &dyn Progress,
     placed: &Mutex<Vec<Placement>>,
 ) -> Result<Vec<InstalledPackage>, InstallError> {
-    let config = source.config()?;
-    let base = source.download_base();
     let connections = options.max_connections.unwrap_or(16).max(1);
-    let fetcher = ArchiveFetcher::new(home.archives_dir(), options.offline, connections);
+    let fetcher = ArchiveFetcher::new(source, home.archives_dir(), options.offline, connections)?;
     let packages_dir = home.packages_dir();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(connections.min(plan.resolution.packages.len().max(1)))
@@ -356,8 +404,7 @@ fn place_all(
                 let mut installed = planned(package, &packages_dir, signer.clone());
                 if installed.newly_installed {
                     let entry = &package.entry.entry;
-                    let url = config.download_url(&base, &entry.name, &entry.vers, &entry.cksum);
-                    let archive = fetcher.archive(entry, &url)?;
+                    let archive = fetcher.archive(entry)?;
                     let placement = place::place(&archive, entry, &installed.path)?;
                     placed.lock().unwrap_or_else(|e| e.into_inner()).push(placement);
                 } else {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::InstallError;
+use crate::format::RegistryIdentity;
 use crate::format::lockfile::{LockedPackage, Lockfile};
 use crate::format::manifest::Manifest;
 use crate::resolve::{self, Request, Resolution};
@@ -66,15 +67,16 @@ pub struct Plan {
 }
 
 /// Resolves `manifest` against `source`, preferring the versions `old`
-/// pins, and builds the lockfile that results. `registry_id` is written as
-/// each package's `source`.
+/// pins, and builds the lockfile that results. `identity`'s id is written
+/// as each package's `source`; only `old`'s entries under that id pin.
 pub fn plan(
     manifest: &Manifest,
     old: Option<&Lockfile>,
     source: &dyn PackageSource,
-    registry_id: &str,
+    identity: &RegistryIdentity,
     unpin: &Unpin,
 ) -> Result<Plan, InstallError> {
+    let registry_id = identity.id();
     let mut request = Request::new(manifest.dependencies.iter().map(|(n, r)| (n.as_str(), r.as_str())));
     for locked in old.iter().flat_map(|lock| &lock.packages) {
         if locked.source == registry_id

@@ -3,7 +3,7 @@
 //! pinned in `GGEN_HOME/trust/`, and the signer `ggen.lock` recorded.
 
 use super::InstallError;
-use crate::format::{IndexConfig, Lockfile};
+use crate::format::{IndexConfig, Lockfile, RegistryIdentity};
 use crate::home::GgenHome;
 use crate::resolve::ResolvedPackage;
 use crate::sources::PackageSource;
@@ -13,7 +13,7 @@ use crate::trust::{AllowedKeys, KeyId, NewPin, OwnerKeys, PinStore, TrustError, 
 pub struct SignatureCheck<'a> {
     source: &'a dyn PackageSource,
     config: IndexConfig,
-    registry_id: &'a str,
+    identity: &'a RegistryIdentity,
     pins: PinStore,
     lockfile: Option<&'a Lockfile>,
     accept_new_key: bool,
@@ -23,7 +23,7 @@ impl<'a> SignatureCheck<'a> {
     /// Reads the index's config (its keys and policy) once.
     pub fn new(
         source: &'a dyn PackageSource,
-        registry_id: &'a str,
+        identity: &'a RegistryIdentity,
         home: &GgenHome,
         lockfile: Option<&'a Lockfile>,
         accept_new_key: bool,
@@ -31,7 +31,7 @@ impl<'a> SignatureCheck<'a> {
         Ok(SignatureCheck {
             config: source.config()?,
             source,
-            registry_id,
+            identity,
             pins: PinStore::new(home.trust_dir()),
             lockfile,
             accept_new_key,
@@ -50,7 +50,7 @@ impl<'a> SignatureCheck<'a> {
         let verified = verify_entry(&package.entry.line, &package.entry.entry, &allowed)?;
         self.check_lockfile_signer(package, verified.key_id, &allowed)?;
         let (_, pin) = self.pins.judge(
-            self.registry_id,
+            self.identity,
             &package.entry.entry.vers,
             &verified,
             &allowed,
@@ -80,7 +80,7 @@ impl<'a> SignatureCheck<'a> {
             .lockfile
             .iter()
             .flat_map(|lock| lock.find(&package.id.name))
-            .filter(|locked| locked.source == self.registry_id)
+            .filter(|locked| locked.source == self.identity.id())
             .find_map(|locked| locked.signer.clone());
         let (Some(locked), Some(found)) = (locked_signer, signer) else {
             return Ok(());
