@@ -26,6 +26,7 @@ use semver::{Version, VersionReq};
 
 use ggen_marketplace::format::{DepKind, IndexConfig, IndexEntry};
 use ggen_marketplace::resolve::{Request, Resolution, resolve};
+use ggen_marketplace::sources::download::Downloader;
 use ggen_marketplace::sources::local::LocalSource;
 use ggen_marketplace::sources::{PackageSource, SourceError, UpdateReport};
 use ggen_marketplace::util::progress::Progress;
@@ -56,6 +57,9 @@ impl PackageSource for CountingSource {
     }
     fn download_base(&self) -> String {
         self.inner.download_base()
+    }
+    fn downloader(&self) -> &Downloader {
+        self.inner.downloader()
     }
     fn update(&self, progress: &dyn Progress) -> Result<UpdateReport, SourceError> {
         self.inner.update(progress)

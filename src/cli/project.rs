@@ -127,7 +127,6 @@ fn options(session: &Session, flags: &InstallFlags) -> InstallOptions {
     InstallOptions {
         dry_run: flags.dry_run,
         accept_new_key: flags.accept_new_key,
-        offline: session.net.offline,
         max_connections: session.net.max_connections,
         ..InstallOptions::default()
     }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::download::{DEFAULT_MAX_CONNECTIONS, Downloader};
 use super::{PackageSource, SourceError, UpdateReport};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::util::progress::Progress;
@@ -11,10 +12,13 @@ use crate::util::progress::Progress;
 #[derive(Debug, Clone)]
 pub struct LocalSource {
     root: PathBuf,
+    downloader: Downloader,
 }
 
 impl LocalSource {
     /// Opens the index rooted at `root`, which must hold a `config.json`.
+    /// Archives that `dl` puts on a server are downloaded when asked for;
+    /// [`LocalSource::with_downloader`] sets other network settings.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, SourceError> {
         let root = root.into();
         if !root.join(CONFIG_FILE).is_file() {
@@ -22,7 +26,15 @@ impl LocalSource {
                 location: root.display().to_string(),
             });
         }
-        Ok(LocalSource { root })
+        Ok(LocalSource {
+            root,
+            downloader: Downloader::new(false, DEFAULT_MAX_CONNECTIONS),
+        })
+    }
+
+    /// The same index, downloading archives with `downloader`.
+    pub fn with_downloader(self, downloader: Downloader) -> Self {
+        LocalSource { downloader, ..self }
     }
 
     /// The index directory.
@@ -65,6 +77,10 @@ impl PackageSource for LocalSource {
 
     fn download_base(&self) -> String {
         self.root.display().to_string()
+    }
+
+    fn downloader(&self) -> &Downloader {
+        &self.downloader
     }
 
     fn update(&self, _progress: &dyn Progress) -> Result<UpdateReport, SourceError> {

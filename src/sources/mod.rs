@@ -17,6 +17,7 @@
 //! assert_eq!(source.package_names().unwrap(), Some(vec!["demo".to_string()]));
 //! ```
 
+pub mod download;
 pub mod git;
 pub mod http;
 pub mod local;
@@ -25,6 +26,7 @@ pub mod sparse;
 
 use std::path::PathBuf;
 
+use self::download::{DownloadError, Downloader};
 use crate::format::entry::EntryParseError;
 use crate::format::{IndexConfig, IndexEntry, config::ConfigError, name};
 use crate::util::fs::FsError;
@@ -85,6 +87,9 @@ pub enum SourceError {
     /// A GET failed (after retries where retrying could help).
     #[error(transparent)]
     Http(#[from] http::HttpError),
+    /// An archive could not be had from where `dl` points.
+    #[error(transparent)]
+    Download(#[from] DownloadError),
     /// Offline, and the cache does not hold the answer.
     #[error(
         "{what} is not in the local cache of {registry} and offline mode forbids the network; run `{command}` while online first"
@@ -109,6 +114,17 @@ pub enum SourceError {
         dir.display()
     )]
     NotFetched { registry: String, dir: PathBuf },
+}
+
+/// A package archive as a source served it, not yet checked against the
+/// entry's `cksum`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedArchive {
+    /// The archive's bytes.
+    pub bytes: Vec<u8>,
+    /// Where they came from (a URL, a path, or a path in a git commit), for
+    /// messages.
+    pub origin: String,
 }
 
 /// Read access to an index, whatever the transport.
@@ -156,6 +172,26 @@ pub trait PackageSource: Sync {
     /// commits. Others answer `None` and archives are downloaded from `dl`.
     fn read_stored_archive(&self, _path: &str) -> Result<Option<Vec<u8>>, SourceError> {
         Ok(None)
+    }
+
+    /// How this source downloads archives from where `dl` points: its
+    /// network settings (offline or not, connections) travel with it.
+    fn downloader(&self) -> &Downloader;
+
+    /// The archive of `entry`, unverified (callers check it against
+    /// `entry.cksum`): as the source stores it in the index, else
+    /// downloaded from where `dl` points.
+    fn fetch_archive(&self, entry: &IndexEntry) -> Result<FetchedArchive, SourceError> {
+        let config = self.config()?;
+        if let Some(path) = config.archive_path_in_index(&entry.name, &entry.vers, &entry.cksum)
+            && let Some(bytes) = self.read_stored_archive(&path)?
+        {
+            let origin = format!("{} {path}", self.describe());
+            return Ok(FetchedArchive { bytes, origin });
+        }
+        let url = config.download_url(&self.download_base(), &entry.name, &entry.vers, &entry.cksum);
+        let bytes = self.downloader().get(&url)?;
+        Ok(FetchedArchive { bytes, origin: url })
     }
 
     /// Brings the local copy up to date with the remote index (git fetch,

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::format::{IndexConfig, RegistryIdentity};
 use crate::home::{GgenHome, UserConfig};
+use crate::sources::download::{DEFAULT_MAX_CONNECTIONS, Downloader};
 use crate::sources::git::GitSource;
 use crate::sources::local::LocalSource;
 use crate::sources::location::{LocationError, RegistryLocation};
@@ -235,7 +236,10 @@ pub fn open(
 ) -> Result<Opened, RegistryError> {
     let cache_dir = home.registry_dir(&chosen.location);
     let registry = match &chosen.location {
-        RegistryLocation::Directory { path } => OpenedRegistry::Directory(LocalSource::open(path.clone())?),
+        RegistryLocation::Directory { path } => {
+            let downloader = Downloader::new(net.offline, net.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS));
+            OpenedRegistry::Directory(LocalSource::open(path.clone())?.with_downloader(downloader))
+        }
         RegistryLocation::Sparse { .. } => {
             let mut options = SparseOptions::default();
             if let Some(max) = net.max_connections {
@@ -245,7 +249,8 @@ pub fn open(
             OpenedRegistry::Sparse(source)
         }
         RegistryLocation::Git { url } => {
-            let source = GitSource::open(url, &cache_dir, net.offline)?;
+            let source = GitSource::open(url, &cache_dir, net.offline)?
+                .with_max_connections(net.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS));
             if !net.offline && source.current_commit().is_none() {
                 let cloned = source.update(progress)?;
                 return Ok(Opened {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use crate::format::{DepKind, Dependency, IndexConfig, IndexEntry};
+use crate::sources::download::Downloader;
 use crate::sources::{PackageSource, SourceError, UpdateReport};
 use crate::util::progress::Progress;
 
@@ -13,6 +14,7 @@ pub struct MemoryIndex {
     files: BTreeMap<String, String>,
     reads: Mutex<Vec<String>>,
     broken: Option<String>,
+    downloader: Downloader,
 }
 
 impl MemoryIndex {
@@ -82,6 +84,10 @@ impl PackageSource for MemoryIndex {
 
     fn download_base(&self) -> String {
         "memory".into()
+    }
+
+    fn downloader(&self) -> &Downloader {
+        &self.downloader
     }
 
     fn update(&self, _progress: &dyn Progress) -> Result<UpdateReport, SourceError> {

@@ -73,6 +73,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use super::download::{DEFAULT_MAX_CONNECTIONS, Downloader};
 use super::{PackageSource, SourceError, UpdateReport};
 use crate::format::{CONFIG_FILE, IndexConfig};
 use crate::util::fs::{FileLock, FsError};
@@ -121,6 +122,7 @@ pub struct GitSource {
     url: GitUrl,
     cache_dir: PathBuf,
     offline: bool,
+    downloader: Downloader,
     /// The state readers see; replaced whole by an update.
     snapshot: RwLock<Option<Arc<Snapshot>>>,
 }
@@ -146,6 +148,7 @@ impl GitSource {
             url: GitUrl::parse(url)?,
             cache_dir: cache_dir.to_owned(),
             offline,
+            downloader: Downloader::new(offline, DEFAULT_MAX_CONNECTIONS),
             snapshot: RwLock::new(None),
         };
         let snapshot = source.load_snapshot()?;
@@ -158,6 +161,13 @@ impl GitSource {
         }
         *source.snapshot.write().unwrap_or_else(PoisonError::into_inner) = snapshot;
         Ok(source)
+    }
+
+    /// The same source, downloading archives that `dl` puts on a server
+    /// over at most `max_connections` connections.
+    pub fn with_max_connections(mut self, max_connections: usize) -> Self {
+        self.downloader = Downloader::new(self.offline, max_connections);
+        self
     }
 
     /// The bare clone's directory (which may not exist yet).
@@ -339,6 +349,10 @@ impl PackageSource for GitSource {
 
     fn read_stored_archive(&self, path: &str) -> Result<Option<Vec<u8>>, SourceError> {
         self.read(path)
+    }
+
+    fn downloader(&self) -> &Downloader {
+        &self.downloader
     }
 
     fn update(&self, progress: &dyn Progress) -> Result<UpdateReport, SourceError> {

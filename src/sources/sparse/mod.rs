@@ -42,6 +42,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use self::cache::{CachedFile, DiskCache};
+use super::download::Downloader;
 use super::http::{self, HttpResponse, RetryPolicy, Validators};
 use super::{NameListing, PackageSource, SourceError, UpdateReport};
 use crate::format::entry::{DepKind, Dependency};
@@ -98,6 +99,9 @@ pub struct SparseSource {
     /// `None` offline: no agent, so no socket can be opened.
     agent: Option<ureq::Agent>,
     options: SparseOptions,
+    /// Archives have their own connections: an archive host is often not
+    /// the index host.
+    downloader: Downloader,
     /// Index path → what this process learned of it, so each file is
     /// fetched at most once. Each slot has its own lock: a second reader of
     /// a file being fetched waits for that fetch instead of repeating it.
@@ -143,6 +147,7 @@ impl SparseSource {
         let agent = (!offline).then(|| http::new_agent(options.max_connections, options.timeout));
         Ok(SparseSource {
             url: url.to_owned(),
+            downloader: Downloader::new(offline, options.max_connections),
             base,
             cache: DiskCache::new(cache_dir),
             agent,
@@ -442,6 +447,10 @@ impl PackageSource for SparseSource {
 
     fn download_base(&self) -> String {
         self.base.clone()
+    }
+
+    fn downloader(&self) -> &Downloader {
+        &self.downloader
     }
 
     /// Revalidates every file in the cache, in parallel. Offline there is

@@ -1,51 +1,31 @@
-//! Getting a package's archive: from the content-addressed cache in
-//! `GGEN_HOME/archives/`, a local path, or HTTP with the sparse source's
-//! retry rules; always checked against the entry's `cksum`.
+//! Getting a package's archive for an install: from the content-addressed
+//! cache in `GGEN_HOME/archives/`, else from the source
+//! ([`PackageSource::fetch_archive`], the one download path); always checked
+//! against the entry's `cksum` before it is cached or used.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
 use super::InstallError;
-use crate::format::{IndexConfig, IndexEntry};
-use crate::sources::PackageSource;
-use crate::sources::http::{self, RetryPolicy, Validators};
-use crate::util::fs::{FsError, write_atomic};
+use crate::format::IndexEntry;
+use crate::sources::download::DownloadError;
+use crate::sources::{PackageSource, SourceError};
+use crate::util::fs::write_atomic;
 
-/// Where the archives of one source come from, shared by every download
-/// of one install.
+/// The archives of one install: a cache in front of one source.
 pub struct ArchiveFetcher<'a> {
     source: &'a dyn PackageSource,
-    config: IndexConfig,
-    base: String,
     cache_dir: PathBuf,
-    agent: Option<ureq::Agent>,
-    retry: RetryPolicy,
 }
 
 impl<'a> ArchiveFetcher<'a> {
-    /// A fetcher of `source`'s archives caching in `cache_dir`; with
-    /// `offline`, no agent exists and no socket can be opened.
-    pub fn new(
-        source: &'a dyn PackageSource,
-        cache_dir: PathBuf,
-        offline: bool,
-        max_connections: usize,
-    ) -> Result<Self, InstallError> {
-        let agent = (!offline).then(|| http::new_agent(max_connections, std::time::Duration::from_secs(30)));
-        Ok(ArchiveFetcher {
-            config: source.config()?,
-            base: source.download_base(),
-            source,
-            cache_dir,
-            agent,
-            retry: RetryPolicy::default(),
-        })
+    /// A fetcher of `source`'s archives, caching in `cache_dir`.
+    pub fn new(source: &'a dyn PackageSource, cache_dir: PathBuf) -> Self {
+        ArchiveFetcher { source, cache_dir }
     }
 
-    /// The archive bytes of `entry`, whose SHA-256 equals `entry.cksum`:
-    /// from the cache, else as the source stores it in the index (a git
-    /// index's commits), else downloaded from where `dl` points.
+    /// The archive bytes of `entry`, whose SHA-256 equals `entry.cksum`.
     pub fn archive(&self, entry: &IndexEntry) -> Result<Vec<u8>, InstallError> {
         let expected = checked_cksum(entry)?;
         let cached = self.cache_dir.join(format!("{expected}.tar.gz"));
@@ -55,67 +35,27 @@ impl<'a> ArchiveFetcher<'a> {
         {
             return Ok(bytes);
         }
-        let url = self
-            .config
-            .download_url(&self.base, &entry.name, &entry.vers, &entry.cksum);
-        let stored = match self
-            .config
-            .archive_path_in_index(&entry.name, &entry.vers, &entry.cksum)
-        {
-            Some(path) => self.source.read_stored_archive(&path)?,
-            None => None,
-        };
-        let bytes = match stored {
-            Some(bytes) => bytes,
-            None => self.download(entry, &url)?,
-        };
-        let actual = sha256_hex(&bytes);
+        let fetched = self.source.fetch_archive(entry).map_err(|e| match e {
+            SourceError::Download(DownloadError::Offline { url }) => InstallError::Offline {
+                name: entry.name.clone(),
+                version: entry.vers.clone(),
+                url,
+            },
+            other => InstallError::Source(other),
+        })?;
+        let actual = sha256_hex(&fetched.bytes);
         if actual != expected {
             return Err(InstallError::ChecksumMismatch {
                 name: entry.name.clone(),
                 version: entry.vers.clone(),
-                url,
+                url: fetched.origin,
                 expected: expected.to_owned(),
                 actual,
             });
         }
-        write_atomic(&cached, &bytes)?;
-        Ok(bytes)
+        write_atomic(&cached, &fetched.bytes)?;
+        Ok(fetched.bytes)
     }
-
-    fn download(&self, entry: &IndexEntry, url: &str) -> Result<Vec<u8>, InstallError> {
-        if url.starts_with("http://") || url.starts_with("https://") {
-            let agent = self.agent.as_ref().ok_or_else(|| InstallError::Offline {
-                name: entry.name.clone(),
-                version: entry.vers.clone(),
-                url: url.to_owned(),
-            })?;
-            let response = http::get_with_retries(agent, url, &Validators::default(), &self.retry)?;
-            if !response.is_ok() {
-                return Err(InstallError::DownloadStatus {
-                    url: url.to_owned(),
-                    status: response.status,
-                });
-            }
-            return Ok(response.body);
-        }
-        if let Some((scheme, _)) = url.split_once("://")
-            && scheme != "file"
-        {
-            return Err(InstallError::UnsupportedDownloadUrl {
-                url: url.to_owned(),
-                scheme: scheme.to_owned(),
-            });
-        }
-        let path = url
-            .strip_prefix("file://")
-            .map_or_else(|| PathBuf::from(url), PathBuf::from);
-        read_local(&path)
-    }
-}
-
-fn read_local(path: &Path) -> Result<Vec<u8>, InstallError> {
-    std::fs::read(path).map_err(|e| InstallError::Fs(FsError::new("read archive", path, e)))
 }
 
 /// `cksum` must be 64 lowercase hex digits before it names a cache file.
@@ -139,6 +79,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    use crate::sources::download::Downloader;
     use crate::sources::local::LocalSource;
 
     fn entry(cksum: &str) -> IndexEntry {
@@ -148,12 +91,12 @@ mod tests {
         .unwrap()
     }
 
-    /// An index in `dir/index` whose `dl` is `dl`.
+    /// An offline index in `dir/index` whose `dl` is `dl`.
     fn index_with_dl(dir: &Path, dl: &str) -> LocalSource {
         let index = dir.join("index");
         std::fs::create_dir_all(&index).unwrap();
         std::fs::write(index.join("config.json"), format!(r#"{{"dl":"{dl}"}}"#)).unwrap();
-        LocalSource::open(index).unwrap()
+        LocalSource::open(index).unwrap().with_downloader(Downloader::offline())
     }
 
     #[test]
@@ -163,7 +106,7 @@ mod tests {
         let archive = dir.path().join("index/archives/p-1.0.0.tar.gz");
         std::fs::create_dir_all(archive.parent().unwrap()).unwrap();
         std::fs::write(&archive, b"archive bytes").unwrap();
-        let fetcher = ArchiveFetcher::new(&source, dir.path().join("cache"), true, 1).unwrap();
+        let fetcher = ArchiveFetcher::new(&source, dir.path().join("cache"));
         let good = entry(&sha256_hex(b"archive bytes"));
         assert_eq!(fetcher.archive(&good).unwrap(), b"archive bytes");
         // Now served from the cache even though the original is gone.
@@ -177,14 +120,14 @@ mod tests {
         let archive = dir.path().join("p.tar.gz");
         std::fs::write(&archive, b"tampered").unwrap();
         let source = index_with_dl(dir.path(), &format!("file://{}/{{crate}}.tar.gz", dir.path().display()));
-        let fetcher = ArchiveFetcher::new(&source, dir.path().join("cache"), true, 1).unwrap();
+        let fetcher = ArchiveFetcher::new(&source, dir.path().join("cache"));
         let err = fetcher.archive(&entry(&sha256_hex(b"original"))).unwrap_err();
         assert!(matches!(err, InstallError::ChecksumMismatch { .. }), "{err}");
         assert!(!dir.path().join("cache").exists(), "nothing cached");
         let err = fetcher.archive(&entry("../../etc/passwd")).unwrap_err();
         assert!(matches!(err, InstallError::BadChecksumField { .. }), "{err}");
         let remote = index_with_dl(&dir.path().join("remote"), "http://127.0.0.1:9/{crate}.tgz");
-        let fetcher = ArchiveFetcher::new(&remote, dir.path().join("cache"), true, 1).unwrap();
+        let fetcher = ArchiveFetcher::new(&remote, dir.path().join("cache"));
         let err = fetcher.archive(&entry(&"a".repeat(64))).unwrap_err();
         assert!(matches!(err, InstallError::Offline { .. }), "{err}");
     }
@@ -193,10 +136,10 @@ mod tests {
     fn a_url_of_another_scheme_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let source = index_with_dl(dir.path(), "git://127.0.0.1:9418/index.git/archives/{crate}.tar.gz");
-        let fetcher = ArchiveFetcher::new(&source, dir.path().join("cache"), false, 1).unwrap();
+        let fetcher = ArchiveFetcher::new(&source, dir.path().join("cache"));
         let err = fetcher.archive(&entry(&"a".repeat(64))).unwrap_err();
         assert!(
-            matches!(&err, InstallError::UnsupportedDownloadUrl { scheme, .. } if scheme == "git"),
+            matches!(&err, InstallError::Source(SourceError::Download(DownloadError::UnsupportedScheme { scheme, .. })) if scheme == "git"),
             "{err}"
         );
         assert!(err.to_string().contains("absolute http(s) `dl`"), "{err}");

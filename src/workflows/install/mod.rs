@@ -46,7 +46,7 @@ use crate::format::manifest::ManifestEditor;
 use crate::format::{Lockfile, RegistryIdentity};
 use crate::home::GgenHome;
 use crate::resolve::{ResolveError, ResolvedPackage};
-use crate::sources::http::HttpError;
+use crate::sources::download::DEFAULT_MAX_CONNECTIONS;
 use crate::sources::location::RegistryLocation;
 use crate::sources::{PackageSource, SourceError};
 use crate::trust::{PinStoreError, TrustError};
@@ -66,9 +66,8 @@ pub struct InstallOptions {
     pub accept_new_key: bool,
     /// Lockfile pins to drop first (`update`).
     pub unpin: Unpin,
-    /// Never open a socket.
-    pub offline: bool,
-    /// Parallel downloads (default 16).
+    /// Parallel downloads (default 16); the source's own settings say
+    /// whether it may use the network at all.
     pub max_connections: Option<usize>,
 }
 
@@ -185,17 +184,6 @@ pub enum InstallError {
         "{name} {version} is not in the archive cache and --offline forbids downloading {url}; run the install once while online"
     )]
     Offline { name: String, version: String, url: String },
-    /// A download failed.
-    #[error(transparent)]
-    Http(#[from] HttpError),
-    /// `dl` gives a URL no archive can be downloaded from.
-    #[error(
-        "cannot download {url}: archives come over http(s) or from a local path, not {scheme}://. A git index either commits its archives at the path its relative `dl` names inside the index (`index add` and `publish` put them there; this one is not in the commit), or needs an absolute http(s) `dl`"
-    )]
-    UnsupportedDownloadUrl { url: String, scheme: String },
-    /// A download got an answer other than the archive.
-    #[error("GET {url} answered {status}; the registry's `dl` in config.json may be wrong, or the archive is missing")]
-    DownloadStatus { url: String, status: u16 },
     /// The archive could not be extracted safely.
     #[error("{name} {version}: {source}")]
     Unpack {
@@ -387,8 +375,8 @@ fn place_all(
     progress: &dyn Progress,
     placed: &Mutex<Vec<Placement>>,
 ) -> Result<Vec<InstalledPackage>, InstallError> {
-    let connections = options.max_connections.unwrap_or(16).max(1);
-    let fetcher = ArchiveFetcher::new(source, home.archives_dir(), options.offline, connections)?;
+    let connections = options.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS).max(1);
+    let fetcher = ArchiveFetcher::new(source, home.archives_dir());
     let packages_dir = home.packages_dir();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(connections.min(plan.resolution.packages.len().max(1)))
