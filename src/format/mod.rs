@@ -10,6 +10,7 @@ pub mod lockfile;
 pub mod manifest;
 pub mod name;
 pub mod req;
+pub mod rules;
 
 pub use config::{IndexConfig, SignaturePolicy};
 pub use entry::{DepKind, Dependency, IndexEntry};

@@ -174,6 +174,12 @@ pub fn lookup_variants(name: &str) -> Vec<String> {
     variants
 }
 
+/// The file name of an index path: the last `/`-separated part, which is
+/// the lowercased package name for a package file.
+pub fn file_name_of(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

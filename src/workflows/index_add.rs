@@ -64,6 +64,9 @@ use super::index_check::{self, CheckError};
 use crate::archive::inspect::{ArchiveSummary, ReadArchiveError, read_package_archive};
 use crate::format::config::ConfigError;
 use crate::format::entry::{Dependency, FeatureMap, IndexEntry};
+use crate::format::rules::line::is_known;
+use crate::format::rules::package_file::is_at_its_shard;
+use crate::format::rules::versions::{already_published, published_versions, same_release};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::trust::{SecretKey, sign_entry_line};
 use crate::util::fs::{FileLock, FsError};
@@ -347,9 +350,10 @@ impl ExistingIndex {
     fn read(index: &Path, candidates: &[Candidate]) -> Result<Self, AddError> {
         let names: HashMap<String, String> = index_check::shard_files(index)?
             .into_iter()
-            .filter_map(|rel| {
-                let file = rel.rsplit('/').next().unwrap_or(&rel).to_owned();
-                (rel == name::index_path(&file)).then(|| (name::confusable_key(&file), file))
+            .filter(|rel| is_at_its_shard(rel))
+            .map(|rel| {
+                let file = name::file_name_of(&rel).to_owned();
+                (name::confusable_key(&file), file)
             })
             .collect();
         let touched: HashSet<&str> = candidates
@@ -366,24 +370,6 @@ impl ExistingIndex {
         }
         Ok(ExistingIndex { names, packages })
     }
-}
-
-/// The versions of a package file's lines, read leniently: a line that is
-/// not an entry or has no semver `vers` cannot collide with a new version.
-fn published_versions(bytes: &[u8]) -> Vec<(semver::Version, usize)> {
-    #[derive(serde::Deserialize)]
-    struct Vers<'a> {
-        #[serde(borrow)]
-        vers: std::borrow::Cow<'a, str>,
-    }
-    bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let vers = serde_json::from_slice::<Vers>(line).ok()?.vers;
-            Some((semver::Version::parse(&vers).ok()?, i + 1))
-        })
-        .collect()
 }
 
 /// The accepted batch: package name → its new entries in semver order.
@@ -431,13 +417,11 @@ fn validate(candidates: Vec<Candidate>, existing: &ExistingIndex, problems: &mut
         }
         report_duplicates(package, versions, existing, &mut problem);
     }
-    let batch_names: HashSet<&str> = batch.keys().map(String::as_str).collect();
+    let known: HashSet<String> = existing.names.values().chain(batch.keys()).cloned().collect();
     for versions in batch.values() {
         for candidate in versions {
             for dep in &candidate.entry.deps {
-                let target = dep.package_name().to_ascii_lowercase();
-                let in_index = existing.names.get(&name::confusable_key(&target)) == Some(&target);
-                if !in_index && !batch_names.contains(target.as_str()) {
+                if !is_known(dep.package_name(), &known) {
                     problem(
                         &candidate.archive,
                         format!(
@@ -463,12 +447,9 @@ fn report_duplicates(
     existing: &ExistingIndex,
     problem: &mut impl FnMut(&Path, String),
 ) {
-    let same = |a: &semver::Version, b: &semver::Version| {
-        (a.major, a.minor, a.patch, &a.pre) == (b.major, b.minor, b.patch, &b.pre)
-    };
     let published = existing.packages.get(package).map_or(&[][..], |p| &p.versions[..]);
     for (i, candidate) in versions.iter().enumerate() {
-        if let Some((version, line)) = published.iter().find(|(v, _)| same(v, &candidate.version)) {
+        if let Some((version, line)) = already_published(&candidate.version, published) {
             problem(
                 &candidate.archive,
                 format!(
@@ -478,7 +459,10 @@ fn report_duplicates(
                 ),
             );
         }
-        if let Some(first) = versions[..i].iter().find(|c| same(&c.version, &candidate.version)) {
+        if let Some(first) = versions[..i]
+            .iter()
+            .find(|c| same_release(&c.version, &candidate.version))
+        {
             problem(
                 &candidate.archive,
                 format!(
@@ -690,20 +674,6 @@ mod tests {
         assert_eq!(
             file_contents(b"", &versions),
             format!("{}\n", versions[0].entry.to_line()).into_bytes()
-        );
-    }
-
-    #[test]
-    fn published_versions_are_read_leniently() {
-        let text =
-            b"{\"name\":\"a\",\"vers\":\"1.0.0\"}\nnot json\n{\"vers\":\"bad\"}\n{\"vers\":\"2.0.0+b\",\"x\":[]}\n";
-        let versions = published_versions(text);
-        assert_eq!(
-            versions,
-            vec![
-                (semver::Version::new(1, 0, 0), 1),
-                (semver::Version::parse("2.0.0+b").unwrap(), 4)
-            ]
         );
     }
 }

@@ -63,164 +63,17 @@
 //! assert_eq!(report.findings[0].to_string(), "de/mo/demo:1: error[missing_dependency]: dependency `gone` names package `gone`, which is not in this index (no file go/ne/gone)");
 //! ```
 
-mod line;
-
 use std::collections::HashSet;
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::format::rules::package_file::{self, is_at_its_shard};
+pub use crate::format::rules::{Finding, FindingKind, Severity};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::util::progress::Progress;
-
-/// How much a finding matters: errors fail the check, warnings do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// The index is broken here; the check fails.
-    Error,
-    /// Worth fixing, but clients cope (often historic data).
-    Warning,
-}
-
-/// What a finding is about: a stable identifier for scripts (snake_case in
-/// JSON). The module documentation explains each one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingKind {
-    /// The index has no `config.json`.
-    MissingConfig,
-    /// `config.json` is not valid.
-    InvalidConfig,
-    /// A package file cannot be read.
-    UnreadableFile,
-    /// A package file is not at its name's shard path.
-    WrongPath,
-    /// A package file has no versions.
-    EmptyFile,
-    /// A package file has an empty line.
-    BlankLine,
-    /// A line is not JSON.
-    InvalidJson,
-    /// A line lacks a field the schema requires.
-    MissingField,
-    /// A field has the wrong JSON type.
-    WrongType,
-    /// A field has the right type but a value the schema refuses.
-    InvalidField,
-    /// A line has the schema's shape but Cargo cannot read it.
-    InvalidEntry,
-    /// A package or dependency name breaks the reading rules.
-    InvalidName,
-    /// A line names another package than its file.
-    NameMismatch,
-    /// `vers` is not semver.
-    InvalidVersion,
-    /// The same version twice in one package.
-    DuplicateVersion,
-    /// Two versions that differ only in build metadata.
-    BuildMetadataDuplicate,
-    /// `cksum` is not 64 lowercase hex digits.
-    BadChecksum,
-    /// A requirement that does not parse.
-    BadRequirement,
-    /// A dependency on a package the index does not have.
-    MissingDependency,
-}
-
-impl FindingKind {
-    /// The fixed severity of this kind.
-    pub fn severity(self) -> Severity {
-        match self {
-            FindingKind::BuildMetadataDuplicate
-            | FindingKind::BadRequirement
-            | FindingKind::BlankLine
-            | FindingKind::EmptyFile => Severity::Warning,
-            _ => Severity::Error,
-        }
-    }
-
-    /// The snake_case identifier, as in JSON output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingKind::MissingConfig => "missing_config",
-            FindingKind::InvalidConfig => "invalid_config",
-            FindingKind::UnreadableFile => "unreadable_file",
-            FindingKind::WrongPath => "wrong_path",
-            FindingKind::EmptyFile => "empty_file",
-            FindingKind::BlankLine => "blank_line",
-            FindingKind::InvalidJson => "invalid_json",
-            FindingKind::MissingField => "missing_field",
-            FindingKind::WrongType => "wrong_type",
-            FindingKind::InvalidField => "invalid_field",
-            FindingKind::InvalidEntry => "invalid_entry",
-            FindingKind::InvalidName => "invalid_name",
-            FindingKind::NameMismatch => "name_mismatch",
-            FindingKind::InvalidVersion => "invalid_version",
-            FindingKind::DuplicateVersion => "duplicate_version",
-            FindingKind::BuildMetadataDuplicate => "build_metadata_duplicate",
-            FindingKind::BadChecksum => "bad_checksum",
-            FindingKind::BadRequirement => "bad_requirement",
-            FindingKind::MissingDependency => "missing_dependency",
-        }
-    }
-}
-
-impl fmt::Display for FindingKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        })
-    }
-}
-
-/// One problem, where it is and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// The file, relative to the index root, `/`-separated.
-    pub file: String,
-    /// The 1-based line, or `None` for the file as a whole.
-    pub line: Option<usize>,
-    /// What kind of problem.
-    pub kind: FindingKind,
-    /// Its severity (fixed by the kind).
-    pub severity: Severity,
-    /// A sentence for people.
-    pub message: String,
-}
-
-impl Finding {
-    fn new(file: &str, line: Option<usize>, kind: FindingKind, message: String) -> Self {
-        Finding {
-            file: file.to_owned(),
-            line,
-            kind,
-            severity: kind.severity(),
-            message,
-        }
-    }
-}
-
-/// `file:line: severity[kind]: message` (without `:line` for file-level findings).
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.file)?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        write!(f, ": {}[{}]: {}", self.severity, self.kind, self.message)
-    }
-}
 
 /// The result of a whole-index check.
 #[derive(Debug, Clone, Serialize)]
@@ -266,7 +119,7 @@ pub fn check(dir: &Path, progress: &dyn Progress) -> Result<CheckReport, CheckEr
     let known: HashSet<String> = files
         .iter()
         .filter(|rel| is_at_its_shard(rel))
-        .map(|rel| file_name_of(rel).to_owned())
+        .map(|rel| name::file_name_of(rel).to_owned())
         .collect();
     progress.start("Checking package files", files.len() as u64);
     let outcome = files
@@ -322,104 +175,23 @@ impl FileOutcome {
 }
 
 fn check_file(root: &Path, rel: &str, known: &HashSet<String>, buffer: &mut Vec<u8>) -> FileOutcome {
-    let mut outcome = FileOutcome::default();
-    let file_name = file_name_of(rel);
-    if !is_at_its_shard(rel) {
-        outcome.findings.push(Finding::new(
-            rel,
-            None,
-            FindingKind::WrongPath,
-            format!(
-                "a package file named `{file_name}` belongs at {}; package files are named by the lowercased package name",
-                name::index_path(file_name)
-            ),
-        ));
-    }
     buffer.clear();
     let read = std::fs::File::open(root.join(rel)).and_then(|mut file| file.read_to_end(buffer));
     if let Err(e) = read {
-        outcome.findings.push(Finding::new(
+        let mut findings = package_file::misplaced(rel).into_iter().collect::<Vec<_>>();
+        findings.push(Finding::new(
             rel,
             None,
             FindingKind::UnreadableFile,
             format!("cannot read: {e}"),
         ));
-        return outcome;
+        return FileOutcome { versions: 0, findings };
     }
-    let ctx = line::LineContext { file_name, known };
-    let mut versions = Vec::new();
-    let mut problems = Vec::new();
-    for (number, text) in lines(buffer) {
-        if text.iter().all(u8::is_ascii_whitespace) {
-            outcome.findings.push(Finding::new(
-                rel,
-                Some(number),
-                FindingKind::BlankLine,
-                "empty line; Cargo skips it, but writers should not leave one".to_owned(),
-            ));
-            continue;
-        }
-        outcome.versions += 1;
-        if let Some(version) = line::check_line(text, &ctx, &mut problems) {
-            versions.push((version, number));
-        }
-        for (kind, message) in problems.drain(..) {
-            outcome.findings.push(Finding::new(rel, Some(number), kind, message));
-        }
+    let checked = package_file::check_package_file(rel, buffer, known);
+    FileOutcome {
+        versions: checked.lines,
+        findings: checked.findings,
     }
-    if outcome.versions == 0 {
-        outcome.findings.push(Finding::new(
-            rel,
-            None,
-            FindingKind::EmptyFile,
-            "the package file has no versions; delete it or add one".to_owned(),
-        ));
-    }
-    report_duplicates(rel, versions, &mut outcome.findings);
-    outcome
-}
-
-/// The lines of a file with their 1-based numbers; the newline ending the
-/// last line does not start another.
-fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, line)| (i + 1, line))
-        .filter(move |_| !bytes.is_empty())
-}
-
-/// Versions compared as semver with build metadata ignored, as crates.io
-/// does: the same `vers` again is an error, the same version with other
-/// build metadata a warning.
-fn report_duplicates(rel: &str, mut versions: Vec<(semver::Version, usize)>, findings: &mut Vec<Finding>) {
-    let core = |v: &semver::Version| (v.major, v.minor, v.patch, v.pre.clone());
-    versions.sort_by(|(a, a_line), (b, b_line)| (core(a), a_line).cmp(&(core(b), b_line)));
-    for group in versions.chunk_by(|(a, _), (b, _)| core(a) == core(b)) {
-        for (i, (version, line)) in group.iter().enumerate().skip(1) {
-            let (kind, first) = match group[..i].iter().find(|(earlier, _)| earlier == version) {
-                Some((_, first)) => (FindingKind::DuplicateVersion, *first),
-                None => (FindingKind::BuildMetadataDuplicate, group[0].1),
-            };
-            let message = match kind {
-                FindingKind::DuplicateVersion => format!("version {version} is already published on line {first}"),
-                _ => format!(
-                    "version {version} differs only in build metadata from `{}` on line {first}; semver and crates.io treat them as the same version",
-                    group[0].0
-                ),
-            };
-            findings.push(Finding::new(rel, Some(*line), kind, message));
-        }
-    }
-}
-
-fn file_name_of(rel: &str) -> &str {
-    rel.rsplit('/').next().unwrap_or(rel)
-}
-
-fn is_at_its_shard(rel: &str) -> bool {
-    rel == name::index_path(file_name_of(rel))
 }
 
 /// Every file at a shard-shaped path (`1/*`, `2/*`, `3/?/*`, `??/??/*`),

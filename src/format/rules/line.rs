@@ -24,10 +24,10 @@ use super::FindingKind;
 use crate::format::{name, req};
 
 /// A problem found on one line: what kind, and a message for people.
-pub(super) type Problem = (FindingKind, String);
+pub type Problem = (FindingKind, String);
 
 /// What a line is checked against besides its own content.
-pub(super) struct LineContext<'c> {
+pub struct LineContext<'c> {
     /// The package file's name (the lowercased package name it should hold).
     pub file_name: &'c str,
     /// Lowercased names of every package file at its shard path: the names a
@@ -37,7 +37,7 @@ pub(super) struct LineContext<'c> {
 
 /// Checks one line, pushing every problem found, and returns its version
 /// when `vers` is valid semver (for the per-file duplicate check).
-pub(super) fn check_line(line: &[u8], ctx: &LineContext, problems: &mut Vec<Problem>) -> Option<semver::Version> {
+pub fn check_line(line: &[u8], ctx: &LineContext, problems: &mut Vec<Problem>) -> Option<semver::Version> {
     match serde_json::from_slice::<FastEntry>(line) {
         Ok(entry) => {
             let deps = entry.deps.iter().map(FastDep::view);
@@ -229,9 +229,10 @@ fn check_dependency(i: usize, dep: &DepView, ctx: &LineContext, problems: &mut V
     }
 }
 
-/// Whether `target` has a package file, looked up as Cargo does: by the
-/// lowercased name.
-fn is_known(target: &str, known: &HashSet<String>) -> bool {
+/// Whether `target` (a dependency's package name) has a package file,
+/// looked up as Cargo does: by the lowercased name. `known` holds the
+/// lowercased names of the index's packages.
+pub fn is_known(target: &str, known: &HashSet<String>) -> bool {
     if target.bytes().any(|b| b.is_ascii_uppercase()) {
         known.contains(&target.to_ascii_lowercase())
     } else {
@@ -240,7 +241,7 @@ fn is_known(target: &str, known: &HashSet<String>) -> bool {
 }
 
 /// 64 lowercase hex digits.
-pub(super) fn is_sha256_hex(text: &str) -> bool {
+pub fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 

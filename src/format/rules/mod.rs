@@ -1,0 +1,173 @@
+//! The rules of the index format, in one place: what makes a package file,
+//! a line, a version and a dependency valid. `index check` (the whole
+//! index), `index add` (a batch), `publish` and the pull-request gate
+//! (`index check --base --head`) all call these; none has a copy.
+//!
+//! Every broken rule is a [`Finding`] with a stable [`FindingKind`] (its
+//! snake_case id is what scripts and CI annotations see) whose severity is
+//! fixed by the kind.
+//!
+//! ```
+//! use std::collections::HashSet;
+//! use ggen_marketplace::format::rules::{FindingKind, package_file::check_package_file};
+//! let line = r#"{"name":"demo","vers":"1.0.0","deps":[],"cksum":"00","features":{},"yanked":false}"#;
+//! let known: HashSet<String> = ["demo".to_string()].into();
+//! let checked = check_package_file("de/mo/demo", format!("{line}\n{line}\n").as_bytes(), &known);
+//! let kinds: Vec<FindingKind> = checked.findings.iter().map(|f| f.kind).collect();
+//! assert_eq!(kinds, [FindingKind::BadChecksum, FindingKind::BadChecksum, FindingKind::DuplicateVersion]);
+//! ```
+
+pub mod line;
+pub mod package_file;
+pub mod versions;
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// How much a finding matters: errors fail the check, warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The index is broken here; the check fails.
+    Error,
+    /// Worth fixing, but clients cope (often historic data).
+    Warning,
+}
+
+/// What a finding is about: a stable identifier for scripts (snake_case in
+/// JSON). The module documentation explains each one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The index has no `config.json`.
+    MissingConfig,
+    /// `config.json` is not valid.
+    InvalidConfig,
+    /// A package file cannot be read.
+    UnreadableFile,
+    /// A package file is not at its name's shard path.
+    WrongPath,
+    /// A package file has no versions.
+    EmptyFile,
+    /// A package file has an empty line.
+    BlankLine,
+    /// A line is not JSON.
+    InvalidJson,
+    /// A line lacks a field the schema requires.
+    MissingField,
+    /// A field has the wrong JSON type.
+    WrongType,
+    /// A field has the right type but a value the schema refuses.
+    InvalidField,
+    /// A line has the schema's shape but Cargo cannot read it.
+    InvalidEntry,
+    /// A package or dependency name breaks the reading rules.
+    InvalidName,
+    /// A line names another package than its file.
+    NameMismatch,
+    /// `vers` is not semver.
+    InvalidVersion,
+    /// The same version twice in one package.
+    DuplicateVersion,
+    /// Two versions that differ only in build metadata.
+    BuildMetadataDuplicate,
+    /// `cksum` is not 64 lowercase hex digits.
+    BadChecksum,
+    /// A requirement that does not parse.
+    BadRequirement,
+    /// A dependency on a package the index does not have.
+    MissingDependency,
+}
+
+impl FindingKind {
+    /// The fixed severity of this kind.
+    pub fn severity(self) -> Severity {
+        match self {
+            FindingKind::BuildMetadataDuplicate
+            | FindingKind::BadRequirement
+            | FindingKind::BlankLine
+            | FindingKind::EmptyFile => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
+    /// The snake_case identifier, as in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::MissingConfig => "missing_config",
+            FindingKind::InvalidConfig => "invalid_config",
+            FindingKind::UnreadableFile => "unreadable_file",
+            FindingKind::WrongPath => "wrong_path",
+            FindingKind::EmptyFile => "empty_file",
+            FindingKind::BlankLine => "blank_line",
+            FindingKind::InvalidJson => "invalid_json",
+            FindingKind::MissingField => "missing_field",
+            FindingKind::WrongType => "wrong_type",
+            FindingKind::InvalidField => "invalid_field",
+            FindingKind::InvalidEntry => "invalid_entry",
+            FindingKind::InvalidName => "invalid_name",
+            FindingKind::NameMismatch => "name_mismatch",
+            FindingKind::InvalidVersion => "invalid_version",
+            FindingKind::DuplicateVersion => "duplicate_version",
+            FindingKind::BuildMetadataDuplicate => "build_metadata_duplicate",
+            FindingKind::BadChecksum => "bad_checksum",
+            FindingKind::BadRequirement => "bad_requirement",
+            FindingKind::MissingDependency => "missing_dependency",
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// One problem, where it is and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The file, relative to the index root, `/`-separated.
+    pub file: String,
+    /// The 1-based line, or `None` for the file as a whole.
+    pub line: Option<usize>,
+    /// What kind of problem.
+    pub kind: FindingKind,
+    /// Its severity (fixed by the kind).
+    pub severity: Severity,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding of `kind` (its severity follows from the kind).
+    pub fn new(file: &str, line: Option<usize>, kind: FindingKind, message: String) -> Self {
+        Finding {
+            file: file.to_owned(),
+            line,
+            kind,
+            severity: kind.severity(),
+            message,
+        }
+    }
+}
+
+/// `file:line: severity[kind]: message` (without `:line` for file-level findings).
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {}[{}]: {}", self.severity, self.kind, self.message)
+    }
+}
