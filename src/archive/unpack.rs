@@ -205,8 +205,8 @@ pub fn extract(
         .map_err(io_error("create a temporary directory in", parent))?;
 
     let prefix = top_dir(expected.0, expected.1);
-    let written = unpack_into(archive, &prefix, temp.path(), limits)?;
-    let manifest = check_manifest(temp.path(), &prefix, expected)?;
+    let written = unpack_into(archive, &prefix, &mut Destination::Disk(temp.path()), limits)?;
+    let manifest = check_manifest(&read_manifest_file(temp.path()), &prefix, expected)?;
 
     set_mode(temp.path(), 0o755)?;
     let staged = temp.keep();
@@ -227,6 +227,70 @@ pub fn extract(
         files: written.files,
         bytes: written.bytes,
     })
+}
+
+/// Everything [`extract`] checks, with nothing written anywhere: what the
+/// pull-request gate asks of an archive before anyone installs it. Returns
+/// the archive's manifest.
+pub fn check_archive(
+    archive: impl Read,
+    expected: (&str, &semver::Version),
+    limits: &ExtractLimits,
+) -> Result<Manifest, UnpackError> {
+    let prefix = top_dir(expected.0, expected.1);
+    let mut tally = Tally::default();
+    unpack_into(archive, &prefix, &mut Destination::Nowhere(&mut tally), limits)?;
+    let manifest = tally.manifest.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    check_manifest(&manifest, &prefix, expected)
+}
+
+/// Where unpacked entries go.
+enum Destination<'a> {
+    /// Files written under this directory.
+    Disk(&'a Path),
+    /// Nothing written: paths remembered to find clashes, the manifest kept.
+    Nowhere(&'a mut Tally),
+}
+
+/// What an archive would have unpacked to.
+#[derive(Debug, Default)]
+struct Tally {
+    files: std::collections::HashSet<String>,
+    dirs: std::collections::HashSet<String>,
+    manifest: Option<Vec<u8>>,
+}
+
+impl Tally {
+    /// Records a directory and its parents; a file in the way is a clash.
+    fn dir(&mut self, relative: &str, entry_path: &str) -> Result<(), UnpackError> {
+        let mut path = String::new();
+        for component in relative.split('/').filter(|c| !c.is_empty()) {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(component);
+            if self.files.contains(&path) {
+                return Err(UnpackError::Duplicate {
+                    path: entry_path.to_owned(),
+                });
+            }
+            self.dirs.insert(path.clone());
+        }
+        Ok(())
+    }
+
+    /// Records a file; an earlier file or directory at its path is a clash.
+    fn file(&mut self, relative: &str, entry_path: &str) -> Result<(), UnpackError> {
+        if let Some((parent, _)) = relative.rsplit_once('/') {
+            self.dir(parent, entry_path)?;
+        }
+        if self.dirs.contains(relative) || !self.files.insert(relative.to_owned()) {
+            return Err(UnpackError::Duplicate {
+                path: entry_path.to_owned(),
+            });
+        }
+        Ok(())
+    }
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> UnpackError {
@@ -277,7 +341,12 @@ struct Written {
     bytes: u64,
 }
 
-fn unpack_into(archive: impl Read, prefix: &str, root: &Path, limits: &ExtractLimits) -> Result<Written, UnpackError> {
+fn unpack_into(
+    archive: impl Read,
+    prefix: &str,
+    destination: &mut Destination,
+    limits: &ExtractLimits,
+) -> Result<Written, UnpackError> {
     let mut compressed = BufReader::new(archive);
     let head = compressed
         .fill_buf()
@@ -321,8 +390,7 @@ fn unpack_into(archive: impl Read, prefix: &str, root: &Path, limits: &ExtractLi
         match kind {
             tar::EntryType::Regular => {
                 let executable = entry.header().mode().map_err(classify)? & 0o111 != 0;
-                let target = root.join(&relative);
-                let bytes = write_file(&mut entry, &path, &target, executable, &mut buffer, &meter, |n| {
+                let mut count = |n| {
                     written.bytes += n;
                     if written.bytes > limits.max_total_bytes {
                         Err(UnpackError::TooLarge {
@@ -332,15 +400,38 @@ fn unpack_into(archive: impl Read, prefix: &str, root: &Path, limits: &ExtractLi
                     } else {
                         Ok(())
                     }
-                })
-                .map_err(|err| match err {
+                };
+                let copied = match destination {
+                    Destination::Disk(root) => {
+                        let target = root.join(&relative);
+                        write_file(&mut entry, &path, &target, executable, &mut buffer, &meter, &mut count)
+                    }
+                    Destination::Nowhere(tally) => {
+                        tally.file(&relative, &path)?;
+                        let mut kept = Vec::new();
+                        let out: &mut dyn Write = if relative == MANIFEST_FILE {
+                            &mut kept
+                        } else {
+                            &mut io::sink()
+                        };
+                        let copied = copy_counted(&mut entry, out, &mut buffer, &meter, &mut count);
+                        if relative == MANIFEST_FILE {
+                            tally.manifest = Some(kept);
+                        }
+                        copied
+                    }
+                };
+                let bytes = copied.map_err(|err| match err {
                     StreamOrUnpack::Stream(source) => classify(source),
                     StreamOrUnpack::Unpack(err) => err,
                 })?;
                 check_complete(&path, bytes, entry.size())?;
                 written.files += 1;
             }
-            tar::EntryType::Directory => create_dirs(&root.join(&relative), &path)?,
+            tar::EntryType::Directory => match destination {
+                Destination::Disk(root) => create_dirs(&root.join(&relative), &path)?,
+                Destination::Nowhere(tally) => tally.dir(&relative, &path)?,
+            },
             _ => return Err(refuse_entry_type(&entry, kind, path)),
         }
     }
@@ -370,7 +461,7 @@ fn write_file(
     executable: bool,
     buffer: &mut [u8],
     meter: &StreamMeter,
-    mut count: impl FnMut(u64) -> Result<(), UnpackError>,
+    count: &mut impl FnMut(u64) -> Result<(), UnpackError>,
 ) -> Result<u64, StreamOrUnpack> {
     if let Some(parent) = target.parent() {
         create_dirs(parent, path).map_err(StreamOrUnpack::Unpack)?;
@@ -380,20 +471,42 @@ fn write_file(
         .create_new(true)
         .open(target)
         .map_err(|source| StreamOrUnpack::Unpack(clash_or_io(source, path, "create", target)))?;
+    let total = copy_counted(entry, &mut file, buffer, meter, count).map_err(|err| match err {
+        StreamOrUnpack::Unpack(UnpackError::Io { source, .. }) => {
+            StreamOrUnpack::Unpack(io_error("write", target)(source))
+        }
+        other => other,
+    })?;
+    set_file_mode(&file, target, if executable { 0o755 } else { 0o644 }).map_err(StreamOrUnpack::Unpack)?;
+    Ok(total)
+}
+
+/// Copies an entry's data to `out` chunk by chunk, counting each chunk
+/// against the limits before it is written.
+fn copy_counted(
+    entry: &mut impl Read,
+    out: &mut dyn Write,
+    buffer: &mut [u8],
+    meter: &StreamMeter,
+    count: &mut impl FnMut(u64) -> Result<(), UnpackError>,
+) -> Result<u64, StreamOrUnpack> {
     let mut total = 0u64;
     loop {
         let read = entry.read(buffer).map_err(StreamOrUnpack::Stream)?;
         if read == 0 {
-            break;
+            return Ok(total);
         }
         count(read as u64).map_err(StreamOrUnpack::Unpack)?;
         meter.allow(read as u64);
-        file.write_all(&buffer[..read])
-            .map_err(|source| StreamOrUnpack::Unpack(io_error("write", target)(source)))?;
+        out.write_all(&buffer[..read]).map_err(|source| {
+            StreamOrUnpack::Unpack(UnpackError::Io {
+                action: "write",
+                path: PathBuf::new(),
+                source,
+            })
+        })?;
         total += read as u64;
     }
-    set_file_mode(&file, target, if executable { 0o755 } else { 0o644 }).map_err(StreamOrUnpack::Unpack)?;
-    Ok(total)
 }
 
 /// A tar entry whose data ends before its header's size: the gzip stream
@@ -540,19 +653,29 @@ fn set_mode(_path: &Path, _mode: u32) -> Result<(), UnpackError> {
     Ok(())
 }
 
-/// Reads the extracted manifest and checks it names the expected package.
-fn check_manifest(root: &Path, prefix: &str, expected: (&str, &semver::Version)) -> Result<Manifest, UnpackError> {
-    let path = root.join(MANIFEST_FILE);
-    if !path.is_file() {
+/// The manifest file extracted under `root`, if any.
+fn read_manifest_file(root: &Path) -> Option<String> {
+    let bytes = fs::read(root.join(MANIFEST_FILE)).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Checks the manifest's text (`None`: the archive has none) names the
+/// expected package.
+fn check_manifest(
+    text: &Option<String>,
+    prefix: &str,
+    expected: (&str, &semver::Version),
+) -> Result<Manifest, UnpackError> {
+    let Some(text) = text else {
         return Err(UnpackError::NoManifest {
             prefix: prefix.to_owned(),
         });
-    }
+    };
     let manifest_error = |source| UnpackError::Manifest {
         prefix: prefix.to_owned(),
         source: Box::new(source),
     };
-    let manifest = Manifest::read(&path).map_err(manifest_error)?;
+    let manifest = Manifest::parse(text).map_err(manifest_error)?;
     let meta = manifest
         .package
         .as_ref()
@@ -661,6 +784,13 @@ mod tests {
         let bytes = build(root.path());
         let err = extract(bytes.as_slice(), ("demo", &version()), &dest, &limits).unwrap_err();
         assert!(!dest.exists(), "{err}: the destination must stay absent");
+        // The check that writes nothing refuses every archive the same way.
+        let checked = check_archive(bytes.as_slice(), ("demo", &version()), &limits).unwrap_err();
+        assert_eq!(
+            std::mem::discriminant(&checked),
+            std::mem::discriminant(&err),
+            "check_archive: {checked}, extract: {err}"
+        );
         let left: Vec<_> = fs::read_dir(&installs)
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -686,6 +816,8 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dest = root.path().join("demo-1.0.0");
         let package = extract(bytes, ("demo", &version()), &dest, &ExtractLimits::default()).unwrap();
+        let checked = check_archive(bytes, ("demo", &version()), &ExtractLimits::default()).unwrap();
+        assert_eq!(checked, package.manifest, "check_archive accepts what extract accepts");
         (root, dest, package)
     }
 

@@ -115,6 +115,52 @@ pub fn confusable_key(name: &str) -> String {
         .collect()
 }
 
+/// The look-alike form of a name, for the stricter rule new names meet in
+/// the pull-request gate: case ignored, `-`, `_` and `.` equal, and
+/// characters that read alike in many fonts made equal (`0`/`o`,
+/// `1`/`l`/`I`, `rn`/`m`). `io.ggen.rust.axum` and `io_ggen_ru5t…` differ,
+/// but `serde` and `SERDE`, `rnath` and `math`, `l0g` and `log` do not.
+pub fn lookalike_key(name: &str) -> String {
+    let folded: String = name
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            '_' | '.' => '-',
+            '0' => 'o',
+            '1' | 'i' => 'l',
+            other => other,
+        })
+        .collect();
+    folded.replace("rn", "m")
+}
+
+/// Whether `a` and `b` are within Damerau–Levenshtein distance 1: equal, or
+/// one edit apart (a character inserted, deleted or replaced, or two
+/// neighbours swapped).
+pub fn within_one_edit(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    let suffix = a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[..a.len() - suffix], &b[..b.len() - suffix]);
+    match (a.len(), b.len()) {
+        (0, 0) | (0, 1) | (1, 0) | (1, 1) => true,
+        (2, 2) => a[0] == b[1] && a[1] == b[0],
+        _ => false,
+    }
+}
+
+/// The first of `existing` that a new package `name` would be confused
+/// with: the same look-alike key ([`lookalike_key`]) or within one edit of
+/// it, ignoring case. A name is not confusable with itself.
+pub fn confusable_with<'a>(name: &str, existing: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_ascii_lowercase();
+    let key = lookalike_key(name);
+    existing.into_iter().find(|other| {
+        let other_lower = other.to_ascii_lowercase();
+        other_lower != lower && (lookalike_key(other) == key || within_one_edit(&lower, &other_lower))
+    })
+}
+
 /// The path of a package's file relative to the index root, `/`-separated:
 /// Cargo's sharding of the lowercased name.
 pub fn index_path(name: &str) -> String {
@@ -183,6 +229,47 @@ pub fn file_name_of(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_edit_is_damerau_levenshtein_one() {
+        for (a, b) in [
+            ("serde", "serde"),
+            ("serde", "serd"),
+            ("serde", "sserde"),
+            ("serde", "sarde"),
+            ("serde", "sedre"),
+            ("", "a"),
+        ] {
+            assert!(within_one_edit(a, b), "{a} {b}");
+            assert!(within_one_edit(b, a), "{b} {a}");
+        }
+        for (a, b) in [
+            ("serde", "sedrf"),
+            ("serde", "se"),
+            ("abc", "cba"),
+            ("tokio", "tokyo-rs"),
+        ] {
+            assert!(!within_one_edit(a, b), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn confusable_names_are_found_and_distinct_ones_pass() {
+        let existing = ["io.ggen.rust.axum", "log", "math", "serde"];
+        for (new, like) in [
+            ("io.ggen.rust.axun", "io.ggen.rust.axum"),
+            ("io-ggen_rust.axum", "io.ggen.rust.axum"),
+            ("l0g", "log"),
+            ("1og", "log"),
+            ("rnath", "math"),
+            ("serdes", "serde"),
+        ] {
+            assert_eq!(confusable_with(new, existing), Some(like), "{new}");
+        }
+        for new in ["io.ggen.rust.actix", "tokio", "serde-json", "log", "mathematics"] {
+            assert_eq!(confusable_with(new, existing), None, "{new}");
+        }
+    }
 
     #[test]
     fn shards_like_cargo() {

@@ -64,6 +64,7 @@
 
 mod fetch;
 mod progress;
+mod revision;
 mod snapshot;
 mod transport;
 mod url;
@@ -78,6 +79,7 @@ use super::{PackageSource, SourceError, UpdateReport};
 use crate::format::{CONFIG_FILE, IndexConfig};
 use crate::util::fs::{FileLock, FsError};
 use crate::util::progress::Progress;
+pub use revision::GitRevision;
 use snapshot::Snapshot;
 use url::GitUrl;
 

@@ -62,6 +62,74 @@ impl Snapshot {
         }))
     }
 
+    /// Opens the repository at `dir` (a work tree or a bare repository) at
+    /// revision `rev`: a full commit id, `HEAD`, or a branch, tag or remote
+    /// branch name (`main`, `origin/main`, `refs/pull/7/head`), optionally
+    /// followed by `~N` or `^`s for first parents. `None` if `rev` names
+    /// nothing.
+    pub fn at_revision(dir: &Path, rev: &str) -> gix::Result<Option<Snapshot>> {
+        let repo = gix::open_opts(dir, gix::open::Options::isolated())?;
+        let Some(commit) = resolve_revision(&repo, rev)? else {
+            return Ok(None);
+        };
+        let tree = repo.find_commit(commit)?.tree_id()?.detach();
+        let handles = Mutex::new(vec![prepared(repo.clone())]);
+        Ok(Some(Snapshot {
+            repo: repo.into_sync(),
+            commit,
+            tree,
+            handles,
+            listings: RwLock::default(),
+        }))
+    }
+
+    /// Every file path whose blob differs between `self` and `other` (added,
+    /// removed or changed), `/`-separated and sorted. Subtrees with the same
+    /// id are skipped whole, so the work follows the size of the change, not
+    /// of the index.
+    pub fn changed_files(&self, other: &Snapshot) -> gix::Result<Vec<String>> {
+        self.with_handle(|repo| {
+            let mut changed = Vec::new();
+            self.compare(repo, Some(self.tree), Some(other.tree), "", &mut changed)?;
+            changed.sort();
+            Ok(changed)
+        })
+    }
+
+    fn compare(
+        &self,
+        repo: &gix::Repository,
+        ours: Option<ObjectId>,
+        theirs: Option<ObjectId>,
+        dir: &str,
+        changed: &mut Vec<String>,
+    ) -> gix::Result {
+        if ours == theirs {
+            return Ok(());
+        }
+        let empty = Arc::new(Listing::new());
+        let ours = ours.map_or(Ok(empty.clone()), |tree| self.listing(repo, tree))?;
+        let theirs = theirs.map_or(Ok(empty), |tree| self.listing(repo, tree))?;
+        let names: std::collections::BTreeSet<&Vec<u8>> = ours.keys().chain(theirs.keys()).collect();
+        for name in names {
+            let path = format!("{dir}{}", String::from_utf8_lossy(name));
+            let (a, b) = (ours.get(name), theirs.get(name));
+            if a == b {
+                continue;
+            }
+            let tree_of = |entry: Option<&(ObjectId, EntryMode)>| entry.filter(|(_, m)| m.is_tree()).map(|(id, _)| *id);
+            let is_file = |entry: Option<&(ObjectId, EntryMode)>| entry.is_some_and(|(_, m)| !m.is_tree());
+            if is_file(a) || is_file(b) {
+                changed.push(path.clone());
+            }
+            let (sub_a, sub_b) = (tree_of(a), tree_of(b));
+            if sub_a.is_some() || sub_b.is_some() {
+                self.compare(repo, sub_a, sub_b, &format!("{path}/"), changed)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The commit this snapshot shows.
     pub fn commit(&self) -> ObjectId {
         self.commit
@@ -157,6 +225,42 @@ impl Snapshot {
         self.handles.lock().unwrap_or_else(PoisonError::into_inner).push(repo);
         result
     }
+}
+
+/// The commit `rev` names (see [`Snapshot::at_revision`]).
+fn resolve_revision(repo: &gix::Repository, rev: &str) -> gix::Result<Option<ObjectId>> {
+    let (name, parents) = split_ancestry(rev);
+    let start = if name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Some(ObjectId::from_hex(name.as_bytes())?)
+    } else if name == "HEAD" {
+        Some(repo.head_id()?.detach())
+    } else {
+        match repo.try_find_reference(name)? {
+            Some(mut reference) => Some(reference.peel_to_commit()?.id),
+            None => None,
+        }
+    };
+    let Some(mut commit) = start else {
+        return Ok(None);
+    };
+    for _ in 0..parents {
+        match repo.find_commit(commit)?.parent_ids().next() {
+            Some(parent) => commit = parent.detach(),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(commit))
+}
+
+/// `main~2` → (`main`, 2); `HEAD^^` → (`HEAD`, 2); `main` → (`main`, 0).
+fn split_ancestry(rev: &str) -> (&str, usize) {
+    if let Some((name, count)) = rev.rsplit_once('~')
+        && let Ok(count) = count.parse::<usize>()
+    {
+        return (name, count);
+    }
+    let name = rev.trim_end_matches('^');
+    (name, rev.len() - name.len())
 }
 
 fn prepared(mut repo: gix::Repository) -> gix::Repository {
