@@ -9,6 +9,7 @@ pub mod identity;
 pub mod lockfile;
 pub mod manifest;
 pub mod name;
+pub mod notice;
 pub mod req;
 pub mod rules;
 

@@ -5,6 +5,7 @@
 //!   `minisign` CLI's formats, and key generation.
 //! - [`sign`]: signing an entry line over its canonical form.
 //! - [`owners`]: owner-keys files (`_keys/{shard}/{name}`) and vouches.
+//! - [`notices`]: signed yank and deprecation notices.
 //! - [`verify`]: checking an entry against the keys allowed for its package
 //!   and the index's signature policy.
 //! - [`pins`]: trust on first use, per registry and package.
@@ -26,6 +27,7 @@
 //! ```
 
 pub mod keys;
+pub mod notices;
 pub mod owners;
 pub mod password;
 pub mod pins;

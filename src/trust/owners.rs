@@ -5,6 +5,10 @@
 //! (for people), and `vouched_by` + `sig` together: the id of a key already
 //! trusted for the package and its minisign signature over this line's
 //! canonical form (the object without `sig`, keys sorted, no whitespace).
+//! A line with `"revoked": true` withdraws its key: vouched for like any
+//! other line (by a listed key, the revoked one included), it removes the
+//! key from those allowed to sign, while vouches the key made before stay
+//! valid (so a client that pinned it can follow a rotation).
 //! Unknown fields are ignored.
 //!
 //! ```
@@ -94,6 +98,8 @@ pub struct OwnerKey {
     pub owner: Option<String>,
     /// The key that approved this one, with its signature, if any.
     pub vouch: Option<Vouch>,
+    /// The line withdraws the key instead of adding it.
+    pub revoked: bool,
     /// The line as stored: a vouch covers its canonical form.
     line: String,
 }
@@ -124,6 +130,9 @@ impl OwnerKey {
 /// The keys allowed to sign one package, from its owner-keys file.
 #[derive(Debug, Clone, Default)]
 pub struct OwnerKeys {
+    /// Every line, revocations included, in file order.
+    lines: Vec<OwnerKey>,
+    /// The lines whose key may sign: listed and not validly revoked.
     keys: Vec<OwnerKey>,
 }
 
@@ -138,24 +147,46 @@ struct OwnerKeyLine {
     vouched_by: Option<String>,
     #[serde(default)]
     sig: Option<String>,
+    #[serde(default)]
+    revoked: bool,
 }
 
 impl OwnerKeys {
     /// Parses an owner-keys file; `location` names it in errors. Blank
     /// lines are skipped.
     pub fn parse(location: &str, text: &str) -> Result<Self, OwnerKeysError> {
-        let keys = text
+        let lines: Vec<OwnerKey> = text
             .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
             .map(|(i, line)| parse_line(location, i + 1, line))
             .collect::<Result<_, _>>()?;
-        Ok(OwnerKeys { keys })
+        let revoked: Vec<KeyId> = lines
+            .iter()
+            .filter(|line| line.revoked)
+            .filter(|line| {
+                lines
+                    .iter()
+                    .any(|voucher| !voucher.revoked && line.is_vouched_by(&voucher.key))
+            })
+            .map(|line| line.key.id())
+            .collect();
+        let keys = lines
+            .iter()
+            .filter(|line| !line.revoked && !revoked.contains(&line.key.id()))
+            .cloned()
+            .collect();
+        Ok(OwnerKeys { lines, keys })
     }
 
-    /// Every key, in file order.
+    /// The keys that may sign, in file order.
     pub fn keys(&self) -> &[OwnerKey] {
         &self.keys
+    }
+
+    /// Every line, revocations included, in file order.
+    pub fn lines(&self) -> &[OwnerKey] {
+        &self.lines
     }
 
     /// The listed key with this id.
@@ -167,6 +198,7 @@ impl OwnerKeys {
     /// the key that vouched for it. Chains count: if A is trusted, A vouched
     /// for B and B for C, then B and C are reachable, so a package can rotate
     /// keys more than once. Keys in `trusted` themselves are not listed.
+    /// Revoked keys are not reached, but their earlier vouches count.
     pub fn vouched_from(&self, trusted: &[PublicKey]) -> BTreeMap<KeyId, KeyId> {
         let mut known: Vec<PublicKey> = trusted.to_vec();
         let mut vouched = BTreeMap::new();
@@ -241,6 +273,7 @@ fn parse_line(location: &str, line_number: usize, line: &str) -> Result<OwnerKey
         key,
         owner: fields.owner,
         vouch,
+        revoked: fields.revoked,
         line: line.to_owned(),
     })
 }
@@ -267,6 +300,40 @@ pub(crate) mod tests {
         let mut value: serde_json::Value = serde_json::from_str(&unsigned).unwrap();
         value["sig"] = sig.into();
         value.to_string()
+    }
+
+    /// A line withdrawing `key`, vouched for by `voucher`.
+    pub(crate) fn revocation_line(key: &PublicKey, voucher: &SecretKey) -> String {
+        let unsigned = format!(
+            r#"{{"key":"{}","revoked":true,"vouched_by":"{}"}}"#,
+            key.base64(),
+            voucher.id()
+        );
+        let sig = voucher
+            .sign(canonical_form(&unsigned).unwrap().as_bytes(), "revoke")
+            .unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&unsigned).unwrap();
+        value["sig"] = sig.into();
+        value.to_string()
+    }
+
+    #[test]
+    fn a_vouched_revocation_withdraws_a_key_but_keeps_its_vouches() {
+        let (old, new, stranger) = (new_key(), new_key(), new_key());
+        let base = format!("{}\n{}\n", plain_line(old.public()), vouched_line(new.public(), &old));
+        let rotated = format!("{base}{}\n", revocation_line(old.public(), &old));
+        let owners = OwnerKeys::parse("o", &rotated).unwrap();
+        let ids: Vec<KeyId> = owners.keys().iter().map(|k| k.key.id()).collect();
+        assert_eq!(ids, [new.id()]);
+        assert_eq!(owners.lines().len(), 3);
+        // A client that pinned the old key still follows its vouch.
+        assert_eq!(
+            owners.vouched_from(&[old.public().clone()]).get(&new.id()),
+            Some(&old.id())
+        );
+        // A revocation signed by an unlisted key withdraws nothing.
+        let forged = format!("{base}{}\n", revocation_line(old.public(), &stranger));
+        assert_eq!(OwnerKeys::parse("o", &forged).unwrap().keys().len(), 2);
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! ```
 
 pub mod line;
+pub mod manifest;
 pub mod package_file;
+pub mod publishing;
 pub mod versions;
 
 use std::fmt;
@@ -29,8 +31,12 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    /// The index is broken here; the check fails.
+    /// The index is broken here (or a pull request breaks a rule); the
+    /// check fails.
     Error,
+    /// A pull request that is legal but that a person must look at before
+    /// it is merged (the gate's "needs review" verdict).
+    Review,
     /// Worth fixing, but clients cope (often historic data).
     Warning,
 }
@@ -78,6 +84,46 @@ pub enum FindingKind {
     BadRequirement,
     /// A dependency on a package the index does not have.
     MissingDependency,
+    /// A pull request touches a file that is not a package file, an
+    /// owner-keys file, a notice file or an archive its new lines name.
+    UnexpectedFile,
+    /// A pull request changes config.json.
+    ConfigChanged,
+    /// A pull request deletes a package, owner-keys or notice file.
+    FileDeleted,
+    /// A published line was changed other than its `yanked` flag, removed
+    /// or moved.
+    LineRewritten,
+    /// A `yanked` flip without an owner's signed yank notice.
+    UnsignedYank,
+    /// A new package name breaks the publishing rules.
+    InvalidNewName,
+    /// A new package name is confusable with an existing one.
+    ConfusableName,
+    /// A new version is not the next major, minor or patch of a published
+    /// one (or not 0.0.1, 0.1.0, 1.0.0 for a first version).
+    VersionSkip,
+    /// A new line's signature is missing, invalid or by a key not allowed
+    /// for the package.
+    SignatureRefused,
+    /// An owner-keys change not vouched for by a key already trusted.
+    UnvouchedOwnerChange,
+    /// A notice (yank, deprecation) not signed by an owner of the package.
+    UnsignedNotice,
+    /// The archive a new line names is not there.
+    ArchiveMissing,
+    /// The archive's SHA-256 is not the line's `cksum`.
+    ArchiveChecksum,
+    /// The archive fails the install-time extraction checks.
+    ArchiveUnsafe,
+    /// The archive's manifest disagrees with the line.
+    ArchiveMismatch,
+    /// The new version's normal dependencies do not resolve.
+    Unresolvable,
+    /// A new line has no description.
+    MissingDescription,
+    /// A new line's `license` is missing or not an SPDX expression.
+    InvalidLicense,
 }
 
 impl FindingKind {
@@ -88,6 +134,7 @@ impl FindingKind {
             | FindingKind::BadRequirement
             | FindingKind::BlankLine
             | FindingKind::EmptyFile => Severity::Warning,
+            FindingKind::ConfigChanged | FindingKind::UnsignedYank | FindingKind::VersionSkip => Severity::Review,
             _ => Severity::Error,
         }
     }
@@ -114,6 +161,24 @@ impl FindingKind {
             FindingKind::BadChecksum => "bad_checksum",
             FindingKind::BadRequirement => "bad_requirement",
             FindingKind::MissingDependency => "missing_dependency",
+            FindingKind::UnexpectedFile => "unexpected_file",
+            FindingKind::ConfigChanged => "config_changed",
+            FindingKind::FileDeleted => "file_deleted",
+            FindingKind::LineRewritten => "line_rewritten",
+            FindingKind::UnsignedYank => "unsigned_yank",
+            FindingKind::InvalidNewName => "invalid_new_name",
+            FindingKind::ConfusableName => "confusable_name",
+            FindingKind::VersionSkip => "version_skip",
+            FindingKind::SignatureRefused => "signature_refused",
+            FindingKind::UnvouchedOwnerChange => "unvouched_owner_change",
+            FindingKind::UnsignedNotice => "unsigned_notice",
+            FindingKind::ArchiveMissing => "archive_missing",
+            FindingKind::ArchiveChecksum => "archive_checksum",
+            FindingKind::ArchiveUnsafe => "archive_unsafe",
+            FindingKind::ArchiveMismatch => "archive_mismatch",
+            FindingKind::Unresolvable => "unresolvable",
+            FindingKind::MissingDescription => "missing_description",
+            FindingKind::InvalidLicense => "invalid_license",
         }
     }
 }
@@ -128,6 +193,7 @@ impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Severity::Error => "error",
+            Severity::Review => "review",
             Severity::Warning => "warning",
         })
     }

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::InstallError;
 use super::fetch::sha256_hex;
 use crate::archive::unpack::{ExtractLimits, extract};
-use crate::format::{DepKind, IndexEntry, Manifest};
+use crate::format::rules::manifest::manifest_disagreement;
+use crate::format::{IndexEntry, Manifest};
 use crate::util::fs::{FsError, write_atomic};
 
 /// The record written into every installed package.
@@ -160,38 +161,14 @@ pub fn place(archive: &[u8], entry: &IndexEntry, dest: &Path) -> Result<Placemen
 /// name, version and dependencies. Otherwise the package would install
 /// something other than what the index (and its signature) describe.
 fn check_manifest_matches(manifest: &Manifest, entry: &IndexEntry) -> Result<(), InstallError> {
-    let mismatch = |detail: String| InstallError::ManifestMismatch {
-        name: entry.name.clone(),
-        version: entry.vers.clone(),
-        detail,
-    };
-    let package = manifest
-        .package
-        .as_ref()
-        .ok_or_else(|| mismatch("the archive's ggen.toml has no [package]".into()))?;
-    if package.name != entry.name || package.version != entry.vers {
-        return Err(mismatch(format!(
-            "the archive's ggen.toml says {} {}",
-            package.name, package.version
-        )));
+    match manifest_disagreement(manifest, entry) {
+        Some(detail) => Err(InstallError::ManifestMismatch {
+            name: entry.name.clone(),
+            version: entry.vers.clone(),
+            detail,
+        }),
+        None => Ok(()),
     }
-    let in_index: BTreeMap<&str, &str> = entry
-        .deps
-        .iter()
-        .filter(|dep| dep.kind() != DepKind::Dev)
-        .map(|dep| (dep.package_name(), dep.req.as_str()))
-        .collect();
-    let in_archive: BTreeMap<&str, &str> = manifest
-        .dependencies
-        .iter()
-        .map(|(name, req)| (name.as_str(), req.as_str()))
-        .collect();
-    if in_index != in_archive {
-        return Err(mismatch(format!(
-            "its dependencies differ: the index lists {in_index:?}, the archive's ggen.toml {in_archive:?}"
-        )));
-    }
-    Ok(())
 }
 
 /// The SHA-256 of every file under `root`, keyed by relative path.
