@@ -108,6 +108,9 @@ pub enum SourceError {
     /// An update asked of a source opened offline.
     #[error("offline: cannot fetch {registry}; run without --offline")]
     OfflineUpdate { registry: String },
+    /// A file a commit should hold and does not.
+    #[error("there is no {what}")]
+    NotInRevision { what: String },
     /// A revision that names no commit.
     #[error("`{rev}` names no commit in {}; give a commit id, HEAD, or a branch, tag or remote branch (e.g. origin/main), optionally with ~N", repository.display())]
     BadRevision { rev: String, repository: PathBuf },

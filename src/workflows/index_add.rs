@@ -19,7 +19,10 @@
 //!   [`name::confusable_key`]), in the index or in the batch;
 //! - a dependency on a package that is neither in the index nor in the batch.
 //!
-//! Within a package the new versions are appended in semver order.
+//! Within a package the new versions are appended in semver order. When
+//! config.json's `dl` is relative and stays inside the index (as `index
+//! init` writes it), each archive is copied there first, so the index can
+//! be served or installed from as it is.
 //!
 //! Writing: every changed package file is first staged completely, as a
 //! synced temp file beside it; only then are the temp files renamed over
@@ -69,7 +72,7 @@ use crate::format::rules::package_file::is_at_its_shard;
 use crate::format::rules::versions::{already_published, published_versions, same_release};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::trust::{SecretKey, sign_entry_line};
-use crate::util::fs::{FileLock, FsError};
+use crate::util::fs::{FileLock, FsError, write_atomic};
 use crate::util::progress::Progress;
 
 /// The lock file every writer of an index takes, in the index root.
@@ -168,7 +171,7 @@ pub fn add(
     sign_key: Option<&SecretKey>,
     progress: &dyn Progress,
 ) -> Result<AddReport, AddError> {
-    read_config(index)?;
+    let config = read_config(index)?;
     let archives = expand_inputs(inputs)?;
     // Archives are not shared state: they are read before the lock is taken,
     // so a concurrent run waits only for the short part.
@@ -198,6 +201,7 @@ pub fn add(
         problems.sort_by(|a, b| a.archive.cmp(&b.archive));
         return Err(AddError::Refused(problems));
     }
+    place_archives(index, &config, &batch)?;
     write_batch(index, &batch, &existing, progress)?;
     Ok(report(&batch))
 }
@@ -472,6 +476,41 @@ fn report_duplicates(
                 ),
             );
         }
+    }
+}
+
+/// Copies each archive to where a relative `dl` inside the index names it
+/// (`archives/{crate}/{crate}-{version}.tar.gz` in the template), before any
+/// line that names it is written, so `index init` + `index add` + `install`
+/// need nothing copied by hand. An absolute `dl` is the operator's to fill.
+fn place_archives(index: &Path, config: &IndexConfig, batch: &Batch) -> Result<(), AddError> {
+    let placements: Vec<(&Candidate, PathBuf)> = batch
+        .values()
+        .flatten()
+        .filter_map(|c| {
+            let path = config.archive_path_in_index(&c.entry.name, &c.entry.vers, &c.entry.cksum)?;
+            Some((c, index.join(path)))
+        })
+        .collect();
+    placements
+        .par_iter()
+        .try_for_each(|(candidate, target)| {
+            if same_file(&candidate.archive, target) {
+                return Ok(());
+            }
+            let bytes =
+                std::fs::read(&candidate.archive).map_err(|e| FsError::new("read archive", &candidate.archive, e))?;
+            write_atomic(target, &bytes)
+        })
+        .map_err(AddError::Write)
+}
+
+/// Whether `a` and `b` are the same file (an archive added from where it
+/// already lies in the index).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }
 

@@ -33,9 +33,9 @@
 use std::path::{Path, PathBuf};
 
 use super::snapshot::Snapshot;
-use crate::format::{CONFIG_FILE, IndexConfig};
+use crate::format::{CONFIG_FILE, IndexConfig, IndexEntry};
 use crate::sources::download::Downloader;
-use crate::sources::{PackageSource, SourceError, UpdateReport};
+use crate::sources::{FetchedArchive, PackageSource, SourceError, UpdateReport};
 use crate::util::progress::Progress;
 
 /// An index as of one commit of a local repository.
@@ -138,6 +138,23 @@ impl PackageSource for GitRevision {
 
     fn read_stored_archive(&self, path: &str) -> Result<Option<Vec<u8>>, SourceError> {
         self.read_bytes(path)
+    }
+
+    /// An archive a relative `dl` puts inside the index comes from this
+    /// commit only — never from the work tree, which may hold anything;
+    /// any other is downloaded from where `dl` points.
+    fn fetch_archive(&self, entry: &IndexEntry) -> Result<FetchedArchive, SourceError> {
+        let config = self.config()?;
+        let Some(path) = config.archive_path_in_index(&entry.name, &entry.vers, &entry.cksum) else {
+            let url = config.download_url(&self.download_base(), &entry.name, &entry.vers, &entry.cksum);
+            let bytes = self.downloader.get(&url)?;
+            return Ok(FetchedArchive { bytes, origin: url });
+        };
+        let origin = format!("{path} at {}", self.rev);
+        match self.read_bytes(&path)? {
+            Some(bytes) => Ok(FetchedArchive { bytes, origin }),
+            None => Err(SourceError::NotInRevision { what: origin }),
+        }
     }
 
     fn downloader(&self) -> &Downloader {

@@ -63,6 +63,8 @@
 //! assert_eq!(report.findings[0].to_string(), "de/mo/demo:1: error[missing_dependency]: dependency `gone` names package `gone`, which is not in this index (no file go/ne/gone)");
 //! ```
 
+pub mod gate;
+
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
