@@ -23,6 +23,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::entry::{Dependency, FeatureMap, IndexEntry};
 use super::name::{self, NameError};
 use super::req::{self, RequirementError};
 
@@ -134,6 +135,39 @@ impl Manifest {
         })?;
         self.validate_dependencies()?;
         Ok(PublishablePackage { meta, version })
+    }
+
+    /// The index line of this package version, whose archive has SHA-256
+    /// `cksum`: name, version, the `[dependencies]` as normal dependencies,
+    /// description, keywords, categories, license and repository; no
+    /// features, not yanked, no `v` (Cargo reads a missing `v` as 1), not
+    /// signed. The manifest must meet the publishing rules.
+    pub fn index_entry(&self, cksum: &str) -> Result<(IndexEntry, semver::Version), ManifestError> {
+        let PublishablePackage { meta, version } = self.package_for_publishing()?;
+        let entry = IndexEntry {
+            name: meta.name.clone(),
+            vers: version.to_string(),
+            deps: self
+                .dependencies
+                .iter()
+                .map(|(dep, req)| Dependency::normal(dep, req))
+                .collect(),
+            cksum: cksum.to_owned(),
+            features: FeatureMap::new(),
+            features2: None,
+            v: None,
+            yanked: false,
+            links: None,
+            rust_version: None,
+            pubtime: None,
+            description: meta.description.clone(),
+            keywords: meta.keywords.clone(),
+            categories: meta.categories.clone(),
+            license: meta.license.clone(),
+            repository: meta.repository.clone(),
+            sig: None,
+        };
+        Ok((entry, version))
     }
 
     /// Checks dependency names and requirements.

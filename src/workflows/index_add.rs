@@ -1,11 +1,9 @@
 //! `index add`: a batch of package archives into an index, all or nothing.
 //!
 //! Each archive's manifest and SHA-256 are read in parallel (one read per
-//! file, see [`crate::archive::inspect`]); from them an entry is built —
-//! name, version, the `[dependencies]` as normal dependencies, `cksum`,
-//! description, keywords, categories, license, repository; `features` is
-//! empty, `yanked` false and `v` left out (Cargo reads a missing `v` as 1,
-//! which is what these entries are: no `features2`). Entries are not signed.
+//! file, see [`crate::archive::inspect`]); from them the entry is built
+//! ([`Manifest::index_entry`](crate::format::Manifest::index_entry)), and
+//! signed with `--sign-key`.
 //!
 //! The whole batch is validated before anything is written, under the
 //! index's lock (`.ggen-index.lock`, taken once the archives are read); any
@@ -66,7 +64,7 @@ use serde::Serialize;
 use super::index_check::{self, CheckError};
 use crate::archive::inspect::{ArchiveSummary, ReadArchiveError, read_package_archive};
 use crate::format::config::ConfigError;
-use crate::format::entry::{Dependency, FeatureMap, IndexEntry};
+use crate::format::entry::IndexEntry;
 use crate::format::rules::line::is_known;
 use crate::format::rules::package_file::is_at_its_shard;
 use crate::format::rules::versions::{already_published, published_versions, same_release};
@@ -290,33 +288,10 @@ fn read_candidate(archive: &Path) -> Result<Candidate, ArchiveProblem> {
 
 /// The entry for an archive whose manifest `inspect` has already checked.
 fn entry_from(archive: &Path, summary: ArchiveSummary) -> Result<Candidate, String> {
-    let ArchiveSummary { manifest, sha256, .. } = summary;
-    let version = manifest.package_for_publishing().map_err(|e| with_causes(&e))?.version;
-    let meta = manifest.package.expect("package_for_publishing found [package]");
-    let deps = manifest
-        .dependencies
-        .iter()
-        .map(|(dep, req)| Dependency::normal(dep, req))
-        .collect();
-    let entry = IndexEntry {
-        name: meta.name,
-        vers: version.to_string(),
-        deps,
-        cksum: sha256,
-        features: FeatureMap::new(),
-        features2: None,
-        v: None,
-        yanked: false,
-        links: None,
-        rust_version: None,
-        pubtime: None,
-        description: meta.description,
-        keywords: meta.keywords,
-        categories: meta.categories,
-        license: meta.license,
-        repository: meta.repository,
-        sig: None,
-    };
+    let (entry, version) = summary
+        .manifest
+        .index_entry(&summary.sha256)
+        .map_err(|e| with_causes(&e))?;
     Ok(Candidate {
         archive: archive.to_owned(),
         entry,
@@ -644,6 +619,7 @@ fn report(batch: &Batch) -> AddReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::entry::{Dependency, FeatureMap};
 
     fn candidate(name: &str, version: &str, deps: &[&str]) -> Candidate {
         Candidate {
