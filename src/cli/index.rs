@@ -130,7 +130,11 @@ pub fn run(command: IndexCommand) -> CommandResult {
             json,
             format,
         } => {
-            let report = gate::check_change(&dir, &base, &head, &GateOptions { offline })?;
+            let options = GateOptions {
+                offline,
+                ..GateOptions::default()
+            };
+            let report = gate::check_change(&dir, &base, &head, &options)?;
             match (json, format) {
                 (true, _) => output::print_json(&report),
                 (false, Format::Github) => print_github_annotations(&report.findings),

@@ -10,6 +10,7 @@ pub mod install;
 pub mod keygen;
 pub mod package;
 pub mod project;
+pub mod publish;
 pub mod registry;
 pub mod search;
 pub mod sign;

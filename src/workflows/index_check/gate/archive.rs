@@ -27,8 +27,13 @@ impl Gate<'_> {
             self.named_archives.push(archive_path.clone());
         }
         let at = |gate: &mut Self, kind, message| gate.find(path, Some(line), kind, message);
-        let bytes = match self.head.fetch_archive(entry) {
-            Ok(fetched) => fetched.bytes,
+        let provided = self.options.provided_archives.get(&entry.cksum).filter(|_| in_index.is_none());
+        let fetched = match provided {
+            Some(bytes) => Ok(bytes.clone()),
+            None => self.head.fetch_archive(entry).map(|fetched| fetched.bytes),
+        };
+        let bytes = match fetched {
+            Ok(bytes) => bytes,
             Err(e) => {
                 let where_ =
                     in_index.map_or_else(|| "where `dl` points".to_owned(), |p| format!("at {p} in this commit"));

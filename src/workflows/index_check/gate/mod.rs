@@ -57,11 +57,15 @@ use crate::sources::{PackageSource, SourceError};
 use crate::trust::owners::OWNER_KEYS_DIR;
 
 /// How the gate runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GateOptions {
     /// Never download an archive that `dl` puts on a server (a new line
     /// whose archive is not in the head commit is then `archive_missing`).
     pub offline: bool,
+    /// Archives at hand, by SHA-256: used instead of downloading (what
+    /// `publish` just packed and has not uploaded yet). Only bytes whose
+    /// hash is the key count.
+    pub provided_archives: BTreeMap<String, Vec<u8>>,
 }
 
 /// What the gate decided.
@@ -133,7 +137,7 @@ pub fn check_change(dir: &Path, base: &str, head: &str, options: &GateOptions) -
     let base = GitRevision::open(dir, base)?;
     let head = GitRevision::open(dir, head)?.with_downloader(Downloader::new(options.offline, DEFAULT_MAX_CONNECTIONS));
     let changed_files = base.changed_files(&head)?;
-    let mut gate = Gate::new(&base, &head)?;
+    let mut gate = Gate::new(&base, &head, options)?;
     gate.check(&changed_files)?;
     let Gate {
         mut findings,
@@ -209,6 +213,7 @@ struct YankFlip {
 struct Gate<'r> {
     base: &'r GitRevision,
     head: &'r GitRevision,
+    options: &'r GateOptions,
     /// The rules' config: base's (a config change is reviewed anyway).
     config: IndexConfig,
     findings: Vec<Finding>,
@@ -226,11 +231,12 @@ struct Gate<'r> {
 }
 
 impl<'r> Gate<'r> {
-    fn new(base: &'r GitRevision, head: &'r GitRevision) -> Result<Self, GateError> {
+    fn new(base: &'r GitRevision, head: &'r GitRevision, options: &'r GateOptions) -> Result<Self, GateError> {
         let config = base.config().or_else(|_| head.config())?;
         Ok(Gate {
             base,
             head,
+            options,
             config,
             findings: Vec::new(),
             new_versions: Vec::new(),
