@@ -87,6 +87,9 @@ fn print_search(results: &SearchResults) {
     let width = ids.iter().map(|id| id.chars().count()).max().unwrap_or(0);
     for (id, hit) in ids.iter().zip(&results.hits) {
         let mut about = hit.description.as_deref().map(one_line).unwrap_or_default();
+        if let Some(deprecated) = &hit.deprecated {
+            about = format!("DEPRECATED ({}) {about}", one_line(&deprecated.message));
+        }
         if !hit.keywords.is_empty() {
             let keywords = format!("[{}]", hit.keywords.join(", "));
             about = if about.is_empty() {
@@ -140,6 +143,9 @@ pub fn info(global: &GlobalArgs, args: InfoArgs) -> CommandResult {
 
 fn print_info(package: &PackageInfo) {
     println!("{}", package.name);
+    if let Some(deprecated) = &package.deprecated {
+        println!("  DEPRECATED: {}", deprecated.message);
+    }
     let newest = package.versions.iter().find(|v| !v.yanked);
     if let Some(description) = newest.and_then(|v| v.description.as_deref()) {
         println!("  {}", description.split_whitespace().collect::<Vec<_>>().join(" "));

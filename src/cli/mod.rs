@@ -7,6 +7,7 @@ mod output;
 mod package;
 mod progress;
 mod project;
+mod publish;
 mod trust;
 
 use clap::{Args, Parser, Subcommand};
@@ -69,6 +70,21 @@ enum Command {
     Sign(trust::SignArgs),
     /// Pack a package directory into its reproducible .tar.gz archive.
     Package(package::PackageArgs),
+    /// Create a package skeleton that `package` and `publish` accept as is.
+    New(publish::NewArgs),
+    /// Publish a package version by pull request: pack, sign, check with
+    /// the index's own gate, commit on a new branch of your index clone,
+    /// push, and print the pull-request link.
+    Publish(publish::PublishArgs),
+    /// Yank (or un-yank) a version by pull request; yanked versions still
+    /// install from a lock but are never chosen anew.
+    Yank(publish::YankArgs),
+    /// Deprecate a package (or lift it) by pull request: a signed notice
+    /// that search, info and install show.
+    Deprecate(publish::DeprecateArgs),
+    /// List, add or withdraw the keys that may sign a package.
+    #[command(subcommand)]
+    Owner(publish::OwnerCommand),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -88,6 +104,11 @@ pub fn run() -> i32 {
         Command::Keygen(args) => trust::run_keygen(args),
         Command::Sign(args) => trust::run_sign(args),
         Command::Package(args) => package::run(args),
+        Command::New(args) => publish::run_new(args),
+        Command::Publish(args) => publish::run_publish(args),
+        Command::Yank(args) => publish::run_yank(args),
+        Command::Deprecate(args) => publish::run_deprecate(args),
+        Command::Owner(command) => publish::run_owner(command),
     };
     match result {
         Ok(code) => code,

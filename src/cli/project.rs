@@ -177,6 +177,11 @@ fn print_install(report: &InstallReport, json: bool) {
             println!("{:>12} {} {} ({signer})", "Fresh", package.name, package.version);
         }
     }
+    for package in &report.packages {
+        if let Some(deprecated) = &package.deprecated {
+            eprintln!("warning: {} is deprecated: {}", package.name, deprecated.message);
+        }
+    }
     for change in &report.changes {
         match change {
             LockChange::Added { name, version } => println!("{:>12} {name} {version}", "Locking"),

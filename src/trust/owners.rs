@@ -6,9 +6,12 @@
 //! trusted for the package and its minisign signature over this line's
 //! canonical form (the object without `sig`, keys sorted, no whitespace).
 //! A line with `"revoked": true` withdraws its key: vouched for like any
-//! other line (by a listed key, the revoked one included), it removes the
-//! key from those allowed to sign, while vouches the key made before stay
-//! valid (so a client that pinned it can follow a rotation).
+//! other line (by a listed key, the revoked one included), it stops the key
+//! from signing anything new — the pull-request gate refuses it — while
+//! what it signed before (versions, vouches, notices) stays valid, so a
+//! rotation leaves published versions installable and a client that pinned
+//! the old key can follow it. (For a stolen key: revoke it and yank what it
+//! signed.)
 //! Unknown fields are ignored.
 //!
 //! ```
@@ -134,6 +137,9 @@ pub struct OwnerKeys {
     lines: Vec<OwnerKey>,
     /// The lines whose key may sign: listed and not validly revoked.
     keys: Vec<OwnerKey>,
+    /// The lines of keys validly revoked since: they sign nothing new, but
+    /// what they signed before stays valid.
+    retired: Vec<OwnerKey>,
 }
 
 #[derive(Deserialize)]
@@ -171,12 +177,12 @@ impl OwnerKeys {
             })
             .map(|line| line.key.id())
             .collect();
-        let keys = lines
+        let (retired, keys) = lines
             .iter()
-            .filter(|line| !line.revoked && !revoked.contains(&line.key.id()))
+            .filter(|line| !line.revoked)
             .cloned()
-            .collect();
-        Ok(OwnerKeys { lines, keys })
+            .partition(|line| revoked.contains(&line.key.id()));
+        Ok(OwnerKeys { lines, keys, retired })
     }
 
     /// The keys that may sign, in file order.
@@ -189,9 +195,15 @@ impl OwnerKeys {
         &self.lines
     }
 
-    /// The listed key with this id.
+    /// The listed key with this id, if it may sign.
     pub fn key(&self, id: KeyId) -> Option<&OwnerKey> {
         self.keys.iter().find(|k| k.key.id() == id)
+    }
+
+    /// The revoked key with this id: what it signed before its revocation
+    /// stays valid.
+    pub fn retired_key(&self, id: KeyId) -> Option<&OwnerKey> {
+        self.retired.iter().find(|k| k.key.id() == id)
     }
 
     /// The keys reachable from `trusted` through valid vouches, each with
@@ -325,6 +337,7 @@ pub(crate) mod tests {
         let owners = OwnerKeys::parse("o", &rotated).unwrap();
         let ids: Vec<KeyId> = owners.keys().iter().map(|k| k.key.id()).collect();
         assert_eq!(ids, [new.id()]);
+        assert!(owners.retired_key(old.id()).is_some());
         assert_eq!(owners.lines().len(), 3);
         // A client that pinned the old key still follows its vouch.
         assert_eq!(

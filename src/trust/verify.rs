@@ -146,6 +146,8 @@ pub struct AllowedKeys {
     policy: SignaturePolicy,
     owner_keys: OwnerKeys,
     index_keys: Vec<PublicKey>,
+    /// Accept revoked owner keys (for what they signed before).
+    accept_retired: bool,
 }
 
 impl AllowedKeys {
@@ -165,7 +167,17 @@ impl AllowedKeys {
             policy: config.signatures,
             owner_keys,
             index_keys,
+            accept_retired: true,
         })
+    }
+
+    /// The same keys, for checking a *new* signature (the pull-request
+    /// gate): revoked owner keys are refused.
+    pub fn for_new_signatures(self) -> Self {
+        AllowedKeys {
+            accept_retired: false,
+            ..self
+        }
     }
 
     /// The package these keys are for.
@@ -187,6 +199,7 @@ impl AllowedKeys {
     pub fn key(&self, id: KeyId) -> Option<&PublicKey> {
         self.owner_keys
             .key(id)
+            .or_else(|| self.owner_keys.retired_key(id).filter(|_| self.accept_retired))
             .map(|k| &k.key)
             .or_else(|| self.index_keys.iter().find(|k| k.id() == id))
     }

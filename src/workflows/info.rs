@@ -24,9 +24,11 @@ use serde::Serialize;
 
 use crate::format::canonical::{CanonicalError, canonical_form};
 use crate::format::entry::DepKind;
+use crate::format::notice::{Action, Notices, notices_path};
 use crate::format::req::{self, RequirementError};
 use crate::sources::{EntryLine, PackageSource, SourceError};
-use crate::trust::Signature;
+use crate::trust::notices::verify_notice;
+use crate::trust::{AllowedKeys, OwnerKeys, Signature, owner_keys_path};
 
 /// A package and its versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,6 +39,51 @@ pub struct PackageInfo {
     pub requirement: Option<String>,
     /// Matching versions, newest first.
     pub versions: Vec<VersionInfo>,
+    /// The deprecation its owners signed, if any.
+    pub deprecated: Option<Deprecation>,
+}
+
+/// A package's deprecation in force (a notice signed by an owner, see
+/// `format::notice`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deprecation {
+    /// Why, and what to use instead.
+    pub message: String,
+    /// The key that signed the notice.
+    pub signer: String,
+}
+
+/// The deprecation in force for `name`, if its notice file holds one signed
+/// by a key allowed to sign the package (unsigned or forged notices are
+/// ignored: only owners speak for a package).
+pub fn deprecation(source: &dyn PackageSource, name: &str) -> Result<Option<Deprecation>, SourceError> {
+    let Some(text) = source.read_index_file(&notices_path(name))? else {
+        return Ok(None);
+    };
+    let Ok(notices) = Notices::parse(&text) else {
+        return Ok(None);
+    };
+    let owners_path = owner_keys_path(name);
+    let owners_text = source.read_index_file(&owners_path)?.unwrap_or_default();
+    let config = source.config()?;
+    let Ok(allowed) = OwnerKeys::parse(&owners_path, &owners_text)
+        .map_err(|e| e.to_string())
+        .and_then(|owners| AllowedKeys::new(name, &config, owners).map_err(|e| e.to_string()))
+    else {
+        return Ok(None);
+    };
+    let in_force = notices
+        .lines()
+        .iter()
+        .rev()
+        .filter(|line| matches!(line.notice.action, Action::Deprecate | Action::Undeprecate))
+        .find_map(|line| verify_notice(&line.line, &allowed).ok().map(|signer| (line, signer)));
+    Ok(in_force
+        .filter(|(line, _)| line.notice.action == Action::Deprecate)
+        .map(|(line, signer)| Deprecation {
+            message: line.notice.message.clone().unwrap_or_default(),
+            signer: signer.to_string(),
+        }))
 }
 
 /// One version of a package.
@@ -124,6 +171,7 @@ pub fn info(source: &dyn PackageSource, name: &str, requirement: Option<&str>) -
         name: lines[0].entry.name.clone(),
         requirement: requirement.map(str::to_owned),
         versions: versions.into_iter().map(|(_, info)| info).collect(),
+        deprecated: deprecation(source, &lines[0].entry.name)?,
     })
 }
 

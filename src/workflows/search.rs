@@ -27,6 +27,7 @@ use serde::Serialize;
 use crate::format::IndexEntry;
 use crate::format::name::confusable_key;
 use crate::sources::{PackageSource, SourceError};
+use crate::workflows::info::{Deprecation, deprecation};
 
 /// What to look for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +88,8 @@ pub struct SearchHit {
     pub keywords: Vec<String>,
     /// How it matched.
     pub matched: MatchKind,
+    /// The deprecation its owners signed, if any.
+    pub deprecated: Option<Deprecation>,
 }
 
 /// The outcome of a search.
@@ -115,6 +118,9 @@ pub fn search(source: &dyn PackageSource, query: &SearchQuery) -> Result<SearchR
     };
     sort_best_first(&mut hits);
     hits.truncate(query.limit);
+    for hit in &mut hits {
+        hit.deprecated = deprecation(source, &hit.name)?;
+    }
     Ok(SearchResults {
         hits,
         complete: listing.complete,
@@ -215,6 +221,7 @@ fn hit_for(
         description: entry.description,
         keywords: entry.keywords,
         matched,
+        deprecated: None,
     }))
 }
 

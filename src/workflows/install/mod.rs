@@ -52,6 +52,7 @@ use crate::sources::{PackageSource, SourceError};
 use crate::trust::{PinStoreError, TrustError};
 use crate::util::fs::{FileLock, FsError};
 use crate::util::progress::Progress;
+use crate::workflows::info::{Deprecation, deprecation};
 
 /// How to install.
 #[derive(Debug, Clone, Default)]
@@ -86,6 +87,9 @@ pub struct InstalledPackage {
     pub path: PathBuf,
     /// Whether this run placed it (false: it was already installed).
     pub newly_installed: bool,
+    /// The deprecation its owners signed, if any (advisory: a notice that
+    /// cannot be read, e.g. offline and not cached, is not shown).
+    pub deprecated: Option<Deprecation>,
 }
 
 /// What an install did (or, with `dry_run`, would do).
@@ -266,7 +270,7 @@ pub fn install(
             .map(|package| planned(package, &packages_dir, registry_signer(&plan, package)))
             .collect();
         return Ok(InstallReport {
-            packages,
+            packages: with_deprecations(packages, source),
             changes: plan.changes,
             lockfile_written: lock_changes,
             dry_run: true,
@@ -303,7 +307,7 @@ pub fn install(
         Ok(packages) => {
             placed.into_iter().for_each(Placement::commit);
             Ok(InstallReport {
-                packages,
+                packages: with_deprecations(packages, source),
                 changes: plan.changes,
                 lockfile_written: lock_changes,
                 dry_run: false,
@@ -342,6 +346,14 @@ fn refuse_another_registry(
     })
 }
 
+/// The packages with the deprecations their owners signed.
+fn with_deprecations(mut packages: Vec<InstalledPackage>, source: &dyn PackageSource) -> Vec<InstalledPackage> {
+    for package in &mut packages {
+        package.deprecated = deprecation(source, &package.name).ok().flatten();
+    }
+    packages
+}
+
 fn registry_signer(plan: &Plan, package: &ResolvedPackage) -> Option<String> {
     plan.lockfile
         .packages
@@ -356,6 +368,7 @@ fn planned(package: &ResolvedPackage, packages_dir: &Path, signer: Option<String
     let checksum = package.entry.entry.cksum.clone();
     InstalledPackage {
         newly_installed: !place::is_installed(&path, &checksum),
+        deprecated: None,
         name: package.id.name.clone(),
         version,
         checksum,

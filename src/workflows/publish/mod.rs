@@ -42,6 +42,7 @@ use crate::sources::{PackageSource, SourceError};
 use crate::trust::{SecretKey, SignError, owner_keys_path, sign_entry_line};
 use crate::util::fs::{FsError, write_atomic};
 use crate::workflows::index_check::gate::{GateError, GateReport};
+use crate::workflows::package::DEFAULT_OUT_DIR;
 
 /// How to publish.
 #[derive(Debug, Clone, Default)]
@@ -121,13 +122,19 @@ pub enum PublishError {
     NotAClone { index: PathBuf, reason: String },
     #[error("cannot {action}: {reason}")]
     Git { action: String, reason: String },
-    #[error("git has no author identity to commit with ({reason}); set it: git config --global user.name \"Your Name\" && git config --global user.email you@example.com")]
+    #[error(
+        "git has no author identity to commit with ({reason}); set it: git config --global user.name \"Your Name\" && git config --global user.email you@example.com"
+    )]
     Identity { reason: String },
-    #[error("branch {branch} already exists in the clone; delete it (`git branch -D {branch}`) or choose another with --branch")]
+    #[error(
+        "branch {branch} already exists in the clone; delete it (`git branch -D {branch}`) or choose another with --branch"
+    )]
     BranchExists { branch: String },
     #[error("the index's gate refuses this change, so no branch was made:\n{}", findings(report))]
     Refused { report: Box<GateReport> },
-    #[error("cannot push branch {branch} to origin: {reason}; the branch is made, push it yourself with `git push origin {branch}`")]
+    #[error(
+        "cannot push branch {branch} to origin: {reason}; the branch is made, push it yourself with `git push origin {branch}`"
+    )]
     Push { branch: String, reason: String },
     #[error("{package} is not in the index")]
     UnknownPackage { package: String },
@@ -138,18 +145,14 @@ pub enum PublishError {
 }
 
 fn findings(report: &GateReport) -> String {
-    let lines: Vec<String> = report
-        .findings
-        .iter()
-        .map(|f| format!("  {f}"))
-        .collect();
+    let lines: Vec<String> = report.findings.iter().map(|f| format!("  {f}")).collect();
     lines.join("\n")
 }
 
 /// Publishes the package in `dir` to the index clone of `options`, signed
 /// with `key`.
 pub fn publish(dir: &Path, key: &SecretKey, options: &PublishOptions) -> Result<PublishReport, PublishError> {
-    let packed = pack(dir, &[])?;
+    let packed = pack(dir, &[&dir.join(DEFAULT_OUT_DIR)])?;
     let summary = summarize_bytes(&packed.bytes).map_err(|e| PublishError::Refusal(e.to_string()))?;
     let (entry, _) = summary.manifest.index_entry(&packed.sha256)?;
     let line = sign_entry_line(&entry.to_line(), key)?;
@@ -171,7 +174,12 @@ pub fn publish(dir: &Path, key: &SecretKey, options: &PublishOptions) -> Result<
     if new_package && !config.keys.iter().any(|k| k == key.public().base64()) {
         changes.push(first_owner(&head, &entry.name, key)?);
     }
-    let url = config.download_url(&options.index.display().to_string(), &entry.name, &entry.vers, &entry.cksum);
+    let url = config.download_url(
+        &options.index.display().to_string(),
+        &entry.name,
+        &entry.vers,
+        &entry.cksum,
+    );
     let archive = match config.archive_path_in_index(&entry.name, &entry.vers, &entry.cksum) {
         Some(path) => {
             changes.push(FileChange {

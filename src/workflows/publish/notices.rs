@@ -69,7 +69,11 @@ pub fn yank(
     let proposal = propose(
         &options.index,
         &changes,
-        &proposal_options(options, format!("{verb}/{real_name}-{version}"), format!("{} {real_name} {version}", capitalized(verb))),
+        &proposal_options(
+            options,
+            format!("{verb}/{real_name}-{version}"),
+            format!("{} {real_name} {version}", capitalized(verb)),
+        ),
     )?;
     Ok(NoticeReport {
         name: real_name,
@@ -111,7 +115,11 @@ pub fn deprecate(
     let proposal = propose(
         &options.index,
         &[change],
-        &proposal_options(options, format!("{verb}/{real_name}"), format!("{} {real_name}", capitalized(verb))),
+        &proposal_options(
+            options,
+            format!("{verb}/{real_name}"),
+            format!("{} {real_name}", capitalized(verb)),
+        ),
     )?;
     Ok(NoticeReport {
         name: real_name,

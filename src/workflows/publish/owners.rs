@@ -105,7 +105,11 @@ fn propose_line(
     let name = entries.first().map_or(package, |e| e.name.as_str()).to_owned();
     fields["vouched_by"] = key.id().to_string().into();
     let message = canonical_form(&fields.to_string()).map_err(crate::trust::SignError::from)?;
-    let comment = if removed { "revoke owner key" } else { "vouch for owner key" };
+    let comment = if removed {
+        "revoke owner key"
+    } else {
+        "vouch for owner key"
+    };
     fields["sig"] = key
         .sign(message.as_bytes(), comment)
         .map_err(crate::trust::SignError::from)?

@@ -14,9 +14,9 @@ use gix::objs::tree::EntryKind;
 use serde::Serialize;
 
 use super::PublishError;
+use crate::util::fs::FileLock;
 use crate::workflows::index_add::LOCK_FILE;
 use crate::workflows::index_check::gate::{GateOptions, GateReport, Verdict, check_change};
-use crate::util::fs::FileLock;
 
 /// One file a proposal writes, relative to the index root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,11 @@ pub fn propose(index: &Path, changes: &[FileChange], options: &ProposalOptions) 
         reason: format!("it has no commit at HEAD ({e})"),
     })?;
     let branch_ref = format!("refs/heads/{}", options.branch);
-    if repo.try_find_reference(branch_ref.as_str()).map_err(git("look up the branch"))?.is_some() {
+    if repo
+        .try_find_reference(branch_ref.as_str())
+        .map_err(git("look up the branch"))?
+        .is_some()
+    {
         return Err(PublishError::BranchExists {
             branch: options.branch.clone(),
         });
@@ -158,7 +162,12 @@ fn push(index: &Path, branch: &str) -> Result<(), PublishError> {
     let output = Command::new("git")
         .arg("-C")
         .arg(index)
-        .args(["push", "--quiet", "origin", &format!("refs/heads/{branch}:refs/heads/{branch}")])
+        .args([
+            "push",
+            "--quiet",
+            "origin",
+            &format!("refs/heads/{branch}:refs/heads/{branch}"),
+        ])
         .output()
         .map_err(|e| PublishError::Push {
             branch: branch.to_owned(),
@@ -211,13 +220,22 @@ mod tests {
     #[test]
     fn pull_request_urls_for_known_forges() {
         let cases = [
-            ("https://github.com/acme/index.git", Some("https://github.com/acme/index/pull/new/b")),
-            ("git@github.com:acme/index.git", Some("https://github.com/acme/index/pull/new/b")),
+            (
+                "https://github.com/acme/index.git",
+                Some("https://github.com/acme/index/pull/new/b"),
+            ),
+            (
+                "git@github.com:acme/index.git",
+                Some("https://github.com/acme/index/pull/new/b"),
+            ),
             (
                 "ssh://git@gitlab.com/acme/sub/index",
                 Some("https://gitlab.com/acme/sub/index/-/merge_requests/new?merge_request%5Bsource_branch%5D=b"),
             ),
-            ("https://codeberg.org/acme/index", Some("https://codeberg.org/acme/index/compare/b")),
+            (
+                "https://codeberg.org/acme/index",
+                Some("https://codeberg.org/acme/index/compare/b"),
+            ),
             ("http://127.0.0.1:8080/git/index.git", None),
             ("/srv/index.git", None),
         ];

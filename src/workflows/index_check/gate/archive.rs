@@ -27,7 +27,11 @@ impl Gate<'_> {
             self.named_archives.push(archive_path.clone());
         }
         let at = |gate: &mut Self, kind, message| gate.find(path, Some(line), kind, message);
-        let provided = self.options.provided_archives.get(&entry.cksum).filter(|_| in_index.is_none());
+        let provided = self
+            .options
+            .provided_archives
+            .get(&entry.cksum)
+            .filter(|_| in_index.is_none());
         let fetched = match provided {
             Some(bytes) => Ok(bytes.clone()),
             None => self.head.fetch_archive(entry).map(|fetched| fetched.bytes),

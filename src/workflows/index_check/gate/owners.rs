@@ -156,7 +156,8 @@ impl Gate<'_> {
         let text = revision.read_index_file(&path)?.unwrap_or_default();
         Ok(OwnerKeys::parse(&path, &text)
             .map_err(|e| e.to_string())
-            .and_then(|owners| AllowedKeys::new(package, &self.config, owners).map_err(|e| e.to_string())))
+            .and_then(|owners| AllowedKeys::new(package, &self.config, owners).map_err(|e| e.to_string()))
+            .map(AllowedKeys::for_new_signatures))
     }
 }
 

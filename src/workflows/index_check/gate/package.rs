@@ -208,6 +208,7 @@ impl Gate<'_> {
         let refused = match OwnerKeys::parse(&owners_path, &owners_text)
             .map_err(|e| e.to_string())
             .and_then(|owners| AllowedKeys::new(&entry.name, &self.config, owners).map_err(|e| e.to_string()))
+            .map(AllowedKeys::for_new_signatures)
         {
             Ok(allowed) if entry.sig.is_none() && allowed.policy() == SignaturePolicy::Optional => None,
             Ok(allowed) => verify_entry(text, entry, &allowed).err().map(|e| e.to_string()),
