@@ -104,6 +104,7 @@ mod tests {
         PackageInfo {
             name: "p".into(),
             requirement: None,
+            deprecated: None,
             versions: versions
                 .iter()
                 .map(|(version, yanked)| VersionInfo {
