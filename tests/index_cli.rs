@@ -499,13 +499,20 @@ fn sign_key_signs_every_new_entry_so_that_minisign_and_our_verifier_accept_it() 
 /// The CI script `index init` writes runs the real check: it passes on a
 /// good index and fails, with ggen-market's exit status, on a broken one.
 #[test]
-fn the_template_ci_script_gates_on_index_check() {
+fn the_template_ci_scripts_check_the_index_and_gate_a_change() {
     let scene = Scene::new();
     let archive = scene.pack(&manifest("gated", "1.0.0", &[]), "x", "out");
     assert!(scene.add(&[archive]).status.success());
     let git = |args: &[&str]| {
         let status = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.org",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .current_dir(scene.index())
             .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -516,20 +523,31 @@ fn the_template_ci_script_gates_on_index_check() {
     git(&["init", "-q"]);
     git(&["add", "-A"]);
     git(&["commit", "-qm", "base"]);
-    let run = || {
-        Command::new(scene.index().join("ci/check-index.sh"))
-            .args(["HEAD", "HEAD"])
+    let run = |script: &str, args: &[&str]| {
+        Command::new(scene.index().join(script))
+            .args(args)
             .env("GGEN_MARKET", env!("CARGO_BIN_EXE_ggen-market"))
             .output()
             .unwrap()
     };
-    let passed = run();
+    let passed = run("ci/check-index.sh", &[]);
     assert!(passed.status.success(), "{}", stderr(&passed));
+    let unchanged = run("ci/check-pr.sh", &["HEAD", "HEAD"]);
+    assert!(unchanged.status.success(), "{}", stderr(&unchanged));
+    assert_eq!(run("ci/check-pr.sh", &["HEAD"]).status.code(), Some(2), "usage");
+
+    // A file at a shard path its name does not shard to: the whole-index
+    // check finds it, and the gate refuses the commit that adds it.
     let file = scene.index().join("3/g/gated");
     let good = fs::read_to_string(scene.index().join("ga/te/gated")).unwrap();
     fs::create_dir_all(file.parent().unwrap()).unwrap();
     fs::write(&file, good).unwrap();
-    let failed = run();
+    let failed = run("ci/check-index.sh", &[]);
     assert_eq!(failed.status.code(), Some(1), "{}", stdout(&failed));
     assert!(stdout(&failed).contains("wrong_path"), "{}", stdout(&failed));
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "misplaced"]);
+    let refused = run("ci/check-pr.sh", &["HEAD~1", "HEAD"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    assert!(stdout(&refused).contains("3/g/gated"), "{}", stdout(&refused));
 }

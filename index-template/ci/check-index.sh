@@ -1,76 +1,33 @@
 #!/bin/sh
-# Check this ggen-marketplace index with `ggen-market index check`.
+# Check this whole ggen-marketplace index with `ggen-market index check`:
+# every line of every package file. For pull requests, ci/check-pr.sh runs
+# the gate, which checks only what a change does.
 #
-#   ci/check-index.sh                check the whole index as it is now
-#   ci/check-index.sh BASE [HEAD]    the pull-request gate: the whole index as
-#                                    HEAD leaves it (BASE, HEAD must exist)
+#   ci/check-index.sh
 #
-# BASE and HEAD are git revisions (commit ids, branches, tags). Any CI can
-# call this script; it needs only git and ggen-market. Set GGEN_MARKET to use
-# a ggen-market that is not on PATH. The exit status is ggen-market's: 0 when
-# the index (or the change) is acceptable.
+# Any CI can call this script; it needs only ggen-market (set GGEN_MARKET to
+# use one that is not on PATH). Exit status 0 when the index has no errors.
 set -eu
 
 me=check-index
 
-usage() {
-    cat <<USAGE
-usage: ci/check-index.sh [BASE_REV [HEAD_REV]]
-
-Checks the whole index with 'ggen-market index check'. BASE_REV and
-HEAD_REV (default HEAD), as a pull request gives them, must be commits of
-this repository; they name the change in the log.
-USAGE
-}
-
-fail() {
-    printf '%s: error: %s\n' "$me" "$1" >&2
-    exit 2
-}
-
 case "${1-}" in
     -h | --help)
-        usage
+        echo "usage: ci/check-index.sh    (checks the whole index)"
         exit 0
         ;;
 esac
-if [ "$#" -gt 2 ]; then
-    usage >&2
-    exit 2
-fi
+[ "$#" -eq 0 ] || { echo "usage: ci/check-index.sh (no arguments; for a pull request use ci/check-pr.sh BASE HEAD)" >&2; exit 2; }
 
 ggen_market=${GGEN_MARKET:-ggen-market}
 if ! command -v "$ggen_market" >/dev/null 2>&1; then
-    fail "'$ggen_market' not found. Install it with
-    cargo install --locked --git <ggen-marketplace repository URL> ggen-marketplace
-or set GGEN_MARKET to its path."
+    printf '%s: error: %s\n' "$me" "'$ggen_market' not found; install it (cargo install --locked --git <ggen-marketplace repository URL> ggen-marketplace) or set GGEN_MARKET" >&2
+    exit 2
 fi
-
-# Work from the index root (the directory above ci/), wherever we are called from.
 root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
 cd "$root"
-[ -f config.json ] || fail "no config.json in $root: this script must stay in the ci/ folder of an index."
-
-if [ "$#" -eq 0 ]; then
-    printf '%s: checking the whole index in %s\n' "$me" "$root"
-    set -- index check .
-else
-    base=$1
-    head=${2:-HEAD}
-    for rev in "$base" "$head"; do
-        if ! git rev-parse --verify --quiet "$rev^{commit}" >/dev/null; then
-            fail "'$rev' is not a commit of this repository. In CI, fetch the full history (GitHub Actions: actions/checkout with fetch-depth: 0)."
-        fi
-    done
-    # This ggen-market checks the whole index as the pull request leaves it;
-    # the per-change rules of DESIGN §5 (append-only, new versions greater
-    # than published ones) are not enforced by it yet.
-    printf '%s: checking the index at %s (changes since %s) in %s\n' "$me" "$head" "$base" "$root"
-    set -- index check .
-fi
-
 status=0
-"$ggen_market" "$@" || status=$?
+"$ggen_market" index check . || status=$?
 if [ "$status" -eq 0 ]; then
     printf '%s: passed\n' "$me"
 else

@@ -91,7 +91,7 @@ pub fn run(command: IndexCommand) -> CommandResult {
                     println!("  {file}");
                 }
                 println!(
-                    "Next: commit it to git, then add packages with `ggen-market index add {} ARCHIVE...`",
+                    "Next: commit it to git; authors publish by pull request with `ggen-market publish DIR --index CLONE --key KEY`, operators add archives with `ggen-market index add {} ARCHIVE...`",
                     created.dir.display()
                 );
             }

@@ -33,8 +33,18 @@ const TEMPLATE: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        ".gitlab-ci.yml",
+        include_str!("../../index-template/.gitlab-ci.yml"),
+        false,
+    ),
+    (
         "ci/check-index.sh",
         include_str!("../../index-template/ci/check-index.sh"),
+        true,
+    ),
+    (
+        "ci/check-pr.sh",
+        include_str!("../../index-template/ci/check-pr.sh"),
         true,
     ),
     (
