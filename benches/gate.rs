@@ -15,6 +15,7 @@
 //!
 //!     cargo bench --bench gate
 
+#[allow(dead_code)] // each bench uses part of the corpus helpers
 mod support {
     pub mod corpus;
 }
