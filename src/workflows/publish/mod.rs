@@ -237,3 +237,17 @@ fn url_path(url: &str) -> String {
     let path = without_scheme.split_once('/').map_or("", |(_, path)| path);
     path.split(['?', '#']).next().unwrap_or_default().to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_copy_mirrors_the_download_url_path() {
+        assert_eq!(
+            url_path("https://dl.acme.test/ggen/io.x/io.x-1.0.0.tar.gz?sig=1"),
+            "ggen/io.x/io.x-1.0.0.tar.gz"
+        );
+        assert_eq!(url_path("https://dl.acme.test"), "");
+    }
+}

@@ -41,7 +41,7 @@ mod archive;
 mod owners;
 mod package;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Serialize;
@@ -227,7 +227,7 @@ struct Gate<'r> {
     /// Package names at base, read once, only if a new package appears.
     base_names: Option<Vec<String>>,
     /// Package file names of packages the PR adds.
-    new_packages: BTreeMap<String, ()>,
+    new_packages: BTreeSet<String>,
 }
 
 impl<'r> Gate<'r> {
@@ -244,7 +244,7 @@ impl<'r> Gate<'r> {
             flips: Vec::new(),
             signed_yanks: Vec::new(),
             base_names: None,
-            new_packages: BTreeMap::new(),
+            new_packages: BTreeSet::new(),
         })
     }
 
@@ -256,7 +256,7 @@ impl<'r> Gate<'r> {
         let by_kind = |kind| changed.iter().filter(move |p| classify(p) == kind);
         for path in by_kind(ChangedFile::Package) {
             if self.base.read_bytes(path)?.is_none() {
-                self.new_packages.insert(name::file_name_of(path).to_owned(), ());
+                self.new_packages.insert(name::file_name_of(path).to_owned());
             }
         }
         for path in by_kind(ChangedFile::Config) {

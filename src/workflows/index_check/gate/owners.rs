@@ -25,7 +25,7 @@ impl Gate<'_> {
             return Ok(());
         };
         let base_text = self.base.read_index_file(path)?;
-        if base_text.is_none() && self.new_packages.contains_key(&package) {
+        if base_text.is_none() && self.new_packages.contains(&package) {
             if let Err(e) = OwnerKeys::parse(path, &head_text) {
                 self.find(path, None, FindingKind::UnvouchedOwnerChange, e.to_string());
             }
@@ -147,7 +147,7 @@ impl Gate<'_> {
     /// The keys allowed to sign `package`'s lines and notices: owner keys at
     /// base, or at head for a package this change adds.
     fn allowed_keys(&self, package: &str) -> Result<Result<AllowedKeys, String>, GateError> {
-        let revision = if self.new_packages.contains_key(package) {
+        let revision = if self.new_packages.contains(package) {
             self.head
         } else {
             self.base

@@ -127,7 +127,7 @@ impl Gate<'_> {
             name: entry.name.clone(),
             version: entry.vers.clone(),
         });
-        if self.new_packages.contains_key(file_name) && published.is_empty() {
+        if self.new_packages.contains(file_name) && published.is_empty() {
             self.new_name(path, line, &entry.name)?;
         }
         let released: Vec<semver::Version> = published.iter().map(|(v, _)| v.clone()).collect();
@@ -199,10 +199,10 @@ impl Gate<'_> {
     /// keys at base, or, for a package this change adds, the ones it adds.
     fn signature(&mut self, path: &str, line: usize, text: &str, entry: &IndexEntry) -> Result<(), GateError> {
         let owners_path = owner_keys_path(&entry.name);
-        let owners_at = if self.base.read_package_file(name::file_name_of(path))?.is_some() {
-            self.base
-        } else {
+        let owners_at = if self.new_packages.contains(name::file_name_of(path)) {
             self.head
+        } else {
+            self.base
         };
         let owners_text = owners_at.read_index_file(&owners_path)?.unwrap_or_default();
         let refused = match OwnerKeys::parse(&owners_path, &owners_text)
