@@ -40,8 +40,8 @@ use sha2::{Digest, Sha256};
 
 use ggen_marketplace::archive::archive_file_name;
 use ggen_marketplace::archive::unpack::{ExtractLimits, extract};
-use ggen_marketplace::format::{IndexConfig, RegistryIdentity};
 use ggen_marketplace::format::manifest::Manifest;
+use ggen_marketplace::format::{IndexConfig, RegistryIdentity};
 use ggen_marketplace::home::GgenHome;
 use ggen_marketplace::resolve::{Request, ResolvedPackage, resolve};
 use ggen_marketplace::sources::PackageSource;

@@ -3,10 +3,12 @@
 
 mod discover;
 mod index;
+mod mirror;
 mod output;
 mod package;
 mod progress;
 mod project;
+mod serve;
 mod trust;
 
 use clap::{Args, Parser, Subcommand};
@@ -63,12 +65,18 @@ enum Command {
     /// Create, extend and check an index (registry operators).
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Carry an index or mirror across an air gap as one verified file.
+    #[command(subcommand)]
+    Mirror(mirror::MirrorCommand),
     /// Make a minisign key pair for signing index entries (publishers).
     Keygen(trust::KeygenArgs),
     /// Sign entries of a local index in place with a minisign secret key.
     Sign(trust::SignArgs),
     /// Pack a package directory into its reproducible .tar.gz archive.
     Package(package::PackageArgs),
+    /// Serve an index or mirror directory over HTTP for sparse clients
+    /// (development and small air-gapped sites).
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -85,9 +93,11 @@ pub fn run() -> i32 {
         Command::Tree(args) => project::tree(args),
         Command::Verify(args) => project::verify(args),
         Command::Index(command) => index::run(command),
+        Command::Mirror(command) => mirror::run(command),
         Command::Keygen(args) => trust::run_keygen(args),
         Command::Sign(args) => trust::run_sign(args),
         Command::Package(args) => package::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,
