@@ -5,7 +5,7 @@
 
 use std::io::{self, BufRead, Write};
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Why no request could be read from a connection.
 #[derive(Debug)]
@@ -21,13 +21,21 @@ pub(crate) enum HeadError {
     Io,
 }
 
+/// How often a connection idle between requests checks whether it should
+/// give its thread up.
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
 /// Reads bytes up to and including the blank line that ends a request
 /// head, at most `limit` of them, each read bounded by what is left until
-/// `deadline`. Blank lines before a request are skipped (RFC 9112 §2.2).
+/// `deadline`. Before the first byte arrives, `give_up` is asked every
+/// [`IDLE_POLL`] whether to stop waiting (an idle keep-alive connection
+/// yields its thread to waiting ones). Blank lines before a request are
+/// skipped (RFC 9112 §2.2).
 pub(crate) fn read_head(
     reader: &mut io::BufReader<TcpStream>,
     limit: usize,
     deadline: Instant,
+    give_up: &dyn Fn() -> bool,
 ) -> Result<Vec<u8>, HeadError> {
     let mut head = Vec::new();
     loop {
@@ -39,19 +47,23 @@ pub(crate) fn read_head(
                 HeadError::Timeout
             });
         }
+        let wait = if head.is_empty() {
+            remaining.min(IDLE_POLL)
+        } else {
+            remaining
+        };
         reader
             .get_ref()
-            .set_read_timeout(Some(remaining))
+            .set_read_timeout(Some(wait))
             .map_err(|_| HeadError::Io)?;
         let available = match reader.fill_buf() {
             Ok([]) => return Err(HeadError::Gone),
             Ok(bytes) => bytes,
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Err(if head.is_empty() {
-                    HeadError::Gone
-                } else {
-                    HeadError::Timeout
-                });
+                if head.is_empty() && give_up() {
+                    return Err(HeadError::Gone);
+                }
+                continue;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return Err(HeadError::Gone),

@@ -11,11 +11,15 @@
 //!   namespaced package files) but anything under `.git` is not (404).
 //!   Directories are not listed (404).
 //! - A fixed pool of [`ServeOptions::max_connections`] threads serves
-//!   connections; up to four times as many wait in a queue, and beyond
+//!   connections; up to eight times as many wait in a queue, and beyond
 //!   that a connection is answered 503 at once. Each request head must
 //!   arrive within [`ServeOptions::read_timeout`] and
-//!   [`ServeOptions::max_head_bytes`], and an idle keep-alive connection is
-//!   closed after the same timeout, so slow clients cannot hold a thread.
+//!   [`ServeOptions::max_head_bytes`], so slow clients cannot hold a
+//!   thread. Keep-alive connections are kept while nobody waits: an idle
+//!   one is closed after the same timeout, or as soon as another
+//!   connection waits for a thread, and a response is sent with
+//!   `Connection: close` when others wait (clients reconnect, as HTTP
+//!   allows).
 //! - Request bodies are never read: a request announcing one is answered
 //!   and its connection closed.
 //!
@@ -51,7 +55,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -63,7 +67,7 @@ use crate::format::CONFIG_FILE;
 use crate::util::time::http_date;
 
 /// Connections that may wait for a free thread, per thread.
-const QUEUE_PER_CONNECTION: usize = 4;
+const QUEUE_PER_CONNECTION: usize = 8;
 /// The `Server` header.
 const SERVER_NAME: &str = concat!("ggen-market/", env!("CARGO_PKG_VERSION"));
 
@@ -136,6 +140,8 @@ pub struct Server {
     addr: SocketAddr,
     options: ServeOptions,
     stopping: Arc<AtomicBool>,
+    /// Connections accepted and waiting for a thread.
+    waiting: AtomicUsize,
 }
 
 /// Stops a running server from another thread.
@@ -187,6 +193,7 @@ impl Server {
                 ..options.clone()
             },
             stopping: Arc::new(AtomicBool::new(false)),
+            waiting: AtomicUsize::new(0),
         })
     }
 
@@ -230,7 +237,10 @@ impl Server {
                     loop {
                         let next = receiver.lock().unwrap_or_else(PoisonError::into_inner).recv();
                         match next {
-                            Ok(stream) => self.serve_connection(stream, log),
+                            Ok(stream) => {
+                                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                                self.serve_connection(stream, log);
+                            }
                             Err(_) => return,
                         }
                     }
@@ -255,7 +265,10 @@ impl Server {
             match stream {
                 Ok(stream) => {
                     failures = 0;
-                    if let Err(TrySendError::Full(stream)) = queue.try_send(stream) {
+                    self.waiting.fetch_add(1, Ordering::SeqCst);
+                    if let Err(TrySendError::Full(stream) | TrySendError::Disconnected(stream)) = queue.try_send(stream)
+                    {
+                        self.waiting.fetch_sub(1, Ordering::SeqCst);
                         self.refuse_busy(stream, log);
                     }
                 }
@@ -306,9 +319,15 @@ impl Server {
         };
         let mut reader = BufReader::new(read_half);
         let mut writer = stream;
+        let others_wait = || self.waiting.load(Ordering::SeqCst) > 0 || self.stopping.load(Ordering::SeqCst);
+        let mut first = true;
         loop {
             let deadline = Instant::now() + self.options.read_timeout;
-            let head = match http::read_head(&mut reader, self.options.max_head_bytes, deadline) {
+            // The first request is what the connection waited for; later
+            // ones may be given up for connections still waiting.
+            let give_up: &dyn Fn() -> bool = if first { &|| false } else { &others_wait };
+            first = false;
+            let head = match http::read_head(&mut reader, self.options.max_head_bytes, deadline, give_up) {
                 Ok(head) => head,
                 Err(HeadError::Gone | HeadError::Io) => return,
                 Err(HeadError::Timeout) => {
@@ -345,7 +364,7 @@ impl Server {
                     return;
                 }
             };
-            let keep_alive = request.keep_alive() && !self.stopping.load(Ordering::SeqCst);
+            let keep_alive = request.keep_alive() && !others_wait();
             let answered = self.answer(&request, &mut writer, keep_alive);
             let (status, bytes) = answered.as_ref().map_or((500, 0), |sent| *sent);
             log(&RequestLog {
