@@ -14,9 +14,9 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::fixture::{Registry, assert_ok, files_under, lock_of, market};
+use support::fixture::{Registry, assert_ok, files_under, lock_of, market, serve};
 use support::http::{HttpConnection, HttpResponse, get};
-use support::servers::{MarketServer, StaticServer};
+use support::servers::StaticServer;
 
 /// A catalog registry with a few more kinds of file: a mirror.toml, an
 /// owner-keys file, a .crate, a `.git` directory, and symlinks — one inside,
@@ -61,7 +61,7 @@ fn check_headers(response: &HttpResponse, path: &str) {
 #[test]
 fn validators_content_types_and_methods() {
     let (registry, _) = served_tree();
-    let server = MarketServer::start(&registry.index, &[]);
+    let server = serve(&registry.index, &[]);
     assert_eq!(server.url(), format!("sparse+http://127.0.0.1:{}/", server.port()));
     let mut conn = HttpConnection::connect(server.port());
 
@@ -145,7 +145,7 @@ fn validators_content_types_and_methods() {
 #[test]
 fn serves_every_file_as_nginx_does() {
     let registry = Registry::with_catalog();
-    let ours = MarketServer::start(&registry.index, &[]);
+    let ours = serve(&registry.index, &[]);
     let nginx = StaticServer::start(&registry.index);
     let files = files_under(&registry.index);
     assert!(files.iter().any(|f| f.contains("/.g/")), "{files:?}");
@@ -161,7 +161,7 @@ fn serves_every_file_as_nginx_does() {
 #[test]
 fn no_request_leaves_the_root() {
     let (registry, outside) = served_tree();
-    let server = MarketServer::start(&registry.index, &[]);
+    let server = serve(&registry.index, &[]);
     let outside_name = outside.file_name().unwrap().to_str().unwrap();
     let targets = [
         "/../outside/secret.txt".to_owned(),
@@ -212,7 +212,7 @@ fn no_request_leaves_the_root() {
 #[test]
 fn many_concurrent_connections_are_all_answered() {
     let registry = Registry::with_catalog();
-    let server = MarketServer::start(&registry.index, &["--quiet"]);
+    let server = serve(&registry.index, &["--quiet"]);
     let files: Vec<String> = files_under(&registry.index)
         .into_iter()
         .filter(|f| !f.starts_with(".ggen-"))
@@ -251,7 +251,7 @@ fn many_concurrent_connections_are_all_answered() {
 #[test]
 fn a_slow_client_cannot_hold_the_only_thread() {
     let registry = Registry::with_catalog();
-    let server = MarketServer::start(&registry.index, &["--max-connections", "1", "--read-timeout", "1"]);
+    let server = serve(&registry.index, &["--max-connections", "1", "--read-timeout", "1"]);
     let started = Instant::now();
     let mut slow = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
     slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -272,7 +272,7 @@ fn a_slow_client_cannot_hold_the_only_thread() {
 #[test]
 fn the_client_installs_from_serve() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registry");
-    let server = MarketServer::start(&examples, &[]);
+    let server = serve(&examples, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
     let project = tmp.path().join("project");

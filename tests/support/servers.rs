@@ -1330,8 +1330,9 @@ fn write_response(writer: &mut TcpStream, request: &Request, response: Response,
 // ggen-market serve (the binary under test as a server)
 // ===========================================================================
 
-/// `ggen-market serve ROOT --addr 127.0.0.1:0 [ARGS…]`, on the free port it
+/// `ggen-market serve ROOT --addr 127.0.0.1:0 …`, on the free port it
 /// picked and printed (`Serving ROOT at sparse+http://127.0.0.1:P/`).
+/// Tests start it with `fixture::serve`.
 pub struct MarketServer {
     // Field order matters: the process stops before its tempdir is removed.
     process: ServerProcess,
@@ -1340,13 +1341,10 @@ pub struct MarketServer {
 }
 
 impl MarketServer {
-    /// Starts the server; `args` are extra options (`--max-connections 2`…).
-    pub fn start(root: &Path, args: &[&str]) -> MarketServer {
+    /// Runs `command`, a `ggen-market serve … --addr 127.0.0.1:0`, and
+    /// waits for the URL it prints.
+    pub fn start(command: Command) -> MarketServer {
         let dir = new_server_dir("market-serve");
-        let home = dir.path().join("home");
-        let mut all = vec!["serve", path_str(root), "--addr", "127.0.0.1:0"];
-        all.extend_from_slice(args);
-        let command = super::fixture::command(&home, &all);
         let mut process = ServerProcess::spawn("ggen-market-serve", dir.path(), &[], 0, command);
         let deadline = Instant::now() + START_TIMEOUT;
         let url = loop {
