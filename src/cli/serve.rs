@@ -18,11 +18,11 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, default_value_t = ServeOptions::default().addr)]
     addr: SocketAddr,
-    /// Connections served at once; up to four times as many wait, further ones get 503.
+    /// Connections served at once; up to eight times as many wait, further ones get 503.
     #[arg(long, default_value_t = ServeOptions::default().max_connections)]
     max_connections: usize,
     /// Seconds a client may take to send a request, and an idle keep-alive
-    /// connection may stay open.
+    /// connection may stay open (while no other connection waits).
     #[arg(long, value_name = "SECONDS", default_value_t = ServeOptions::default().read_timeout.as_secs())]
     read_timeout: u64,
     /// Do not log requests on stderr.

@@ -415,3 +415,54 @@ fn append(
     header.set_mtime(mtime);
     tar.append_data(&mut header, path, data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::progress::NoProgress;
+
+    fn options() -> ExportOptions<'static> {
+        ExportOptions {
+            since: None,
+            sign_key: None,
+            now: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn leaves_out_git_and_lock_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = tmp.path().join("tree");
+        for file in [
+            "config.json",
+            ".git/HEAD",
+            "sub/.git/config",
+            ".ggen-index.lock",
+            "io/.g/io.ggen.x",
+        ] {
+            let path = tree.join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, file).unwrap();
+        }
+        let found: Vec<String> = walk(&tree).unwrap().into_iter().map(|f| f.relative).collect();
+        assert_eq!(found, ["config.json", "io/.g/io.ggen.x"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_symlinks_and_a_file_inside_the_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = tmp.path().join("tree");
+        fs::create_dir_all(&tree).unwrap();
+        fs::write(tree.join("config.json"), "{}").unwrap();
+        let err = export(&tree, &tree.join("sub/out.tar"), &options(), &NoProgress).unwrap_err();
+        assert!(matches!(err, ExportError::FileInsideTree { .. }), "{err}");
+        std::os::unix::fs::symlink("config.json", tree.join("alias.json")).unwrap();
+        let out = tmp.path().join("out.tar");
+        let err = export(&tree, &out, &options(), &NoProgress).unwrap_err();
+        assert!(matches!(err, ExportError::Symlink { .. }), "{err}");
+        assert!(!out.exists(), "nothing written");
+        let err = export(&tmp.path().join("missing"), &out, &options(), &NoProgress).unwrap_err();
+        assert!(matches!(err, ExportError::NotADirectory { .. }), "{err}");
+    }
+}

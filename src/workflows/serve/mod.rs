@@ -327,38 +327,21 @@ impl Server {
             // ones may be given up for connections still waiting.
             let give_up: &dyn Fn() -> bool = if first { &|| false } else { &others_wait };
             first = false;
-            let head = match http::read_head(&mut reader, self.options.max_head_bytes, deadline, give_up) {
-                Ok(head) => head,
+            let head = http::read_head(&mut reader, self.options.max_head_bytes, deadline, give_up);
+            let request = match head {
+                Ok(head) => Request::parse(&head).map_err(|why| (400, why)),
                 Err(HeadError::Gone | HeadError::Io) => return,
-                Err(HeadError::Timeout) => {
-                    let bytes = self.send_error(&mut writer, 408, false, false, "request head not received in time");
-                    log(&RequestLog {
-                        peer,
-                        request: "-".into(),
-                        status: 408,
-                        bytes,
-                    });
-                    return;
-                }
-                Err(HeadError::TooLarge) => {
-                    let bytes = self.send_error(&mut writer, 431, false, false, "request head too large");
-                    log(&RequestLog {
-                        peer,
-                        request: "-".into(),
-                        status: 431,
-                        bytes,
-                    });
-                    return;
-                }
+                Err(HeadError::Timeout) => Err((408, "request head not received in time")),
+                Err(HeadError::TooLarge) => Err((431, "request head too large")),
             };
-            let request = match Request::parse(&head) {
+            let request = match request {
                 Ok(request) => request,
-                Err(why) => {
-                    let bytes = self.send_error(&mut writer, 400, false, false, why);
+                Err((status, why)) => {
+                    let bytes = self.send_error(&mut writer, status, false, false, why);
                     log(&RequestLog {
                         peer,
                         request: "-".into(),
-                        status: 400,
+                        status,
                         bytes,
                     });
                     return;
