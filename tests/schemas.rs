@@ -227,6 +227,10 @@ fn mirror_export_manifests_written_by_the_binary_validate() {
         ),
         ("a bad since", broken(&|m| m["since"] = json!("yesterday"))),
         (
+            "a full export not carrying a file",
+            broken(&|m| m["files"][0]["carried"] = json!(false)),
+        ),
+        (
             "a missing carried",
             broken(&|m| {
                 m["files"][0].as_object_mut().unwrap().remove("carried");

@@ -93,6 +93,9 @@ pub enum ManifestError {
     /// Files out of order or listed twice.
     #[error("the manifest lists `{path}` out of order or twice; files are sorted by path")]
     Order { path: String },
+    /// A full export that does not carry a file.
+    #[error("the manifest of a full export (no `since`) does not carry `{path}`; a full export carries every file")]
+    NotCarried { path: String },
     /// A file where another listed file needs a directory.
     #[error("the manifest lists `{path}` both as a file and as a directory")]
     FileIsDirectory { path: String },
@@ -207,6 +210,11 @@ impl ExportManifest {
             }
             previous = Some(&file.path);
             paths.insert(file.path.as_str());
+            if manifest.since.is_none() && !file.carried {
+                return Err(ManifestError::NotCarried {
+                    path: file.path.clone(),
+                });
+            }
         }
         for file in &manifest.files {
             let mut ancestors = file.path.match_indices('/').map(|(i, _)| &file.path[..i]);
