@@ -169,3 +169,93 @@ fn a_slice_of_the_real_crates_io_index_validates() {
         "crates.io config.json",
     );
 }
+
+#[test]
+fn mirror_export_manifests_written_by_the_binary_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let market = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ggen-market"))
+            .args(args)
+            .env("GGEN_HOME", dir.path().join("home"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let registry = repo().join("examples/registry");
+    let full = dir.path().join("full.tar");
+    market(&["mirror", "export", registry.to_str().unwrap(), full.to_str().unwrap()]);
+    // A delta of a changed copy: `since` set, some files not carried.
+    let copy = dir.path().join("copy");
+    market(&["mirror", "import", full.to_str().unwrap(), copy.to_str().unwrap()]);
+    std::fs::write(copy.join("README.md"), "changed\n").unwrap();
+    let delta = dir.path().join("delta.tar");
+    let base = dir.path().join("full.tar.manifest.json");
+    market(&[
+        "mirror",
+        "export",
+        copy.to_str().unwrap(),
+        delta.to_str().unwrap(),
+        "--since",
+        base.to_str().unwrap(),
+    ]);
+    let manifests = validator("mirror-export-manifest.schema.json");
+    let read = |path: &Path| -> Value { serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap() };
+    let full_manifest = read(&base);
+    let delta_manifest = read(&dir.path().join("delta.tar.manifest.json"));
+    assert_valid(&manifests, &full_manifest, "full export manifest");
+    assert_valid(&manifests, &delta_manifest, "delta export manifest");
+    assert!(delta_manifest["since"].is_string());
+    assert!(
+        delta_manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["carried"] == false)
+    );
+
+    let broken = |edit: &dyn Fn(&mut Value)| {
+        let mut value = full_manifest.clone();
+        edit(&mut value);
+        value
+    };
+    for (what, instance) in [
+        ("format_version 2", broken(&|m| m["format_version"] = json!(2))),
+        ("an unknown field", broken(&|m| m["extra"] = json!(true))),
+        (
+            "an uppercase checksum",
+            broken(&|m| m["files"][0]["sha256"] = json!("AB".repeat(32))),
+        ),
+        ("a bad since", broken(&|m| m["since"] = json!("yesterday"))),
+        (
+            "a full export not carrying a file",
+            broken(&|m| m["files"][0]["carried"] = json!(false)),
+        ),
+        (
+            "a missing carried",
+            broken(&|m| {
+                m["files"][0].as_object_mut().unwrap().remove("carried");
+            }),
+        ),
+    ] {
+        assert!(!manifests.is_valid(&instance), "{what} must not validate");
+    }
+    for path in [
+        "../x",
+        "a/../b",
+        "/etc/passwd",
+        "a//b",
+        "a/",
+        "./a",
+        "a\\b",
+        ".git/config",
+        "x/.GIT/HEAD",
+        "ggen-mirror-manifest.json",
+    ] {
+        let instance = broken(&|m| m["files"][0]["path"] = json!(path));
+        assert!(!manifests.is_valid(&instance), "path {path:?} must not validate");
+    }
+    for path in ["io/.g/io.ggen.base", ".github/x.yml", "..x/x..", "a.git"] {
+        let instance = broken(&|m| m["files"][0]["path"] = json!(path));
+        assert_valid(&manifests, &instance, path);
+    }
+}

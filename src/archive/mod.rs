@@ -39,7 +39,7 @@ pub fn archive_file_name(name: &str, version: &semver::Version) -> String {
 }
 
 /// Lowercase hexadecimal, as index entries write checksums.
-fn lower_hex(bytes: &[u8]) -> String {
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {

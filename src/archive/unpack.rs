@@ -300,25 +300,48 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Unpa
 
 /// Counts decompressed bytes and refuses to deliver more than allowed; the
 /// extractor raises the allowance as it writes files and meets entries.
+/// Mirror imports bound their tar streams the same way.
 #[derive(Debug)]
-struct StreamMeter {
+pub(crate) struct StreamMeter {
     read: Cell<u64>,
     allowed: Cell<u64>,
 }
 
 impl StreamMeter {
-    fn allow(&self, bytes: u64) {
+    /// A meter that allows `bytes` to start with.
+    pub(crate) fn new(bytes: u64) -> Self {
+        StreamMeter {
+            read: Cell::new(0),
+            allowed: Cell::new(bytes),
+        }
+    }
+
+    /// Allows `bytes` more.
+    pub(crate) fn allow(&self, bytes: u64) {
         self.allowed.set(self.allowed.get().saturating_add(bytes));
     }
 
-    fn exhausted(&self) -> bool {
+    /// Whether everything allowed has been read (so a read error was the
+    /// meter's refusal).
+    pub(crate) fn exhausted(&self) -> bool {
         self.read.get() >= self.allowed.get()
     }
 }
 
-struct MeteredReader<'m, R> {
+/// A reader that delivers no more than its meter allows.
+pub(crate) struct MeteredReader<'m, R> {
     inner: R,
     meter: &'m StreamMeter,
+}
+
+impl<'m, R> MeteredReader<'m, R> {
+    pub(crate) fn new(inner: R, meter: &'m StreamMeter) -> Self {
+        MeteredReader { inner, meter }
+    }
+
+    pub(crate) fn into_inner(self) -> R {
+        self.inner
+    }
 }
 
 impl<R: Read> Read for MeteredReader<'_, R> {
@@ -354,16 +377,10 @@ fn unpack_into(
     if !head.starts_with(&[0x1f, 0x8b]) {
         return Err(UnpackError::NotGzip);
     }
-    let meter = StreamMeter {
-        read: Cell::new(0),
-        allowed: Cell::new(BASE_METADATA_ALLOWANCE),
-    };
+    let meter = StreamMeter::new(BASE_METADATA_ALLOWANCE);
     let classify = |source: io::Error| classify_stream_error(source, &meter, limits);
     let decoder = flate2::bufread::GzDecoder::new(&mut compressed);
-    let mut tar = tar::Archive::new(MeteredReader {
-        inner: decoder,
-        meter: &meter,
-    });
+    let mut tar = tar::Archive::new(MeteredReader::new(decoder, &meter));
     let mut written = Written::default();
     let mut entries = 0u64;
     let mut buffer = vec![0u8; COPY_BUFFER];

@@ -3,11 +3,13 @@
 
 mod discover;
 mod index;
+mod mirror;
 mod output;
 mod package;
 mod progress;
 mod project;
 mod publish;
+mod serve;
 mod trust;
 
 use clap::{Args, Parser, Subcommand};
@@ -64,6 +66,9 @@ enum Command {
     /// Create, extend and check an index (registry operators).
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Carry an index or mirror across an air gap as one verified file.
+    #[command(subcommand)]
+    Mirror(mirror::MirrorCommand),
     /// Make a minisign key pair for signing index entries (publishers).
     Keygen(trust::KeygenArgs),
     /// Sign entries of a local index in place with a minisign secret key.
@@ -85,6 +90,9 @@ enum Command {
     /// List, add or withdraw the keys that may sign a package.
     #[command(subcommand)]
     Owner(publish::OwnerCommand),
+    /// Serve an index or mirror directory over HTTP for sparse clients
+    /// (development and small air-gapped sites).
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -101,6 +109,7 @@ pub fn run() -> i32 {
         Command::Tree(args) => project::tree(args),
         Command::Verify(args) => project::verify(args),
         Command::Index(command) => index::run(command),
+        Command::Mirror(command) => mirror::run(command),
         Command::Keygen(args) => trust::run_keygen(args),
         Command::Sign(args) => trust::run_sign(args),
         Command::Package(args) => package::run(args),
@@ -109,6 +118,7 @@ pub fn run() -> i32 {
         Command::Yank(args) => publish::run_yank(args),
         Command::Deprecate(args) => publish::run_deprecate(args),
         Command::Owner(command) => publish::run_owner(command),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

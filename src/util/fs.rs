@@ -73,7 +73,7 @@ fn write_via_temp(path: &Path, bytes: &[u8], sync: bool) -> Result<(), FsError> 
 /// keeps `path`'s mode, or gets 0644 when new, so an index stays readable by
 /// the web server that serves it.
 #[cfg(unix)]
-fn set_final_mode(temp: &File, path: &Path) -> io::Result<()> {
+pub(crate) fn set_final_mode(temp: &File, path: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mode = fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o7777)
@@ -82,7 +82,7 @@ fn set_final_mode(temp: &File, path: &Path) -> io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn set_final_mode(_temp: &File, _path: &Path) -> io::Result<()> {
+pub(crate) fn set_final_mode(_temp: &File, _path: &Path) -> io::Result<()> {
     Ok(())
 }
 

@@ -11,6 +11,8 @@ use ggen_marketplace::format::name::index_path;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::servers::MarketServer;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_ggen-market");
 
 /// One package version: its manifest and its files.
@@ -362,6 +364,14 @@ pub fn package_dir_name(name: &str, version: &str) -> String {
 /// caller's environment that could change its behaviour.
 pub fn market(home: &Path, args: &[&str]) -> Output {
     command(home, args).output().unwrap()
+}
+
+/// `ggen-market serve ROOT --addr 127.0.0.1:0 ARGS…`, started and ready.
+pub fn serve(root: &Path, args: &[&str]) -> MarketServer {
+    let mut all = vec!["serve", root.to_str().unwrap(), "--addr", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    // serve reads nothing from GGEN_HOME.
+    MarketServer::start(command(Path::new("/nonexistent/ggen-home"), &all))
 }
 
 pub fn command(home: &Path, args: &[&str]) -> Command {

@@ -14,6 +14,7 @@
 //! | [`GitHttpServer`] | lighttpd + `git http-backend` (smart HTTP) | `http://127.0.0.1:P/git/` |
 //! | [`StaticServer`] | nginx, static files with ETag / Last-Modified | `http://127.0.0.1:P/` |
 //! | [`FaultyServer`] | in-process HTTP/1.1 file server that injects faults | `http://127.0.0.1:P/` |
+//! | [`MarketServer`] | `ggen-market serve` (the binary under test) | `sparse+http://127.0.0.1:P/` |
 //!
 //! Missing server binaries are a test failure, never a skip: `.ci/run`
 //! installs them (`.ci/run --install-only` does the same on a dev machine).
@@ -1323,6 +1324,73 @@ fn write_response(writer: &mut TcpStream, request: &Request, response: Response,
         .and_then(|()| writer.write_all(body))
         .and_then(|()| writer.flush());
     sent.is_ok() && !close
+}
+
+// ===========================================================================
+// ggen-market serve (the binary under test as a server)
+// ===========================================================================
+
+/// `ggen-market serve ROOT --addr 127.0.0.1:0 …`, on the free port it
+/// picked and printed (`Serving ROOT at sparse+http://127.0.0.1:P/`).
+/// Tests start it with `fixture::serve`.
+pub struct MarketServer {
+    // Field order matters: the process stops before its tempdir is removed.
+    process: ServerProcess,
+    _dir: TempDir,
+    url: String,
+}
+
+impl MarketServer {
+    /// Runs `command`, a `ggen-market serve … --addr 127.0.0.1:0`, and
+    /// waits for the URL it prints.
+    pub fn start(command: Command) -> MarketServer {
+        let dir = new_server_dir("market-serve");
+        let mut process = ServerProcess::spawn("ggen-market-serve", dir.path(), &[], 0, command);
+        let deadline = Instant::now() + START_TIMEOUT;
+        let url = loop {
+            let stdout = fs::read_to_string(&process.logs[0]).unwrap_or_default();
+            let printed = stdout.lines().find_map(|line| {
+                let (_, url) = line.strip_prefix("Serving ")?.rsplit_once(" at ")?;
+                Some(url.to_owned())
+            });
+            if let Some(url) = printed {
+                break url;
+            }
+            if let Some(status) = process.child.try_wait().expect("try_wait on server") {
+                panic!("ggen-market serve exited ({status}):{}", describe_logs(&process.logs));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ggen-market serve printed no URL within {START_TIMEOUT:?}:{}",
+                describe_logs(&process.logs)
+            );
+            thread::sleep(Duration::from_millis(25));
+        };
+        process.port = url
+            .strip_prefix("sparse+http://127.0.0.1:")
+            .and_then(|rest| rest.strip_suffix('/'))
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected URL printed: {url}"));
+        MarketServer {
+            process,
+            _dir: dir,
+            url,
+        }
+    }
+
+    /// `sparse+http://127.0.0.1:P/`, as printed.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn port(&self) -> u16 {
+        self.process.port
+    }
+
+    /// What the server wrote on stderr so far (its request log).
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.process.logs[1]).unwrap_or_default()
+    }
 }
 
 // ===========================================================================
