@@ -5,6 +5,7 @@
 //! - [`inspect`] reads an archive's manifest and checksum for indexing,
 //!   decompressing no further than the manifest.
 //! - [`unpack`] extracts an archive safely for installation.
+//! - [`crate_file`] reads a Cargo package (`.crate`) for indexing.
 //!
 //! ```
 //! use ggen_marketplace::archive::{inspect, pack};
@@ -21,6 +22,7 @@
 //! assert_eq!(summary.manifest.package.unwrap().name, "hello");
 //! ```
 
+pub mod crate_file;
 pub mod inspect;
 pub mod pack;
 pub mod unpack;
@@ -39,7 +41,7 @@ pub fn archive_file_name(name: &str, version: &semver::Version) -> String {
 }
 
 /// Lowercase hexadecimal, as index entries write checksums.
-fn lower_hex(bytes: &[u8]) -> String {
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {

@@ -3,6 +3,7 @@
 
 mod discover;
 mod index;
+mod mirror;
 mod output;
 mod package;
 mod progress;
@@ -69,6 +70,10 @@ enum Command {
     Sign(trust::SignArgs),
     /// Pack a package directory into its reproducible .tar.gz archive.
     Package(package::PackageArgs),
+    /// Mirror an upstream registry for offline and air-gapped use
+    /// (operators): create, update, verify.
+    #[command(subcommand)]
+    Mirror(mirror::MirrorCommand),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -88,6 +93,7 @@ pub fn run() -> i32 {
         Command::Keygen(args) => trust::run_keygen(args),
         Command::Sign(args) => trust::run_sign(args),
         Command::Package(args) => package::run(args),
+        Command::Mirror(command) => mirror::run(&cli.global, command),
     };
     match result {
         Ok(code) => code,
@@ -105,13 +111,9 @@ impl GlobalArgs {
     /// The user's home and the registry it selects, opened, with the id
     /// ggen.lock and the pin store know it by.
     fn open_registry(&self) -> Result<Session, Box<dyn std::error::Error>> {
-        let home = GgenHome::from_env()?;
+        let (home, net) = self.home_and_net()?;
         let config = home.load_config()?;
         let chosen = registry::choose(self.registry.as_deref(), &config, &home.config_file())?;
-        let net = NetOptions {
-            offline: self.offline || config.net.offline,
-            max_connections: config.net.max_connections,
-        };
         let opened = registry::open(&chosen, &home, net, &progress::Bar::for_terminal())?;
         Ok(Session {
             home,
@@ -120,6 +122,20 @@ impl GlobalArgs {
             chosen,
             net,
         })
+    }
+}
+
+impl GlobalArgs {
+    /// The user's home and the network settings of `--offline` and its
+    /// config.toml `[net]`.
+    fn home_and_net(&self) -> Result<(GgenHome, NetOptions), Box<dyn std::error::Error>> {
+        let home = GgenHome::from_env()?;
+        let config = home.load_config()?;
+        let net = NetOptions {
+            offline: self.offline || config.net.offline,
+            max_connections: config.net.max_connections,
+        };
+        Ok((home, net))
     }
 }
 

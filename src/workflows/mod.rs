@@ -8,6 +8,7 @@ pub mod index_init;
 pub mod info;
 pub mod install;
 pub mod keygen;
+pub mod mirror;
 pub mod package;
 pub mod project;
 pub mod registry;
