@@ -215,7 +215,7 @@ pub fn update(
         changed,
     };
     for plan in plans {
-        if plan.kept_as_is() || plan.rewrite.as_ref().is_some_and(|r| r.accepted) {
+        if !plan.kept_as_is() {
             report.added.extend(plan.added);
             report.yanked.extend(plan.yanked);
             report.unyanked.extend(plan.unyanked);
