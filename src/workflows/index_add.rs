@@ -69,7 +69,7 @@ use super::index_check::{self, CheckError};
 use crate::archive::crate_file::{CrateSummary, is_crate_file, read_crate_file};
 use crate::archive::inspect::{ArchiveSummary, ReadArchiveError, read_package_archive};
 use crate::format::config::ConfigError;
-use crate::format::entry::{DepKind, Dependency, FeatureMap, IndexEntry};
+use crate::format::entry::{Dependency, FeatureMap, IndexEntry};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::trust::{SecretKey, sign_entry_line};
 use crate::util::fs::{FileLock, FsError};
@@ -475,7 +475,7 @@ fn validate(candidates: Vec<Candidate>, existing: &ExistingIndex, problems: &mut
 /// never built by its users, its optional ones only when a feature asks,
 /// and one from another `registry` lives there.
 fn must_be_present(dep: &Dependency) -> bool {
-    dep.kind() != DepKind::Dev && !dep.optional && dep.registry.is_none()
+    dep.is_required() && dep.registry.is_none()
 }
 
 /// Same version already published, or twice in the batch — build metadata
