@@ -16,7 +16,8 @@ use std::process::Output;
 use serde_json::{Value, json};
 use support::fixture::{Package, Registry, assert_ok, assert_refused, lock_of, market, sha256_hex, snapshot};
 use support::servers::{
-    GitDaemon, GitHttpServer, StaticServer, commit_all, git, init_bare_from_worktree, init_worktree,
+    Fault, FaultPlan, FaultyServer, GitDaemon, GitHttpServer, StaticServer, commit_all, git, init_bare_from_worktree,
+    init_worktree,
 };
 
 /// `ggen-market mirror ARGS…` with `GGEN_HOME=home`.
@@ -632,5 +633,94 @@ fn a_project_locked_against_the_upstream_installs_offline_from_a_mirror_of_its_l
     assert!(out.contains("ggen.lock is up to date"), "{out}");
     assert_eq!(fs::read(project.join("ggen.lock")).unwrap(), lock, "exactly the lock");
     assert_eq!(snapshot(&home.join("packages"), &[]), packages);
+    assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
+}
+
+#[test]
+fn a_registry_falls_back_to_its_mirrors_on_5xx_and_on_an_archive_that_does_not_match() {
+    let registry = upstream();
+    let dir = registry.root.join("m");
+    create(&registry, &dir, registry.index.to_str().unwrap(), &["--all"]);
+    let nginx = StaticServer::start(&dir);
+    let with_config = |label: &str, url: &str, mirrors: &[String]| {
+        let home = registry.home(label);
+        fs::create_dir_all(&home).unwrap();
+        let mirrors: Vec<String> = mirrors.iter().map(|m| format!("{m:?}")).collect();
+        fs::write(
+            home.join("config.toml"),
+            format!("[registries.corp]\nurl = {url:?}\nmirrors = [{}]\n", mirrors.join(", ")),
+        )
+        .unwrap();
+        home
+    };
+
+    // The registry answers 503 to everything: its sparse mirror serves.
+    let failing = FaultyServer::start(&registry.index, FaultPlan::always(Fault::Status503));
+    let home = with_config(
+        "down",
+        &format!("sparse+{}", failing.url()),
+        &[format!("sparse+{}", nginx.url())],
+    );
+    let project = registry.project("down");
+    let out = market(
+        &home,
+        &[
+            "--registry",
+            "corp",
+            "add",
+            "io.ggen.rust.axum",
+            "--project",
+            project.to_str().unwrap(),
+        ],
+    );
+    assert_ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: ") && stderr.contains(&failing.url()) && stderr.contains("503"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().filter(|line| line.contains(&failing.url())).count(),
+        1,
+        "warned once, then skipped: {stderr}"
+    );
+    assert!(
+        lock_of(&project)
+            .values()
+            .all(|p| p["source"].as_str() == Some(registry.id().as_str()))
+    );
+    assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
+
+    // The registry serves a tampered archive: the mirror's copy is taken.
+    let tampered = copy_tree(&registry.index, &registry.root.join("tampered"));
+    let archive = tampered.join("archives/io.ggen.base/io.ggen.base-1.0.0.tar.gz");
+    let mut bytes = fs::read(&archive).unwrap();
+    bytes[20] ^= 0x08;
+    fs::write(&archive, bytes).unwrap();
+    let bad = StaticServer::start(&tampered);
+    let home = with_config(
+        "tampered",
+        &format!("sparse+{}", bad.url()),
+        &[dir.display().to_string()],
+    );
+    let project = registry.project("tampered");
+    let out = market(
+        &home,
+        &[
+            "--registry",
+            "corp",
+            "add",
+            "io.ggen.rust.cli",
+            "--project",
+            project.to_str().unwrap(),
+        ],
+    );
+    assert_ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}archives/io.ggen.base/io.ggen.base-1.0.0.tar.gz", bad.url()))
+            && stderr.contains("does not match its checksum"),
+        "{stderr}"
+    );
     assert_ok(&market(&home, &["verify", "--project", project.to_str().unwrap()]));
 }

@@ -143,7 +143,7 @@ fn run_create(global: &GlobalArgs, args: CreateArgs) -> CommandResult {
     };
     let (home, net) = global.home_and_net()?;
     let progress = Bar::for_terminal();
-    let upstream = Upstream::open(&args.from, &home, net, &progress)?;
+    let upstream = Upstream::open(&args.from, &home, net, &progress, &output::warnings())?;
     let report = create::create(&args.dir, &upstream, &options, &progress)?;
     if args.json {
         output::print_json(&report);
@@ -220,7 +220,14 @@ fn run_update(global: &GlobalArgs, args: UpdateArgs) -> CommandResult {
         from: args.from,
         accept_upstream_rewrite: args.accept_upstream_rewrite,
     };
-    let report = update::update(&args.dir, &home, net, &options, &Bar::for_terminal())?;
+    let report = update::update(
+        &args.dir,
+        &home,
+        net,
+        &options,
+        &Bar::for_terminal(),
+        &output::warnings(),
+    )?;
     if args.json {
         output::print_json(&report);
     } else {

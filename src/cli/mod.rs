@@ -114,7 +114,7 @@ impl GlobalArgs {
         let (home, net) = self.home_and_net()?;
         let config = home.load_config()?;
         let chosen = registry::choose(self.registry.as_deref(), &config, &home.config_file())?;
-        let opened = registry::open(&chosen, &home, net, &progress::Bar::for_terminal())?;
+        let opened = registry::open(&chosen, &home, net, &progress::Bar::for_terminal(), &output::warnings())?;
         Ok(Session {
             home,
             registry: opened.registry,

@@ -43,7 +43,7 @@
 //!
 //! let home = GgenHome::at(tmp.path().join("home"));
 //! let net = NetOptions { offline: true, ..NetOptions::default() };
-//! let upstream = Upstream::open(index.to_str().unwrap(), &home, net, &NoProgress).unwrap();
+//! let upstream = Upstream::open(index.to_str().unwrap(), &home, net, &NoProgress, &std::sync::Arc::new(|_: &str| {})).unwrap();
 //! let mut selection = Selection::default();
 //! selection.add_closure("demo").unwrap();
 //! let options = create::CreateOptions { selection, ..Default::default() };

@@ -36,6 +36,7 @@ use super::selection::{self, ChosenPackage, MissingDependency};
 use super::upstream::{Upstream, UpstreamFile};
 use super::{MirrorError, mirror_config};
 use crate::home::GgenHome;
+use crate::sources::fallback::WarningSink;
 use crate::sources::local::LocalSource;
 use crate::sources::{EntryLine, PackageSource, parse_entry_lines};
 use crate::trust::owner_keys_path;
@@ -107,13 +108,15 @@ impl UpdateReport {
     }
 }
 
-/// Updates the mirror at `dir` from its upstream, opened under `home`.
+/// Updates the mirror at `dir` from its upstream, opened under `home`
+/// (warnings of its fallback mirrors, if any, go to `warn`).
 pub fn update(
     dir: &Path,
     home: &GgenHome,
     net: NetOptions,
     options: &UpdateOptions,
     progress: &dyn Progress,
+    warn: &WarningSink,
 ) -> Result<UpdateReport, MirrorError> {
     MirrorRecord::read(dir)?;
     let _lock = FileLock::exclusive(&dir.join(LOCK_FILE), |path| {
@@ -122,7 +125,7 @@ pub fn update(
     // Read under the lock: another update may have just finished.
     let record = MirrorRecord::read(dir)?;
     let url = options.from.clone().unwrap_or_else(|| record.upstream.url.clone());
-    let upstream = Upstream::open(&url, home, net, progress)?;
+    let upstream = Upstream::open(&url, home, net, progress, warn)?;
     if upstream.identity().id() != record.upstream.identity {
         return Err(MirrorError::IdentityChanged {
             url: url.clone(),

@@ -10,6 +10,7 @@ use crate::format::name;
 use crate::format::{IndexConfig, RegistryIdentity};
 use crate::home::GgenHome;
 use crate::sources::download::DEFAULT_MAX_CONNECTIONS;
+use crate::sources::fallback::WarningSink;
 use crate::sources::{EntryLine, PackageSource, SourceError, parse_entry_lines};
 use crate::trust::owner_keys_path;
 use crate::util::progress::Progress;
@@ -40,13 +41,19 @@ pub struct Upstream {
 
 impl Upstream {
     /// Opens the registry `url` (a URL, a path, or a name from
-    /// `GGEN_HOME/config.toml`), caching under `home`. A git registry is
-    /// fetched (unless `net.offline`), so the mirror is made from its
-    /// newest commit.
-    pub fn open(url: &str, home: &GgenHome, net: NetOptions, progress: &dyn Progress) -> Result<Self, MirrorError> {
+    /// `GGEN_HOME/config.toml`, with its fallback `mirrors`), caching under
+    /// `home`. A git registry is fetched (unless `net.offline`), so the
+    /// mirror is made from its newest commit.
+    pub fn open(
+        url: &str,
+        home: &GgenHome,
+        net: NetOptions,
+        progress: &dyn Progress,
+        warn: &WarningSink,
+    ) -> Result<Self, MirrorError> {
         let user_config = home.load_config()?;
         let chosen = registry::choose(Some(url), &user_config, &home.config_file())?;
-        let opened = registry::open(&chosen, home, net, progress)?;
+        let opened = registry::open(&chosen, home, net, progress, warn)?;
         if let OpenedRegistry::Git(git) = &opened.registry
             && opened.cloned.is_none()
             && !net.offline
@@ -56,7 +63,7 @@ impl Upstream {
         let config = opened.registry.source().config()?;
         let commit = match &opened.registry {
             OpenedRegistry::Git(git) => git.current_commit(),
-            OpenedRegistry::Directory(_) | OpenedRegistry::Sparse(_) => None,
+            OpenedRegistry::Directory(_) | OpenedRegistry::Sparse(_) | OpenedRegistry::Fallback(_) => None,
         };
         let workers = net.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS).max(1);
         // A path is kept absolute, so `mirror update` works from anywhere.
