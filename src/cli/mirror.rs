@@ -15,22 +15,31 @@ use super::{CommandResult, GlobalArgs, output};
 
 #[derive(Debug, Subcommand)]
 pub enum MirrorCommand {
-    /// Mirror what you select from an upstream registry (ours or any in
-    /// the crates.io index format) into a new directory: the index pruned
-    /// to it, the archives (each checked against its checksum and
-    /// signature first), config.json with the upstream's identity, and
-    /// mirror.toml. Built in a staging directory and renamed into place, so
-    /// a failure leaves nothing behind. Selections combine.
+    /// Mirror a selection of an upstream registry into a new directory.
+    ///
+    /// The upstream is ours or any registry in the crates.io index format.
+    /// The mirror holds the index pruned to the selection (lines copied byte
+    /// for byte), the archives (each checked against its checksum and its
+    /// line's signature before it enters), config.json with the upstream's
+    /// identity (so locks made against the upstream install from the
+    /// mirror) and mirror.toml. It is built in a staging directory and
+    /// renamed into place: a failure leaves nothing behind. Selections
+    /// combine; dependencies the mirror does not satisfy are reported.
     Create(CreateArgs),
-    /// Bring a mirror up to date with its upstream: new versions and yanks
-    /// are taken, only new archives fetched. A rewrite of published history
-    /// (a changed checksum or dependency list, a vanished version) is
-    /// reported and the package kept as it was, unless
-    /// --accept-upstream-rewrite; then the exit code is 1.
+    /// Bring a mirror up to date with its upstream.
+    ///
+    /// New versions and yanks are taken and only new archives fetched. The
+    /// upstream is compared by content, not by commit, so a squashed or
+    /// force-pushed upstream is fine. A rewrite of published history (a
+    /// line whose checksum or dependencies changed, a vanished version) is
+    /// reported, the package kept at its last good state and the exit code
+    /// is 1 — until --accept-upstream-rewrite takes it.
     Update(UpdateArgs),
-    /// Check a mirror: every archive re-hashed against its checksum, every
-    /// signature, every index file, nothing missing and nothing extra. Exits
-    /// 1 naming each problem.
+    /// Check everything a mirror holds, again from disk.
+    ///
+    /// Every archive re-hashed against its checksum (on all cores), every
+    /// signature, every index file, nothing missing and nothing extra.
+    /// Exits 1 naming each problem.
     Verify(VerifyArgs),
 }
 
