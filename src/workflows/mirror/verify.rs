@@ -30,8 +30,8 @@ use crate::format::{CONFIG_FILE, IndexConfig, IndexEntry, name};
 use crate::sources::PackageSource;
 use crate::sources::local::LocalSource;
 use crate::trust::{AllowedKeys, OwnerKeys, owner_keys_path, verify_entry};
-use crate::util::fs::FileLock;
-use crate::util::progress::Progress;
+use crate::util::fs::{FileLock, FsError};
+use crate::util::progress::{NoProgress, Progress};
 use crate::workflows::index_check::{self, FindingKind, Severity};
 
 /// What is wrong with one file of a mirror.
@@ -94,7 +94,8 @@ pub struct VerifyReport {
     pub intact: bool,
 }
 
-/// Checks the mirror at `dir`.
+/// Checks the mirror at `dir`. One walk lists its files; the archives are
+/// re-hashed on all cores while the index is checked.
 pub fn verify(dir: &Path, progress: &dyn Progress) -> Result<VerifyReport, MirrorError> {
     let record = MirrorRecord::read(dir)?;
     let layout = record.layout(dir);
@@ -102,35 +103,24 @@ pub fn verify(dir: &Path, progress: &dyn Progress) -> Result<VerifyReport, Mirro
         progress.start(&format!("waiting for the lock on {}", path.display()), 0);
     })?;
     let index_prefix = match record.format {
-        MirrorFormat::Index => String::new(),
-        MirrorFormat::CargoLocal => "index/".to_owned(),
+        MirrorFormat::Index => "",
+        MirrorFormat::CargoLocal => "index/",
     };
-    let mut problems: Vec<Problem> = index_check::check(&layout.index_dir(), progress)?
-        .findings
+    let (index_files, others): (Vec<String>, Vec<String>) = list_files(layout.root())?
         .into_iter()
-        // Dependencies are checked below against what mirror.toml records.
-        .filter(|f| f.severity == Severity::Error && f.kind != FindingKind::MissingDependency)
-        .map(|f| Problem {
-            kind: ProblemKind::Index,
-            path: format!("{index_prefix}{}", f.file),
-            message: f.to_string(),
-        })
+        .partition(|relative| is_index_part(relative, index_prefix));
+    let names: Vec<String> = index_files
+        .iter()
+        .filter_map(|relative| relative.strip_prefix(index_prefix))
+        .filter(|in_index| !in_index.starts_with("_keys/") && in_index.contains('/'))
+        .map(|in_index| in_index.rsplit('/').next().unwrap_or(in_index).to_owned())
         .collect();
-    let Ok(index) = LocalSource::open(layout.index_dir()) else {
-        return Ok(report(0, 0, 0, 0, problems));
-    };
-    let Ok(config) = index.config() else {
-        return Ok(report(0, 0, 0, 0, problems));
-    };
-    let names = index.package_names()?.unwrap_or_default();
-    let packages: Vec<MirroredPackage> = names
-        .par_iter()
-        .map(|file_name| read_package(&index, &config, file_name, &index_prefix))
-        .collect::<Result<_, MirrorError>>()?;
+    let (checked, hashed) = rayon::join(
+        || check_index(&layout, &record, index_prefix, &names),
+        || hash_all(layout.root(), &others, progress),
+    );
+    let (mut problems, packages) = checked?;
     let versions = packages.iter().map(|p| p.entries.len()).sum();
-    problems.extend(packages.iter().flat_map(|p| p.problems.iter().cloned()));
-    problems.extend(unsatisfied_dependencies(&packages, &record, &index_prefix));
-
     let expected: BTreeMap<String, (String, String)> = if record.index_only {
         BTreeMap::new()
     } else {
@@ -143,10 +133,75 @@ pub fn verify(dir: &Path, progress: &dyn Progress) -> Result<VerifyReport, Mirro
             })
             .collect()
     };
-    let (archive_problems, bytes) = rehash(&layout, &expected, progress);
-    problems.extend(archive_problems);
-    problems.extend(extra_files(&layout, &record, &expected)?);
+    let mut bytes = 0;
+    for (path, (cksum, what)) in &expected {
+        let problem = |kind, message| Problem {
+            kind,
+            path: path.clone(),
+            message,
+        };
+        match hashed.get(path) {
+            None => problems.push(problem(
+                ProblemKind::MissingArchive,
+                format!("the archive of {what} is missing; `ggen-market mirror update` fetches it again"),
+            )),
+            Some(Err(e)) => problems.push(problem(
+                ProblemKind::MissingArchive,
+                format!("cannot read the archive of {what}: {e}"),
+            )),
+            Some(Ok((actual, size))) => {
+                bytes += size;
+                if actual != cksum {
+                    problems.push(problem(
+                        ProblemKind::ChecksumMismatch,
+                        format!(
+                            "the archive of {what} has SHA-256 {actual}, but its line says {cksum}; delete it and run `ggen-market mirror update` to fetch it again"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    problems.extend(hashed.keys().filter(|path| !expected.contains_key(*path)).map(|path| Problem {
+        kind: ProblemKind::ExtraFile,
+        path: path.clone(),
+        message: "no line of the mirror names this file; remove it (an archive of a version the mirror no longer holds, or a stray file)".to_owned(),
+    }));
     Ok(report(packages.len(), versions, expected.len(), bytes, problems))
+}
+
+/// The index check, every package file read and its signatures checked,
+/// and the dependencies against what mirror.toml records.
+fn check_index(
+    layout: &Layout,
+    record: &MirrorRecord,
+    index_prefix: &str,
+    names: &[String],
+) -> Result<(Vec<Problem>, Vec<MirroredPackage>), MirrorError> {
+    let mut problems: Vec<Problem> = index_check::check(&layout.index_dir(), &NoProgress)?
+        .findings
+        .into_iter()
+        // Dependencies are checked below against what mirror.toml records.
+        .filter(|f| f.severity == Severity::Error && f.kind != FindingKind::MissingDependency)
+        .map(|f| Problem {
+            kind: ProblemKind::Index,
+            path: format!("{index_prefix}{}", f.file),
+            message: f.to_string(),
+        })
+        .collect();
+    let Ok(index) = LocalSource::open(layout.index_dir()) else {
+        return Ok((problems, Vec::new()));
+    };
+    let Ok(config) = index.config() else {
+        return Ok((problems, Vec::new()));
+    };
+    let packages: Vec<MirroredPackage> = names
+        .par_iter()
+        .map(|file_name| read_package(&index, &config, file_name, index_prefix))
+        .collect::<Result<_, MirrorError>>()?;
+    problems.extend(packages.iter().flat_map(|p| p.problems.iter().cloned()));
+    problems.extend(unsatisfied_dependencies(&packages, record, index_prefix));
+    Ok((problems, packages))
 }
 
 fn report(packages: usize, versions: usize, archives: usize, bytes: u64, mut problems: Vec<Problem>) -> VerifyReport {
@@ -243,104 +298,58 @@ fn unsatisfied_dependencies(packages: &[MirroredPackage], record: &MirrorRecord,
     problems
 }
 
-/// Re-hashes every expected archive on all cores; returns the problems and
-/// the bytes read.
-fn rehash(
-    layout: &Layout,
-    expected: &BTreeMap<String, (String, String)>,
-    progress: &dyn Progress,
-) -> (Vec<Problem>, u64) {
-    progress.start("re-hashing archives", expected.len() as u64);
-    let outcomes: Vec<(Option<Problem>, u64)> = expected
-        .par_iter()
-        .map_init(Vec::new, |buffer, (path, (cksum, what))| {
-            buffer.clear();
-            let read = std::fs::File::open(layout.root().join(path)).and_then(|mut f| f.read_to_end(buffer));
-            progress.advance(1);
-            match read {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
-                    Some(Problem {
-                        kind: ProblemKind::MissingArchive,
-                        path: path.clone(),
-                        message: format!("the archive of {what} is missing; `ggen-market mirror update` fetches it again"),
-                    }),
-                    0,
-                ),
-                Err(e) => (
-                    Some(Problem {
-                        kind: ProblemKind::MissingArchive,
-                        path: path.clone(),
-                        message: format!("cannot read the archive of {what}: {e}"),
-                    }),
-                    0,
-                ),
-                Ok(size) => {
-                    let actual = sha256_hex(buffer);
-                    let problem = (actual != *cksum).then(|| Problem {
-                        kind: ProblemKind::ChecksumMismatch,
-                        path: path.clone(),
-                        message: format!(
-                            "the archive of {what} has SHA-256 {actual}, but its line says {cksum}; delete it and run `ggen-market mirror update` to fetch it again"
-                        ),
-                    });
-                    (problem, size as u64)
-                }
-            }
-        })
-        .collect();
-    progress.finish();
-    let bytes = outcomes.iter().map(|(_, size)| size).sum();
-    (outcomes.into_iter().filter_map(|(problem, _)| problem).collect(), bytes)
+/// Whether a file is part of the mirror's index (or its bookkeeping):
+/// mirror.toml, a dot-file at the root (the lock), config.json, a package
+/// file at its shard path, an owner-keys file. Every other file is an
+/// archive, expected or extra.
+fn is_index_part(relative: &str, index_prefix: &str) -> bool {
+    if relative == RECORD_FILE || !relative.contains('/') && relative.starts_with('.') {
+        return true;
+    }
+    let Some(in_index) = relative.strip_prefix(index_prefix) else {
+        return false;
+    };
+    let shard_path = in_index.strip_prefix("_keys/").unwrap_or(in_index);
+    let file_name = shard_path.rsplit('/').next().unwrap_or(shard_path);
+    in_index == CONFIG_FILE || shard_path == name::index_path(file_name)
 }
 
-/// Files under the mirror that are none of: mirror.toml, config.json, a
-/// package file at its shard path, an owner-keys file, an expected
-/// archive, or a dot-file at the root (the lock).
-fn extra_files(
-    layout: &Layout,
-    record: &MirrorRecord,
-    expected: &BTreeMap<String, (String, String)>,
-) -> Result<Vec<Problem>, MirrorError> {
-    let index_prefix = match record.format {
-        MirrorFormat::Index => "",
-        MirrorFormat::CargoLocal => "index/",
-    };
-    let belongs = |relative: &str| {
-        if relative == RECORD_FILE
-            || expected.contains_key(relative)
-            || !relative.contains('/') && relative.starts_with('.')
-        {
-            return true;
-        }
-        let Some(in_index) = relative.strip_prefix(index_prefix) else {
-            return false;
-        };
-        let shard_path = in_index.strip_prefix("_keys/").unwrap_or(in_index);
-        let file_name = shard_path.rsplit('/').next().unwrap_or(shard_path);
-        in_index == CONFIG_FILE || shard_path == name::index_path(file_name)
-    };
-    let mut problems = Vec::new();
-    let mut pending = vec![layout.root().to_owned()];
+/// Every regular file under `root`, relative and `/`-separated.
+fn list_files(root: &Path) -> Result<Vec<String>, MirrorError> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_owned()];
     while let Some(dir) = pending.pop() {
-        let listing = std::fs::read_dir(&dir).map_err(|e| crate::util::fs::FsError::new("read directory", &dir, e))?;
+        let listing = std::fs::read_dir(&dir).map_err(|e| FsError::new("read directory", &dir, e))?;
         for item in listing {
-            let item = item.map_err(|e| crate::util::fs::FsError::new("read directory", &dir, e))?;
+            let item = item.map_err(|e| FsError::new("read directory", &dir, e))?;
             let path = item.path();
-            let relative = path
-                .strip_prefix(layout.root())
-                .expect("under the root")
-                .to_string_lossy()
-                .replace('\\', "/");
             if item.file_type().is_ok_and(|t| t.is_dir()) {
                 pending.push(path);
-            } else if !belongs(&relative) {
-                problems.push(Problem {
-                    kind: ProblemKind::ExtraFile,
-                    path: relative,
-                    message: "no line of the mirror names this file; remove it (an archive of a version the mirror no longer holds, or a stray file)".to_owned(),
-                });
+            } else {
+                let relative = path.strip_prefix(root).expect("under the root");
+                files.push(relative.to_string_lossy().replace('\\', "/"));
             }
         }
     }
-    Ok(problems)
+    Ok(files)
+}
+
+/// The SHA-256 and size of each file, hashed on all cores.
+fn hash_all(
+    root: &Path,
+    files: &[String],
+    progress: &dyn Progress,
+) -> BTreeMap<String, std::io::Result<(String, u64)>> {
+    progress.start("re-hashing archives", files.len() as u64);
+    let hashed = files
+        .par_iter()
+        .map_init(Vec::new, |buffer, relative| {
+            buffer.clear();
+            let read = std::fs::File::open(root.join(relative)).and_then(|mut f| f.read_to_end(buffer));
+            progress.advance(1);
+            (relative.clone(), read.map(|size| (sha256_hex(buffer), size as u64)))
+        })
+        .collect();
+    progress.finish();
+    hashed
 }
