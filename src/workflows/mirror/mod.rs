@@ -24,6 +24,7 @@
 //!
 //! ```
 //! use ggen_marketplace::home::GgenHome;
+//! use ggen_marketplace::sources::fallback::WarningSink;
 //! use ggen_marketplace::util::progress::NoProgress;
 //! use ggen_marketplace::workflows::{index_init, registry::NetOptions};
 //! use ggen_marketplace::workflows::mirror::{create, selection::Selection, upstream::Upstream, verify};
@@ -43,7 +44,8 @@
 //!
 //! let home = GgenHome::at(tmp.path().join("home"));
 //! let net = NetOptions { offline: true, ..NetOptions::default() };
-//! let upstream = Upstream::open(index.to_str().unwrap(), &home, net, &NoProgress, &std::sync::Arc::new(|_: &str| {})).unwrap();
+//! let quiet: WarningSink = std::sync::Arc::new(|_: &str| {}); // no fallback mirrors here
+//! let upstream = Upstream::open(index.to_str().unwrap(), &home, net, &NoProgress, &quiet).unwrap();
 //! let mut selection = Selection::default();
 //! selection.add_closure("demo").unwrap();
 //! let options = create::CreateOptions { selection, ..Default::default() };
