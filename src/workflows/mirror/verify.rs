@@ -21,11 +21,13 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use sha2::{Digest, Sha256};
+
 use super::MirrorError;
-use super::admit::sha256_hex;
 use super::layout::{LOCK_FILE, Layout, MirrorFormat, RECORD_FILE};
 use super::record::MirrorRecord;
 use super::selection::is_followed;
+use crate::archive::lower_hex;
 use crate::format::{CONFIG_FILE, IndexConfig, IndexEntry, name};
 use crate::sources::PackageSource;
 use crate::sources::local::LocalSource;
@@ -334,6 +336,10 @@ fn list_files(root: &Path) -> Result<Vec<String>, MirrorError> {
     Ok(files)
 }
 
+/// Read size while hashing: small enough that each chunk is still in cache
+/// when it is hashed, large enough that syscalls cost little.
+const CHUNK: usize = 128 * 1024;
+
 /// The SHA-256 and size of each file, hashed on all cores.
 fn hash_all(
     root: &Path,
@@ -343,13 +349,33 @@ fn hash_all(
     progress.start("re-hashing archives", files.len() as u64);
     let hashed = files
         .par_iter()
-        .map_init(Vec::new, |buffer, relative| {
-            buffer.clear();
-            let read = std::fs::File::open(root.join(relative)).and_then(|mut f| f.read_to_end(buffer));
-            progress.advance(1);
-            (relative.clone(), read.map(|size| (sha256_hex(buffer), size as u64)))
-        })
+        .map_init(
+            || vec![0; CHUNK],
+            |chunk, relative| {
+                let hashed = hash_file(&root.join(relative), chunk);
+                progress.advance(1);
+                (relative.clone(), hashed)
+            },
+        )
         .collect();
     progress.finish();
     hashed
+}
+
+/// Streams one file through SHA-256, a chunk at a time.
+fn hash_file(path: &Path, chunk: &mut [u8]) -> std::io::Result<(String, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    loop {
+        match file.read(chunk) {
+            Ok(0) => return Ok((lower_hex(&hasher.finalize()), size)),
+            Ok(read) => {
+                hasher.update(&chunk[..read]);
+                size += read as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
