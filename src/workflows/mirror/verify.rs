@@ -111,14 +111,21 @@ pub fn verify(dir: &Path, progress: &dyn Progress) -> Result<VerifyReport, Mirro
     let (index_files, others): (Vec<String>, Vec<String>) = list_files(layout.root())?
         .into_iter()
         .partition(|relative| is_index_part(relative, index_prefix));
-    let names: Vec<String> = index_files
-        .iter()
-        .filter_map(|relative| relative.strip_prefix(index_prefix))
-        .filter(|in_index| !in_index.starts_with("_keys/") && in_index.contains('/'))
-        .map(|in_index| in_index.rsplit('/').next().unwrap_or(in_index).to_owned())
+    let in_index = || {
+        index_files
+            .iter()
+            .filter_map(|relative| relative.strip_prefix(index_prefix))
+    };
+    let names: Vec<String> = in_index()
+        .filter(|path| !path.starts_with("_keys/") && path.contains('/'))
+        .map(|path| path.rsplit('/').next().unwrap_or(path).to_owned())
+        .collect();
+    let owner_files: BTreeSet<String> = in_index()
+        .filter(|path| path.starts_with("_keys/"))
+        .map(str::to_owned)
         .collect();
     let (checked, hashed) = rayon::join(
-        || check_index(&layout, &record, index_prefix, &names),
+        || check_index(&layout, &record, index_prefix, &names, &owner_files),
         || hash_all(layout.root(), &others, progress),
     );
     let (mut problems, packages) = checked?;
@@ -179,6 +186,7 @@ fn check_index(
     record: &MirrorRecord,
     index_prefix: &str,
     names: &[String],
+    owner_files: &BTreeSet<String>,
 ) -> Result<(Vec<Problem>, Vec<MirroredPackage>), MirrorError> {
     let mut problems: Vec<Problem> = index_check::check(&layout.index_dir(), &NoProgress)?
         .findings
@@ -199,7 +207,7 @@ fn check_index(
     };
     let packages: Vec<MirroredPackage> = names
         .par_iter()
-        .map(|file_name| read_package(&index, &config, file_name, index_prefix))
+        .map(|file_name| read_package(&index, &config, file_name, index_prefix, owner_files))
         .collect::<Result<_, MirrorError>>()?;
     problems.extend(packages.iter().flat_map(|p| p.problems.iter().cloned()));
     problems.extend(unsatisfied_dependencies(&packages, record, index_prefix));
@@ -234,6 +242,7 @@ fn read_package(
     config: &IndexConfig,
     file_name: &str,
     prefix: &str,
+    owner_files: &BTreeSet<String>,
 ) -> Result<MirroredPackage, MirrorError> {
     let path = format!("{prefix}{}", name::index_path(file_name));
     let text = index.read_package_file(file_name)?.unwrap_or_default();
@@ -246,7 +255,12 @@ fn read_package(
         })
     };
     let keys_path = owner_keys_path(file_name);
-    let keys = index.read_index_file(&keys_path)?.unwrap_or_default();
+    // The walk found every owner-keys file: most packages have none.
+    let keys = if owner_files.contains(&keys_path) {
+        index.read_index_file(&keys_path)?.unwrap_or_default()
+    } else {
+        String::new()
+    };
     let allowed = OwnerKeys::parse(&keys_path, &keys)
         .map_err(Into::into)
         .and_then(|owners| AllowedKeys::new(file_name, config, owners));
