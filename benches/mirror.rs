@@ -15,7 +15,9 @@
 //!
 //! `cargo bench --bench mirror` (needs nginx, git, sha256sum, xargs).
 //! `GGEN_BENCH_RUNS` (default 5; medians are reported),
-//! `GGEN_CORPUS_WORKTREE` (a checkout of the corpus at 5343e085).
+//! `GGEN_CORPUS_WORKTREE` (a checkout of the corpus at 5343e085),
+//! `GGEN_BENCH_COPIES` (default 1: each cached crate that many times, as
+//! more packages, for a bigger mirror).
 
 #[allow(dead_code)] // the bench uses nginx and its access log only
 #[path = "../tests/support/servers.rs"]
@@ -110,8 +112,9 @@ fn bench_create(runs: usize) {
 
 /// An upstream of every `.crate` in Cargo's download cache, indexed
 /// directly from each crate's Cargo.toml (with `index add` a crate whose
-/// required dependencies are not all in the cache would be refused).
-fn cache_upstream(dir: &Path) -> usize {
+/// required dependencies are not all in the cache would be refused), each
+/// `copies` times (the copies as packages `{name}-copy{k}`).
+fn cache_upstream(dir: &Path, copies: usize) -> usize {
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap()).join(".cargo"));
@@ -150,7 +153,11 @@ fn cache_upstream(dir: &Path) -> usize {
 fn bench_verify(runs: usize) {
     let scratch = tempfile::tempdir().unwrap();
     let upstream_dir = scratch.path().join("upstream");
-    let crates = cache_upstream(&upstream_dir);
+    let copies = std::env::var("GGEN_BENCH_COPIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let crates = cache_upstream(&upstream_dir, copies);
     let home = GgenHome::at(scratch.path().join("home"));
     let warn: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|_: &str| {});
     let upstream = Upstream::open(
@@ -218,7 +225,7 @@ fn bench_verify(runs: usize) {
     let mb = report.bytes as f64 / 1e6;
     let (ours, one, all, plain) = (median(ours), median(one), median(all), median(plain));
     println!(
-        "W7 verify: {crates} crates from the Cargo cache, {} archives, {mb:.1} MB, {cores} cores; median of {runs}: \
+        "W7 verify: {crates} archives from the Cargo cache ({copies} copies), {} files, {mb:.1} MB, {cores} cores; median of {runs}: \
          mirror verify {:.3} s ({:.0} MB/s), sha256sum one process {:.3} s ({:.0} MB/s), \
          sha256sum x{cores} {:.3} s ({:.0} MB/s), sha2 read+hash x{cores} {:.3} s ({:.0} MB/s): \
          {:.0}% of sha256sum on all cores, {:.0}% of sha2 on all cores",
