@@ -130,16 +130,21 @@ fn cache_upstream(dir: &Path, copies: usize) -> usize {
         for entry in std::fs::read_dir(registry.unwrap().path()).unwrap() {
             let path = entry.unwrap().path();
             let Ok(summary) = read_crate_file(&path) else { continue };
-            let entry = summary.entry;
-            let dest = dir.join(format!("crates/{0}/{0}-{1}.crate", entry.name, entry.vers));
-            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            std::fs::copy(&path, dest).unwrap();
-            let file = files
-                .entry(ggen_marketplace::format::name::index_path(&entry.name))
-                .or_default();
-            file.push_str(&entry.to_line());
-            file.push('\n');
-            count += 1;
+            for copy in 0..copies {
+                let mut entry = summary.entry.clone();
+                if copy > 0 {
+                    entry.name = format!("{}-copy{copy}", entry.name);
+                }
+                let dest = dir.join(format!("crates/{0}/{0}-{1}.crate", entry.name, entry.vers));
+                std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+                std::fs::copy(&path, dest).unwrap();
+                let file = files
+                    .entry(ggen_marketplace::format::name::index_path(&entry.name))
+                    .or_default();
+                file.push_str(&entry.to_line());
+                file.push('\n');
+                count += 1;
+            }
         }
     }
     for (path, text) in files {
