@@ -404,6 +404,7 @@ fn registry_id(registry: &Path) -> RegistryIdentity {
         name: None,
         location,
         stands_for: Vec::new(),
+        mirrors: Vec::new(),
     };
     chosen.identity(&source.config().expect("a config.json"))
 }

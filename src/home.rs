@@ -149,6 +149,11 @@ pub struct NamedRegistry {
     /// registry's identity, as Cargo's `[source] replace-with` does.
     #[serde(default, rename = "replace-with", skip_serializing_if = "Option::is_none")]
     pub replace_with: Option<String>,
+    /// Fallback mirrors of this registry (URLs or paths), tried in order
+    /// when it cannot be reached or serves an archive that does not match
+    /// its checksum (see `sources::fallback`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<String>,
 }
 
 /// The `[net]` table.

@@ -71,8 +71,9 @@ struct Counted {
     files: usize,
     lines: usize,
     names: BTreeSet<String>,
-    /// (file, line) of every dependency and its lowercased target package.
-    dep_targets: Vec<(String, u64, String)>,
+    /// (file, line) of every dependency, its lowercased target package, and
+    /// whether every build needs it (not optional, not a dev-dependency).
+    dep_targets: Vec<(String, u64, String, bool)>,
     deps_without_kind: usize,
     exact_duplicates: usize,
     build_metadata_duplicates: usize,
@@ -124,9 +125,11 @@ fn count_independently(root: &Path) -> Counted {
                         .get("package")
                         .and_then(Value::as_str)
                         .unwrap_or_else(|| dep["name"].as_str().unwrap());
+                    let required =
+                        dep.get("kind").and_then(Value::as_str) != Some("dev") && !dep["optional"].as_bool().unwrap();
                     counted
                         .dep_targets
-                        .push((file.clone(), i as u64 + 1, target.to_lowercase()));
+                        .push((file.clone(), i as u64 + 1, target.to_lowercase(), required));
                 }
             }
             counted
@@ -184,6 +187,7 @@ fn assert_report_matches(worktree: &Path) -> (Counted, BTreeSet<String>) {
     let of_kind = |kind: &'static str| findings.iter().filter(move |f| f["kind"] == kind);
     let allowed = [
         "missing_dependency",
+        "missing_optional_dependency",
         "duplicate_version",
         "build_metadata_duplicate",
         "bad_requirement",
@@ -192,14 +196,16 @@ fn assert_report_matches(worktree: &Path) -> (Counted, BTreeSet<String>) {
         assert!(allowed.contains(&finding["kind"].as_str().unwrap()), "{finding}");
     }
 
-    // Every dependency occurrence on a missing package, and nothing else.
-    let missing_at: Vec<(String, u64, String)> = counted
+    // Every dependency occurrence on a missing package, and nothing else:
+    // an error where every build needs it, a warning otherwise.
+    let missing_at: Vec<(String, u64, String, bool)> = counted
         .dep_targets
         .iter()
-        .filter(|(_, _, target)| !counted.names.contains(target))
+        .filter(|(_, _, target, _)| !counted.names.contains(target))
         .cloned()
         .collect();
-    let mut reported: Vec<(String, u64, String)> = of_kind("missing_dependency")
+    let mut reported: Vec<(String, u64, String, bool)> = of_kind("missing_dependency")
+        .chain(of_kind("missing_optional_dependency"))
         .map(|f| {
             let message = f["message"].as_str().unwrap();
             let target = message
@@ -213,6 +219,7 @@ fn assert_report_matches(worktree: &Path) -> (Counted, BTreeSet<String>) {
                 f["file"].as_str().unwrap().to_owned(),
                 f["line"].as_u64().unwrap(),
                 target.to_lowercase(),
+                f["kind"] == "missing_dependency",
             )
         })
         .collect();
@@ -232,7 +239,7 @@ fn assert_report_matches(worktree: &Path) -> (Counted, BTreeSet<String>) {
     assert_eq!(report["warnings"].as_u64(), Some((findings.len() - errors) as u64));
     assert_eq!(code, if errors == 0 { 0 } else { 1 });
 
-    let missing_names = missing_at.into_iter().map(|(_, _, name)| name).collect();
+    let missing_names = missing_at.into_iter().map(|(_, _, name, _)| name).collect();
     (counted, missing_names)
 }
 

@@ -5,6 +5,7 @@
 //! - [`inspect`] reads an archive's manifest and checksum for indexing,
 //!   decompressing no further than the manifest.
 //! - [`unpack`] extracts an archive safely for installation.
+//! - [`crate_file`] reads a Cargo package (`.crate`) for indexing.
 //!
 //! ```
 //! use ggen_marketplace::archive::{inspect, pack};
@@ -21,6 +22,7 @@
 //! assert_eq!(summary.manifest.package.unwrap().name, "hello");
 //! ```
 
+pub mod crate_file;
 pub mod inspect;
 pub mod pack;
 pub mod unpack;

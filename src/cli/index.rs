@@ -36,7 +36,8 @@ pub enum IndexCommand {
     Add {
         /// The index root (the directory holding config.json).
         index: PathBuf,
-        /// Package archives (.tar.gz), or directories whose *.tar.gz files are added.
+        /// Package archives (.tar.gz, or Cargo's .crate), or directories
+        /// whose *.tar.gz and *.crate files are added.
         #[arg(required = true, value_name = "ARCHIVE|DIR")]
         archives: Vec<PathBuf>,
         /// Sign every new entry with this minisign secret key (`keygen`'s

@@ -66,9 +66,6 @@ enum Command {
     /// Create, extend and check an index (registry operators).
     #[command(subcommand)]
     Index(index::IndexCommand),
-    /// Carry an index or mirror across an air gap as one verified file.
-    #[command(subcommand)]
-    Mirror(mirror::MirrorCommand),
     /// Make a minisign key pair for signing index entries (publishers).
     Keygen(trust::KeygenArgs),
     /// Sign entries of a local index in place with a minisign secret key.
@@ -93,6 +90,11 @@ enum Command {
     /// Serve an index or mirror directory over HTTP for sparse clients
     /// (development and small air-gapped sites).
     Serve(serve::ServeArgs),
+    /// Mirror an upstream registry for offline and air-gapped use
+    /// (operators): create, update, verify, and carry it across an air gap
+    /// as one verified file (export, import).
+    #[command(subcommand)]
+    Mirror(mirror::MirrorCommand),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -109,7 +111,6 @@ pub fn run() -> i32 {
         Command::Tree(args) => project::tree(args),
         Command::Verify(args) => project::verify(args),
         Command::Index(command) => index::run(command),
-        Command::Mirror(command) => mirror::run(command),
         Command::Keygen(args) => trust::run_keygen(args),
         Command::Sign(args) => trust::run_sign(args),
         Command::Package(args) => package::run(args),
@@ -119,6 +120,7 @@ pub fn run() -> i32 {
         Command::Deprecate(args) => publish::run_deprecate(args),
         Command::Owner(command) => publish::run_owner(command),
         Command::Serve(args) => serve::run(args),
+        Command::Mirror(command) => mirror::run(&cli.global, command),
     };
     match result {
         Ok(code) => code,
@@ -136,14 +138,10 @@ impl GlobalArgs {
     /// The user's home and the registry it selects, opened, with the id
     /// ggen.lock and the pin store know it by.
     fn open_registry(&self) -> Result<Session, Box<dyn std::error::Error>> {
-        let home = GgenHome::from_env()?;
+        let (home, net) = self.home_and_net()?;
         let config = home.load_config()?;
         let chosen = registry::choose(self.registry.as_deref(), &config, &home.config_file())?;
-        let net = NetOptions {
-            offline: self.offline || config.net.offline,
-            max_connections: config.net.max_connections,
-        };
-        let opened = registry::open(&chosen, &home, net, &progress::Bar::for_terminal())?;
+        let opened = registry::open(&chosen, &home, net, &progress::Bar::for_terminal(), &output::warnings())?;
         Ok(Session {
             home,
             registry: opened.registry,
@@ -151,6 +149,20 @@ impl GlobalArgs {
             chosen,
             net,
         })
+    }
+}
+
+impl GlobalArgs {
+    /// The user's home and the network settings of `--offline` and its
+    /// config.toml `[net]`.
+    fn home_and_net(&self) -> Result<(GgenHome, NetOptions), Box<dyn std::error::Error>> {
+        let home = GgenHome::from_env()?;
+        let config = home.load_config()?;
+        let net = NetOptions {
+            offline: self.offline || config.net.offline,
+            max_connections: config.net.max_connections,
+        };
+        Ok((home, net))
     }
 }
 

@@ -1,6 +1,9 @@
 //! Printing shared by every command.
 
 use std::error::Error;
+use std::sync::Arc;
+
+use ggen_marketplace::sources::fallback::WarningSink;
 
 /// Prints `error: …` with every cause on its own line, skipping causes
 /// whose text the message above already includes (most of our errors
@@ -22,4 +25,10 @@ pub fn print_error(err: &dyn Error) {
 /// Prints a value as one line of JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(value).expect("results always serialize"));
+}
+
+/// Warnings (a registry's mirror that failed, and what was tried next) on
+/// stderr as `warning: …`.
+pub fn warnings() -> WarningSink {
+    Arc::new(|message: &str| eprintln!("warning: {message}"))
 }

@@ -164,6 +164,11 @@ impl Dependency {
         self.kind.unwrap_or_default()
     }
 
+    /// Whether every build of the dependent needs it: see [`is_required`].
+    pub fn is_required(&self) -> bool {
+        is_required(self.kind(), self.optional)
+    }
+
     /// The name of the package depended on (follows a rename).
     pub fn package_name(&self) -> &str {
         self.package.as_deref().unwrap_or(&self.name)
@@ -183,6 +188,15 @@ impl Dependency {
             package: None,
         }
     }
+}
+
+/// Whether a dependency is needed by every build of its dependent, so the
+/// index must hold it: normal and build dependencies that are not
+/// optional. A dev-dependency only builds the package's own tests, an
+/// optional one only when a feature asks for it — a private registry built
+/// from `.crate` files rarely has those.
+pub fn is_required(kind: DepKind, optional: bool) -> bool {
+    kind != DepKind::Dev && !optional
 }
 
 #[cfg(test)]

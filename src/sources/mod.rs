@@ -18,6 +18,7 @@
 //! ```
 
 pub mod download;
+pub mod fallback;
 pub mod git;
 pub mod http;
 pub mod local;

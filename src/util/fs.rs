@@ -86,6 +86,33 @@ pub(crate) fn set_final_mode(_temp: &File, _path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// The most fsyncs [`sync_files`] keeps in flight.
+const SYNC_THREADS: usize = 64;
+
+/// Makes `paths` (files written without a sync) durable. An fsync mostly
+/// waits for the disk, and a filesystem commits concurrent fsyncs together,
+/// so they run on many plain threads at once.
+pub fn sync_files(paths: &[PathBuf]) -> Result<(), FsError> {
+    let per_thread = paths.len().div_ceil(SYNC_THREADS).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk.iter().try_for_each(|path| {
+                        File::open(path)
+                            .and_then(|file| file.sync_all())
+                            .map_err(|e| FsError::new("sync", path, e))
+                    })
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|worker| worker.join().expect("an fsync thread does not panic"))
+    })
+}
+
 /// An exclusive advisory lock on a lock file, held until dropped.
 #[derive(Debug)]
 pub struct FileLock {

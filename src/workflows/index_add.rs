@@ -1,9 +1,12 @@
 //! `index add`: a batch of package archives into an index, all or nothing.
 //!
 //! Each archive's manifest and SHA-256 are read in parallel (one read per
-//! file, see [`crate::archive::inspect`]); from them the entry is built
-//! ([`Manifest::index_entry`](crate::format::Manifest::index_entry)), and
-//! signed with `--sign-key`.
+//! file, see [`crate::archive::inspect`]). A Cargo package (`.crate`) gives
+//! the line crates.io would write for it ([`crate::archive::crate_file`]),
+//! so a private Cargo registry can be built from `.crate` files; from a
+//! ggen archive the entry is built
+//! ([`Manifest::index_entry`](crate::format::Manifest::index_entry)). With
+//! `--sign-key` every new entry is signed.
 //!
 //! The whole batch is validated before anything is written, under the
 //! index's lock (`.ggen-index.lock`, taken once the archives are read); any
@@ -15,7 +18,9 @@
 //!   semver ignoring build metadata, as crates.io does;
 //! - a name confusable with another (case and `-`/`_` ignored, see
 //!   [`name::confusable_key`]), in the index or in the batch;
-//! - a dependency on a package that is neither in the index nor in the batch.
+//! - a dependency on a package that is neither in the index nor in the batch
+//!   (dev-dependencies, optional ones and those of another `registry` may be
+//!   absent: no build of the package needs them).
 //!
 //! Within a package the new versions are appended in semver order. When
 //! config.json's `dl` is relative and stays inside the index (as `index
@@ -62,9 +67,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::index_check::{self, CheckError};
+use crate::archive::crate_file::{CrateSummary, is_crate_file, read_crate_file};
 use crate::archive::inspect::{ArchiveSummary, ReadArchiveError, read_package_archive};
 use crate::format::config::ConfigError;
-use crate::format::entry::IndexEntry;
+use crate::format::entry::{Dependency, IndexEntry};
 use crate::format::rules::line::is_known;
 use crate::format::rules::package_file::is_at_its_shard;
 use crate::format::rules::versions::{already_published, published_versions, same_release};
@@ -125,7 +131,7 @@ pub enum AddError {
     #[error("{}: {source}", path.display())]
     InvalidConfig { path: PathBuf, source: ConfigError },
     /// No archives were given or found.
-    #[error("no package archives given (a directory argument adds every *.tar.gz directly inside it)")]
+    #[error("no package archives given (a directory argument adds every *.tar.gz and *.crate directly inside it)")]
     NoArchives,
     /// A directory argument could not be listed.
     #[error("cannot list {}: {source}", path.display())]
@@ -161,7 +167,7 @@ fn list(problems: &[ArchiveProblem]) -> String {
 }
 
 /// Adds the archives in `inputs` (files, or directories whose `*.tar.gz`
-/// files are taken) to the index at `index`, all or nothing; with
+/// and `*.crate` files are taken) to the index at `index`, all or nothing; with
 /// `sign_key`, every new entry is signed over its canonical form.
 pub fn add(
     index: &Path,
@@ -233,9 +239,10 @@ fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, AddError> {
         for entry in std::fs::read_dir(input).map_err(error)? {
             let path = entry.map_err(error)?.path();
             if path.is_file()
-                && path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().ends_with(".tar.gz"))
+                && (is_crate_file(&path)
+                    || path
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().ends_with(".tar.gz")))
             {
                 found.push(path);
             }
@@ -277,6 +284,14 @@ fn read_candidate(archive: &Path) -> Result<Candidate, ArchiveProblem> {
         archive: archive.to_owned(),
         message,
     };
+    if is_crate_file(archive) {
+        let CrateSummary { entry, version, .. } = read_crate_file(archive).map_err(|e| problem(with_causes(&e)))?;
+        return Ok(Candidate {
+            archive: archive.to_owned(),
+            entry,
+            version,
+        });
+    }
     let summary = read_package_archive(archive).map_err(|e| {
         problem(match &e {
             ReadArchiveError::Io { source, .. } => format!("cannot read the archive: {source}"),
@@ -399,7 +414,7 @@ fn validate(candidates: Vec<Candidate>, existing: &ExistingIndex, problems: &mut
     let known: HashSet<String> = existing.names.values().chain(batch.keys()).cloned().collect();
     for versions in batch.values() {
         for candidate in versions {
-            for dep in &candidate.entry.deps {
+            for dep in candidate.entry.deps.iter().filter(|dep| must_be_present(dep)) {
                 if !is_known(dep.package_name(), &known) {
                     problem(
                         &candidate.archive,
@@ -416,6 +431,14 @@ fn validate(candidates: Vec<Candidate>, existing: &ExistingIndex, problems: &mut
         versions.sort_by(|a, b| a.version.cmp(&b.version));
     }
     batch
+}
+
+/// Whether a dependency must already be in the index (or the batch): what
+/// every build of the package needs. A Cargo package's dev-dependencies are
+/// never built by its users, its optional ones only when a feature asks,
+/// and one from another `registry` lives there.
+fn must_be_present(dep: &Dependency) -> bool {
+    dep.is_required() && dep.registry.is_none()
 }
 
 /// Same version already published, or twice in the batch — build metadata

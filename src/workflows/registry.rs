@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::format::{IndexConfig, RegistryIdentity};
 use crate::home::{GgenHome, UserConfig};
 use crate::sources::download::{DEFAULT_MAX_CONNECTIONS, Downloader};
+use crate::sources::fallback::{FallbackSource, WarningSink};
 use crate::sources::git::GitSource;
 use crate::sources::local::LocalSource;
 use crate::sources::location::{LocationError, RegistryLocation};
@@ -45,6 +46,8 @@ pub struct ChosenRegistry {
     /// The registries it stands in for (`replace-with` in config.toml):
     /// their locks stay valid when read through this one.
     pub stands_for: Vec<RegistryLocation>,
+    /// Its fallback mirrors (`mirrors` in config.toml), in order.
+    pub mirrors: Vec<RegistryLocation>,
 }
 
 impl ChosenRegistry {
@@ -128,10 +131,15 @@ pub fn choose(
             .find(|(_, named)| RegistryLocation::parse(&named.url).ok().as_ref() == Some(&location))
             .map(|(name, _)| name.clone());
         let stands_for = replaced_by(name.as_deref(), config, &parse)?;
+        let mirrors = match name.as_deref().and_then(|n| config.registries.get(n)) {
+            Some(named) => named.mirrors.iter().map(|url| parse(url)).collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
         return Ok(ChosenRegistry {
             name,
             location,
             stands_for,
+            mirrors,
         });
     };
     let mut stands_for = Vec::new();
@@ -164,6 +172,7 @@ pub fn choose(
         name: Some(name),
         location: parse(&named.url)?,
         stands_for,
+        mirrors: named.mirrors.iter().map(|url| parse(url)).collect::<Result<_, _>>()?,
     })
 }
 
@@ -202,6 +211,8 @@ pub enum OpenedRegistry {
     Sparse(SparseSource),
     /// A git repository, cloned.
     Git(GitSource),
+    /// A registry with fallback mirrors.
+    Fallback(FallbackSource),
 }
 
 impl OpenedRegistry {
@@ -211,6 +222,7 @@ impl OpenedRegistry {
             OpenedRegistry::Directory(source) => source,
             OpenedRegistry::Sparse(source) => source,
             OpenedRegistry::Git(source) => source,
+            OpenedRegistry::Fallback(source) => source,
         }
     }
 }
@@ -227,15 +239,66 @@ pub struct Opened {
 /// Opens the chosen registry with the transport its location calls for,
 /// caching under `home`. A git registry used for the first time is cloned
 /// now (reporting to `progress`); after that only `sync` fetches, so
-/// commands stay fast and work offline.
+/// commands stay fast and work offline. A registry with `mirrors` is read
+/// through a [`FallbackSource`]: a mirror (or the registry itself) that
+/// cannot be opened is left out with a warning to `warn`.
 pub fn open(
     chosen: &ChosenRegistry,
     home: &GgenHome,
     net: NetOptions,
     progress: &dyn Progress,
+    warn: &WarningSink,
 ) -> Result<Opened, RegistryError> {
-    let cache_dir = home.registry_dir(&chosen.location);
-    let registry = match &chosen.location {
+    let primary = open_location(&chosen.location, home, net, progress);
+    if chosen.mirrors.is_empty() {
+        return primary;
+    }
+    let mut sources: Vec<Box<dyn PackageSource>> = Vec::new();
+    let mut first_error = None;
+    for opened in std::iter::once(primary).chain(
+        chosen
+            .mirrors
+            .iter()
+            .map(|location| open_location(location, home, net, progress)),
+    ) {
+        match opened {
+            Ok(opened) => sources.push(opened.registry.into_source()),
+            Err(error) => {
+                warn(&format!("{error}; trying the next mirror"));
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    if sources.is_empty() {
+        return Err(first_error.expect("a registry was tried"));
+    }
+    Ok(Opened {
+        registry: OpenedRegistry::Fallback(FallbackSource::new(sources, warn.clone())),
+        cloned: None,
+    })
+}
+
+impl OpenedRegistry {
+    /// The registry as an owned source.
+    fn into_source(self) -> Box<dyn PackageSource> {
+        match self {
+            OpenedRegistry::Directory(source) => Box::new(source),
+            OpenedRegistry::Sparse(source) => Box::new(source),
+            OpenedRegistry::Git(source) => Box::new(source),
+            OpenedRegistry::Fallback(source) => Box::new(source),
+        }
+    }
+}
+
+/// Opens one location (no mirrors).
+fn open_location(
+    location: &RegistryLocation,
+    home: &GgenHome,
+    net: NetOptions,
+    progress: &dyn Progress,
+) -> Result<Opened, RegistryError> {
+    let cache_dir = home.registry_dir(location);
+    let registry = match location {
         RegistryLocation::Directory { path } => {
             let downloader = Downloader::new(net.offline, net.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS));
             OpenedRegistry::Directory(LocalSource::open(path.clone())?.with_downloader(downloader))
@@ -245,7 +308,7 @@ pub fn open(
             if let Some(max) = net.max_connections {
                 options.max_connections = max;
             }
-            let source = SparseSource::open(&chosen.location.source_id(), &cache_dir, net.offline, options)?;
+            let source = SparseSource::open(&location.source_id(), &cache_dir, net.offline, options)?;
             OpenedRegistry::Sparse(source)
         }
         RegistryLocation::Git { url } => {

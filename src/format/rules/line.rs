@@ -21,6 +21,7 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use serde_json::{Map, Value};
 
 use super::FindingKind;
+use crate::format::entry::{self, DepKind};
 use crate::format::{name, req};
 
 /// A problem found on one line: what kind, and a message for people.
@@ -95,6 +96,14 @@ fn check_slowly(
         req: dep.get("req").and_then(Value::as_str),
         package: dep.get("package").and_then(Value::as_str),
         registry: dep.get("registry").is_some_and(Value::is_string),
+        required: entry::is_required(
+            match dep.get("kind").and_then(Value::as_str) {
+                Some("dev") => DepKind::Dev,
+                Some("build") => DepKind::Build,
+                _ => DepKind::Normal,
+            },
+            dep.get("optional").and_then(Value::as_bool).unwrap_or(false),
+        ),
     });
     check_values(&view, dep_views, ctx, problems)
 }
@@ -115,6 +124,9 @@ struct DepView<'a> {
     package: Option<&'a str>,
     /// From another registry: its target is not looked for in this index.
     registry: bool,
+    /// Needed by every build ([`entry::is_required`]): missing, an error;
+    /// otherwise a warning.
+    required: bool,
 }
 
 /// The rules on values, beyond their types.
@@ -219,10 +231,15 @@ fn check_dependency(i: usize, dep: &DepView, ctx: &LineContext, problems: &mut V
     if let Some(target) = target.filter(|t| !dep.registry && name::validate_for_reading(t).is_ok())
         && !is_known(target, ctx.known)
     {
+        let (kind, what) = if dep.required {
+            (FindingKind::MissingDependency, "dependency")
+        } else {
+            (FindingKind::MissingOptionalDependency, "optional or dev dependency")
+        };
         problems.push((
-            FindingKind::MissingDependency,
+            kind,
             format!(
-                "dependency `{label}` names package `{target}`, which is not in this index (no file {})",
+                "{what} `{label}` names package `{target}`, which is not in this index (no file {})",
                 name::index_path(target)
             ),
         ));
@@ -398,14 +415,13 @@ struct FastDep<'a> {
     req: Text<'a>,
     #[serde(rename = "features")]
     _features: StringList,
-    #[serde(rename = "optional")]
-    _optional: bool,
+    optional: bool,
     #[serde(rename = "default_features")]
     _default_features: bool,
     #[serde(rename = "target", default)]
     _target: Option<AnyString>,
-    #[serde(rename = "kind", default)]
-    _kind: Option<Kind>,
+    #[serde(default)]
+    kind: Option<Kind>,
     #[serde(default)]
     registry: Option<AnyString>,
     #[serde(default, borrow)]
@@ -419,6 +435,14 @@ impl FastDep<'_> {
             req: Some(&self.req.0),
             package: self.package.as_ref().map(|t| &*t.0),
             registry: self.registry.is_some(),
+            required: entry::is_required(
+                match self.kind {
+                    Some(Kind::Dev) => DepKind::Dev,
+                    Some(Kind::Build) => DepKind::Build,
+                    Some(Kind::Normal) | None => DepKind::Normal,
+                },
+                self.optional,
+            ),
         }
     }
 }
@@ -827,7 +851,7 @@ mod tests {
             ),
             (
                 with(|e| e["deps"][1]["package"] = json!("Gone")),
-                FindingKind::MissingDependency,
+                FindingKind::MissingOptionalDependency,
                 "`Gone`",
             ),
             (

@@ -84,6 +84,8 @@ pub enum FindingKind {
     BadRequirement,
     /// A dependency on a package the index does not have.
     MissingDependency,
+    /// An optional or dev dependency on a package the index does not have.
+    MissingOptionalDependency,
     /// A pull request touches a file that is not a package file, an
     /// owner-keys file, a notice file or an archive its new lines name.
     UnexpectedFile,
@@ -133,7 +135,8 @@ impl FindingKind {
             FindingKind::BuildMetadataDuplicate
             | FindingKind::BadRequirement
             | FindingKind::BlankLine
-            | FindingKind::EmptyFile => Severity::Warning,
+            | FindingKind::EmptyFile
+            | FindingKind::MissingOptionalDependency => Severity::Warning,
             FindingKind::ConfigChanged | FindingKind::UnsignedYank | FindingKind::VersionSkip => Severity::Review,
             _ => Severity::Error,
         }
@@ -161,6 +164,7 @@ impl FindingKind {
             FindingKind::BadChecksum => "bad_checksum",
             FindingKind::BadRequirement => "bad_requirement",
             FindingKind::MissingDependency => "missing_dependency",
+            FindingKind::MissingOptionalDependency => "missing_optional_dependency",
             FindingKind::UnexpectedFile => "unexpected_file",
             FindingKind::ConfigChanged => "config_changed",
             FindingKind::FileDeleted => "file_deleted",

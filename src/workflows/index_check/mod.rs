@@ -25,11 +25,17 @@
 //! | `invalid_version` | error | `vers` is not semver |
 //! | `duplicate_version` | error | the same `vers` twice in one file |
 //! | `bad_checksum` | error | `cksum` is not 64 lowercase hex digits |
-//! | `missing_dependency` | error | a dependency's package is not in the index |
+//! | `missing_dependency` | error | a normal or build dependency's package is not in the index |
+//! | `missing_optional_dependency` | warning | an optional or dev dependency's package is not in the index |
 //! | `build_metadata_duplicate` | warning | two versions that differ only in build metadata |
 //! | `bad_requirement` | warning | a requirement Cargo cannot parse |
 //! | `blank_line` | warning | an empty line inside a package file |
 //! | `empty_file` | warning | a package file without versions |
+//!
+//! A private Cargo registry built from `.crate` files (`index add`) rarely
+//! holds the packages that only a feature or the package's own tests need:
+//! Cargo resolves without them unless a build asks for them, so their
+//! absence is a warning.
 //!
 //! Why the two warnings about real data are not errors:
 //! - Versions differing only in build metadata (`1.0.0`, `1.0.0+1`) are the
