@@ -328,10 +328,12 @@ fn refuse_another_registry(
     let Some(locked) = lock.and_then(|lock| lock.foreign_source(identity)) else {
         return Ok(());
     };
-    let mut how = format!(": give its config.json the identity of the original, \"id\": \"{locked}\"");
+    let mut how = format!(
+        ": give its config.json the identity of the original, \"id\": \"{locked}\" (a mirror made by `ggen-market mirror create` has it)"
+    );
     if let Some(url) = RegistryLocation::url_of_source_id(locked) {
         how = format!(
-            " in one of two ways:\n  - give its config.json the identity of the original, \"id\": \"{locked}\";\n  \
+            " in one of two ways:\n  - give its config.json the identity of the original, \"id\": \"{locked}\" (a mirror made by `ggen-market mirror create` has it);\n  \
              - or declare the replacement in GGEN_HOME/config.toml:\n      \
              [registries.upstream]\n      url = \"{url}\"\n      replace-with = \"mirror\"\n      \
              [registries.mirror]\n      url = \"{}\"\n    and use --registry upstream",
