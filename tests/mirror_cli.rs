@@ -10,11 +10,13 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use serde_json::{Value, json};
-use support::fixture::{Package, Registry, assert_ok, assert_refused, lock_of, market, sha256_hex, snapshot};
+use support::fixture::{
+    Package, Registry, assert_ok, assert_refused, copy_tree, lock_of, market, sha256_hex, snapshot,
+};
 use support::servers::{
     Fault, FaultPlan, FaultyServer, GitDaemon, GitHttpServer, StaticServer, commit_all, git, init_bare_from_worktree,
     init_worktree,
@@ -37,20 +39,6 @@ fn create(registry: &Registry, dir: &Path, from: &str, selection: &[&str]) -> Va
 fn verify_json(registry: &Registry, dir: &Path) -> (Option<i32>, Value) {
     let out = mirror(&registry.home("operator"), &["verify", dir.to_str().unwrap(), "--json"]);
     (out.status.code(), serde_json::from_slice(&out.stdout).unwrap())
-}
-
-/// Copies the regular files of `from` (but `.git`) to `to`.
-fn copy_tree(from: &Path, to: &Path) -> PathBuf {
-    for (relative, what) in snapshot(from, &[&from.join(".git")]) {
-        let target = to.join(&relative);
-        if what.starts_with("dir ") {
-            fs::create_dir_all(&target).unwrap();
-        } else {
-            fs::create_dir_all(target.parent().unwrap()).unwrap();
-            fs::copy(from.join(&relative), &target).unwrap();
-        }
-    }
-    to.to_owned()
 }
 
 /// The upstream's line of `name@version`, as stored.

@@ -14,7 +14,7 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use support::fixture::{Package, Registry, assert_ok, assert_refused, lock_of, market, snapshot};
+use support::fixture::{Package, Registry, assert_ok, assert_refused, copy_tree, lock_of, market, snapshot};
 use support::servers::{GitDaemon, StaticServer, commit_all, init_bare_from_worktree, init_worktree};
 
 /// `ggen-market --registry R ARGS… --project P` with `GGEN_HOME=home`.
@@ -23,20 +23,6 @@ fn in_project(home: &Path, registry: &str, project: &Path, args: &[&str]) -> std
     all.extend_from_slice(args);
     all.extend_from_slice(&["--project", project.to_str().unwrap()]);
     market(home, &all)
-}
-
-/// Copies the regular files of `from` (but `.git`) to `to`.
-fn copy_tree(from: &Path, to: &Path) -> PathBuf {
-    for (relative, what) in snapshot(from, &[&from.join(".git")]) {
-        let target = to.join(&relative);
-        if what.starts_with("dir ") {
-            fs::create_dir_all(&target).unwrap();
-        } else {
-            fs::create_dir_all(target.parent().unwrap()).unwrap();
-            fs::copy(from.join(&relative), &target).unwrap();
-        }
-    }
-    to.to_owned()
 }
 
 /// A project that holds `lock_from`'s ggen.toml and ggen.lock.

@@ -565,3 +565,17 @@ pub fn files_under(dir: &Path) -> Vec<String> {
         .map(|(path, _)| path)
         .collect()
 }
+
+/// Copies the regular files of `from` (but `.git`) to `to`.
+pub fn copy_tree(from: &Path, to: &Path) -> PathBuf {
+    for (relative, what) in snapshot(from, &[&from.join(".git")]) {
+        let target = to.join(&relative);
+        if what.starts_with("dir ") {
+            fs::create_dir_all(&target).unwrap();
+        } else {
+            fs::create_dir_all(target.parent().unwrap()).unwrap();
+            fs::copy(from.join(&relative), &target).unwrap();
+        }
+    }
+    to.to_owned()
+}
