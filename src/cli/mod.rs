@@ -34,7 +34,8 @@ struct Cli {
 #[derive(Debug, Args)]
 struct GlobalArgs {
     /// Registry to use: a name from GGEN_HOME/config.toml, or a URL
-    /// (git+https://…, git://…, file://…, sparse+https://…) or path.
+    /// (https://… or git+https://… for git, git://…, file://…,
+    /// sparse+https://…) or path.
     #[arg(long, global = true, env = "GGEN_REGISTRY", value_name = "URL|NAME")]
     registry: Option<String>,
     /// Use only what is already cloned or cached; never open a socket
@@ -87,6 +88,12 @@ enum Command {
     /// List, add or withdraw the keys that may sign a package.
     #[command(subcommand)]
     Owner(publish::OwnerCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish,
+    /// powershell), e.g. `ggen-market completions bash > ~/.local/share/bash-completion/completions/ggen-market`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// Serve an index or mirror directory over HTTP for sparse clients
     /// (development and small air-gapped sites).
     Serve(serve::ServeArgs),
@@ -120,6 +127,15 @@ pub fn run() -> i32 {
         Command::Deprecate(args) => publish::run_deprecate(args),
         Command::Owner(command) => publish::run_owner(command),
         Command::Serve(args) => serve::run(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "ggen-market", &mut script);
+            // Printed, not written by clap_complete, so a closed pipe ends
+            // quietly like every other command's output.
+            print!("{}", String::from_utf8_lossy(&script));
+            Ok(0)
+        }
         Command::Mirror(command) => mirror::run(&cli.global, command),
     };
     match result {

@@ -161,6 +161,41 @@ pub fn confusable_with<'a>(name: &str, existing: impl IntoIterator<Item = &'a st
     })
 }
 
+/// The names among `candidates` closest to a `wanted` name that does not
+/// exist — at most `limit`, nearest first: what "did you mean" offers.
+/// Case and `-`/`_` are ignored; a candidate counts when it is within a
+/// third of the name's length in edits (at least 1), or contains the name.
+pub fn closest_names<'a>(wanted: &str, candidates: &'a [String], limit: usize) -> Vec<&'a str> {
+    let key = confusable_key(wanted);
+    let budget = (key.chars().count() / 3).max(1);
+    let mut near: Vec<(usize, &str)> = candidates
+        .iter()
+        .filter_map(|candidate| {
+            let other = confusable_key(candidate);
+            let distance = edit_distance(&key, &other);
+            (distance <= budget || (key.len() >= 3 && other.contains(&key))).then_some((distance, candidate.as_str()))
+        })
+        .collect();
+    near.sort();
+    near.into_iter().take(limit).map(|(_, name)| name).collect()
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
 /// The path of a package's file relative to the index root, `/`-separated:
 /// Cargo's sharding of the lowercased name.
 pub fn index_path(name: &str) -> String {
@@ -229,6 +264,28 @@ pub fn file_name_of(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_closest_names_are_offered_nearest_first() {
+        let names: Vec<String> = [
+            "io.ggen.rust.axum",
+            "io.ggen.rust.base",
+            "io.ggen.base",
+            "serde",
+            "tokio",
+        ]
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+        assert_eq!(
+            closest_names("io.ggen.rust.axm", &names, 3),
+            ["io.ggen.rust.axum", "io.ggen.rust.base"]
+        );
+        assert_eq!(closest_names("Serde", &names, 3), ["serde"]);
+        assert_eq!(closest_names("axum", &names, 3), ["io.ggen.rust.axum"]);
+        assert!(closest_names("zzzzzz", &names, 3).is_empty());
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     #[test]
     fn one_edit_is_damerau_levenshtein_one() {

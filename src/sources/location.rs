@@ -43,7 +43,7 @@ pub enum RegistryLocation {
 pub enum LocationError {
     /// A scheme we do not speak.
     #[error(
-        "`{0}` is not a registry URL: use git+https://…, git+http://…, git://…, file://…, sparse+http(s)://… or a path to an index directory or git repository"
+        "`{0}` is not a registry URL: use https://… or git+https://… (git), git://…, file://…, sparse+http(s)://… or a path to an index directory or git repository"
     )]
     Unsupported(String),
     /// A path that does not exist.
@@ -68,7 +68,12 @@ impl RegistryLocation {
         if let Some(url) = text.strip_prefix("git+") {
             return Ok(RegistryLocation::Git { url: url.to_owned() });
         }
-        if text.starts_with("git://") || text.starts_with("file://") {
+        // A bare http(s) URL is a git repository, as Cargo reads one;
+        // sparse indexes say so with `sparse+`.
+        if ["git://", "file://", "https://", "http://"]
+            .iter()
+            .any(|scheme| text.starts_with(scheme))
+        {
             return Ok(RegistryLocation::Git { url: text.to_owned() });
         }
         if text.contains("://") {
@@ -176,7 +181,14 @@ mod tests {
                 url: "http://127.0.0.1:1/idx/".into()
             }
         );
-        for bad in ["https://h/i", "sparse+ftp://h/", "ssh://h/i"] {
+        assert_eq!(
+            RegistryLocation::parse("https://h/i.git").unwrap(),
+            RegistryLocation::Git {
+                url: "https://h/i.git".into()
+            },
+            "a bare https URL is git, as in Cargo"
+        );
+        for bad in ["sparse+ftp://h/", "ssh://h/i"] {
             assert!(
                 matches!(RegistryLocation::parse(bad), Err(LocationError::Unsupported(_))),
                 "{bad}"

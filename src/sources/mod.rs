@@ -106,9 +106,6 @@ pub enum SourceError {
     /// A git fetch, clone or read that failed.
     #[error("cannot {action}: {source}")]
     Git { action: String, source: git::GitError },
-    /// An update asked of a source opened offline.
-    #[error("offline: cannot fetch {registry}; run without --offline")]
-    OfflineUpdate { registry: String },
     /// A file a commit should hold and does not.
     #[error("there is no {what}")]
     NotInRevision { what: String },

@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::format::canonical::{CanonicalError, canonical_form};
 use crate::format::entry::DepKind;
+use crate::format::name::closest_names;
 use crate::format::notice::{Action, Notices, notices_path};
 use crate::format::req::{self, RequirementError};
 use crate::sources::{EntryLine, PackageSource, SourceError};
@@ -55,16 +56,24 @@ pub struct Deprecation {
 
 /// The deprecation in force for `name`, if its notice file holds one signed
 /// by a key allowed to sign the package (unsigned or forged notices are
-/// ignored: only owners speak for a package).
+/// ignored: only owners speak for a package; offline, a notice the cache
+/// does not hold is not shown).
 pub fn deprecation(source: &dyn PackageSource, name: &str) -> Result<Option<Deprecation>, SourceError> {
-    let Some(text) = source.read_index_file(&notices_path(name))? else {
-        return Ok(None);
+    // Offline, a sparse cache may not hold the notice file: nothing to show.
+    let text = match source.read_index_file(&notices_path(name)) {
+        Ok(Some(text)) => text,
+        Ok(None) | Err(SourceError::Offline { .. }) => return Ok(None),
+        Err(e) => return Err(e),
     };
     let Ok(notices) = Notices::parse(&text) else {
         return Ok(None);
     };
     let owners_path = owner_keys_path(name);
-    let owners_text = source.read_index_file(&owners_path)?.unwrap_or_default();
+    let owners_text = match source.read_index_file(&owners_path) {
+        Ok(text) => text.unwrap_or_default(),
+        Err(SourceError::Offline { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let config = source.config()?;
     let Ok(allowed) = OwnerKeys::parse(&owners_path, &owners_text)
         .map_err(|e| e.to_string())
@@ -130,8 +139,13 @@ pub struct DependencyInfo {
 #[allow(missing_docs)] // the #[error] messages name each field
 pub enum InfoError {
     /// No such package.
-    #[error("package `{name}` does not exist in {index}; try `ggen-market search {name}`")]
-    NotFound { name: String, index: String },
+    #[error("package `{name}` does not exist in {index}; {}", did_you_mean(name, .suggestions))]
+    NotFound {
+        name: String,
+        index: String,
+        /// The closest names the index has.
+        suggestions: Vec<String>,
+    },
     /// No such version.
     #[error("package `{name}` has no version matching `{wanted}`; `ggen-market info {name}` lists its versions")]
     NoMatchingVersion { name: String, wanted: String },
@@ -194,13 +208,31 @@ pub fn canonical_message(source: &dyn PackageSource, name: &str, version: &str) 
 }
 
 fn lines_of(source: &dyn PackageSource, name: &str) -> Result<Vec<EntryLine>, InfoError> {
-    source
-        .entry_lines(name)?
-        .filter(|lines| !lines.is_empty())
-        .ok_or_else(|| InfoError::NotFound {
-            name: name.to_owned(),
-            index: source.describe(),
-        })
+    if let Some(lines) = source.entry_lines(name)?.filter(|lines| !lines.is_empty()) {
+        return Ok(lines);
+    }
+    // A sparse index offers what it has cached; that is still a help.
+    let names = source
+        .searchable_names()
+        .map(|listing| listing.names)
+        .unwrap_or_default();
+    Err(InfoError::NotFound {
+        name: name.to_owned(),
+        index: source.describe(),
+        suggestions: closest_names(name, &names, 3).into_iter().map(str::to_owned).collect(),
+    })
+}
+
+fn did_you_mean(name: &str, suggestions: &[String]) -> String {
+    let search = format!("`ggen-market search {name}`");
+    match suggestions {
+        [] => format!("try {search}"),
+        [one] => format!("did you mean `{one}`? ({search} looks further)"),
+        many => format!(
+            "did you mean one of {}? ({search} looks further)",
+            many.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// The key id a signature names (not a verification: `install` verifies).

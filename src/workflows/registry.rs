@@ -80,7 +80,7 @@ pub enum RegistryError {
          --registry URL|NAME          (this command only)\n  \
          export GGEN_REGISTRY=URL     (this shell)\n  \
          default-registry = \"NAME\"    in {config} with [registries.NAME] url = \"URL\"\n\
-         URLs: git+https://…, git://…, file://…, sparse+https://…, or a path.\n\
+         URLs: https://… (git), git://…, file://…, sparse+https://…, or a path.\n\
          The bundled example registry is ready to use: --registry {example}"
     )]
     NoneConfigured { config: String, example: String },

@@ -29,10 +29,11 @@
 //! assert_eq!(source.entries("demo").unwrap().unwrap()[0].vers, "1.0.0");
 //! assert_eq!(source.package_names().unwrap(), Some(vec!["demo".to_string()]));
 //!
-//! // Offline, the clone is read as it is; fetching is refused.
+//! // Offline, the clone is read as it is; an update fetches nothing.
 //! let offline = GitSource::open(url, cache.path(), true).unwrap();
 //! assert_eq!(offline.current_commit(), source.current_commit());
-//! assert!(offline.update(&NoProgress).unwrap_err().to_string().contains("--offline"));
+//! let report = offline.update(&NoProgress).unwrap();
+//! assert!(!report.changed && report.summary.starts_with("offline: nothing fetched"));
 //! ```
 //!
 //! # Layout of the cache directory
@@ -359,8 +360,12 @@ impl PackageSource for GitSource {
 
     fn update(&self, progress: &dyn Progress) -> Result<UpdateReport, SourceError> {
         if self.offline {
-            return Err(SourceError::OfflineUpdate {
-                registry: self.url.given.clone(),
+            let at = self.current_commit().map(|c| short(&c).to_owned()).unwrap_or_default();
+            return Ok(UpdateReport {
+                changed: false,
+                summary: format!(
+                    "offline: nothing fetched; the clone is as of commit {at} (run without --offline to fetch)"
+                ),
             });
         }
         // What changed for readers of this source: from the commit they saw

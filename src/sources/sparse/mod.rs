@@ -438,7 +438,11 @@ impl PackageSource for SparseSource {
     }
 
     /// Search looks through what the cache holds, and says so.
+    /// The cached names; online, config.json is fetched first, so a
+    /// mistyped or unreachable URL is an error naming it rather than an
+    /// empty result.
     fn searchable_names(&self) -> Result<NameListing, SourceError> {
+        self.ensure_index()?;
         Ok(NameListing {
             names: self.cached_package_names()?,
             complete: false,
@@ -459,7 +463,7 @@ impl PackageSource for SparseSource {
         if self.is_offline() {
             return Ok(UpdateReport {
                 changed: false,
-                summary: "offline: the cache was not revalidated".into(),
+                summary: "offline: nothing fetched; the cached index files are used as they are (run without --offline to revalidate)".into(),
             });
         }
         let paths = self.cached_paths()?;

@@ -1,0 +1,98 @@
+//! The client's rough edges, tried as a new user would, from the real
+//! binary: a wrong sparse URL fails naming it, a bare `https://` URL is a git
+//! repository (as in Cargo), a mistyped package name gets the closest ones,
+//! `sync --offline` behaves alike on every transport, and shell completions.
+
+mod support;
+
+use std::process::Command;
+
+use support::fixture::{Registry, assert_ok, assert_refused, copy_tree, market};
+use support::servers::{GitHttpServer, StaticServer, commit_all, free_port, init_bare_from_worktree, init_worktree};
+
+#[test]
+fn an_unreachable_sparse_url_is_an_error_naming_it() {
+    let registry = Registry::with_catalog();
+    let url = format!("sparse+http://127.0.0.1:{}/", free_port());
+    for args in [vec!["search", "ggen"], vec!["info", "io.ggen.base"]] {
+        let mut all = vec!["--registry", url.as_str()];
+        all.extend(args);
+        assert_refused(
+            &market(&registry.home("h"), &all),
+            &[url.trim_start_matches("sparse+"), "config.json"],
+        );
+    }
+}
+
+#[test]
+fn a_bare_http_url_is_a_git_repository_and_typos_get_the_closest_names() {
+    let registry = Registry::with_catalog();
+    let worktree = copy_tree(&registry.index, &init_worktree(&registry.root.join("worktree")));
+    commit_all(&worktree, "index");
+    let served = registry.root.join("served");
+    init_bare_from_worktree(&worktree, &served.join("index.git"));
+    let server = GitHttpServer::start(&served, false);
+    let url = server.repo_url("index.git");
+    assert!(url.starts_with("http://"), "{url}");
+    let out = assert_ok(&market(&registry.home("h"), &["--registry", &url, "search", "rust"]));
+    assert!(out.contains("io.ggen.rust.axum"), "{out}");
+    let out = market(&registry.home("h"), &["--registry", &url, "info", "io.ggen.rust.axm"]);
+    assert_refused(&out, &["did you mean", "`io.ggen.rust.axum`"]);
+    let out = market(
+        &registry.home("h"),
+        &["--registry", &url, "info", "zzzz-nothing-like-it"],
+    );
+    let stderr = assert_refused(&out, &["ggen-market search zzzz-nothing-like-it"]);
+    assert!(!stderr.contains("did you mean"), "{stderr}");
+}
+
+#[test]
+fn sync_offline_fetches_nothing_on_every_transport() {
+    let registry = Registry::with_catalog();
+    let worktree = copy_tree(&registry.index, &init_worktree(&registry.root.join("worktree")));
+    commit_all(&worktree, "index");
+    let served = registry.root.join("served");
+    init_bare_from_worktree(&worktree, &served.join("index.git"));
+    let git = GitHttpServer::start(&served, false);
+    let nginx = StaticServer::start(&registry.index);
+    let transports = [
+        ("git", format!("git+{}", git.repo_url("index.git"))),
+        ("sparse", format!("sparse+{}", nginx.url())),
+    ];
+    for (label, url) in &transports {
+        let home = registry.home(label);
+        assert_ok(&market(&home, &["--registry", url, "sync", "io.ggen.rust.axum"]));
+        let out = assert_ok(&market(&home, &["--registry", url, "--offline", "sync", "--json"]));
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["changed"], false, "{label}: {out}");
+        assert!(
+            report["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with("offline: nothing fetched"),
+            "{label}: {out}"
+        );
+        // …and the cached state still answers offline.
+        assert_ok(&market(
+            &home,
+            &["--registry", url, "--offline", "info", "io.ggen.rust.axum"],
+        ));
+    }
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    let home = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let script = assert_ok(&market(home.path(), &["completions", shell]));
+        for command in ["publish", "mirror", "install", "serve"] {
+            assert!(script.contains(command), "{shell} completes {command}");
+        }
+    }
+    let bash = home.path().join("ggen-market.bash");
+    std::fs::write(&bash, assert_ok(&market(home.path(), &["completions", "bash"]))).unwrap();
+    let syntax = Command::new("bash").arg("-n").arg(&bash).output().unwrap();
+    assert!(syntax.status.success(), "{}", String::from_utf8_lossy(&syntax.stderr));
+    let out = market(home.path(), &["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
+}
