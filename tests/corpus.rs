@@ -75,6 +75,10 @@ struct Counted {
     /// whether every build needs it (not optional, not a dev-dependency).
     dep_targets: Vec<(String, u64, String, bool)>,
     deps_without_kind: usize,
+    yanked: usize,
+    /// Lowercased target → the files (packages) whose versions depend on it
+    /// other than as a dev-dependency.
+    dependents: BTreeMap<String, BTreeSet<String>>,
     exact_duplicates: usize,
     build_metadata_duplicates: usize,
     bad_requirements: usize,
@@ -102,6 +106,9 @@ fn count_independently(root: &Path) -> Counted {
                     counted.sample.push(entry.clone());
                 }
                 counted.names.insert(entry["name"].as_str().unwrap().to_lowercase());
+                if entry["yanked"].as_bool() == Some(true) {
+                    counted.yanked += 1;
+                }
                 let vers = entry["vers"].as_str().unwrap();
                 let without_build = vers.split('+').next().unwrap().to_owned();
                 let same_core = seen.entry(without_build).or_default();
@@ -125,8 +132,15 @@ fn count_independently(root: &Path) -> Counted {
                         .get("package")
                         .and_then(Value::as_str)
                         .unwrap_or_else(|| dep["name"].as_str().unwrap());
-                    let required =
-                        dep.get("kind").and_then(Value::as_str) != Some("dev") && !dep["optional"].as_bool().unwrap();
+                    let not_dev = dep.get("kind").and_then(Value::as_str) != Some("dev");
+                    if not_dev {
+                        counted
+                            .dependents
+                            .entry(target.to_lowercase())
+                            .or_default()
+                            .insert(file.clone());
+                    }
+                    let required = not_dev && !dep["optional"].as_bool().unwrap();
                     counted
                         .dep_targets
                         .push((file.clone(), i as u64 + 1, target.to_lowercase(), required));
@@ -142,6 +156,10 @@ fn count_independently(root: &Path) -> Counted {
         total.names.extend(counted.names);
         total.dep_targets.extend(counted.dep_targets);
         total.deps_without_kind += counted.deps_without_kind;
+        total.yanked += counted.yanked;
+        for (target, files) in counted.dependents {
+            total.dependents.entry(target).or_default().extend(files);
+        }
         total.exact_duplicates += counted.exact_duplicates;
         total.build_metadata_duplicates += counted.build_metadata_duplicates;
         total.bad_requirements += counted.bad_requirements;
@@ -268,4 +286,28 @@ fn the_filtered_head_reads_too() {
         .lines()
         .count();
     assert_eq!(counted.lines + config_lines, 126_839);
+}
+
+#[test]
+fn stats_count_the_corpus_as_an_independent_pass_does() {
+    use ggen_marketplace::sources::local::LocalSource;
+    use ggen_marketplace::workflows::stats::stats;
+    let worktree = &worktrees().full;
+    let counted = count_independently(worktree);
+    let figures = stats(&LocalSource::open(worktree).unwrap(), 5).unwrap();
+    assert_eq!(
+        (figures.packages, figures.versions, figures.yanked, figures.signed),
+        (counted.files, counted.lines, counted.yanked, 0)
+    );
+    // The corpus README's figure.
+    assert_eq!(figures.yanked, 6_402);
+    let mut expected: Vec<(usize, &String)> = counted
+        .dependents
+        .iter()
+        .map(|(name, files)| (files.len(), name))
+        .collect();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    let found: Vec<(usize, &String)> = figures.most_depended_upon.iter().map(|c| (c.count, &c.name)).collect();
+    assert_eq!(found, expected[..5], "{found:?}");
+    assert!(figures.newest.is_empty(), "the 2019 index has no pubtime");
 }

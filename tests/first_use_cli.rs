@@ -96,3 +96,31 @@ fn completions_for_bash_zsh_and_fish() {
     let out = market(home.path(), &["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
 }
+
+#[test]
+fn stats_count_a_registry_and_say_when_a_sparse_one_is_partial() {
+    let registry = Registry::with_catalog();
+    let index = registry.index.to_str().unwrap().to_owned();
+    let out = assert_ok(&market(&registry.home("h"), &["--registry", &index, "stats", "--json"]));
+    let figures: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let published = registry.published.len();
+    assert_eq!(figures["packages"], 4);
+    assert_eq!(figures["versions"], published);
+    assert_eq!(figures["signed"], published, "with_catalog signs every entry");
+    assert_eq!(figures["complete"], true);
+    // io.ggen.base is depended upon by io.ggen.rust.cli and io.ggen.rust.axum.
+    assert_eq!(figures["most_depended_upon"][0]["name"], "io.ggen.base");
+    assert_eq!(figures["most_depended_upon"][0]["count"], 2);
+    let nginx = StaticServer::start(&registry.index);
+    let url = format!("sparse+{}", nginx.url());
+    assert_ok(&market(
+        &registry.home("s"),
+        &["--registry", &url, "sync", "io.ggen.rust.cli"],
+    ));
+    let out = assert_ok(&market(&registry.home("s"), &["--registry", &url, "stats", "--json"]));
+    let partial: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (partial["complete"].clone(), partial["packages"].clone()),
+        (false.into(), 2.into())
+    );
+}

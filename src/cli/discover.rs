@@ -2,6 +2,7 @@
 
 use clap::Args;
 use ggen_marketplace::workflows::registry::OpenedRegistry;
+use ggen_marketplace::workflows::stats;
 
 use super::progress::Bar;
 use ggen_marketplace::format::entry::DepKind;
@@ -25,6 +26,16 @@ pub struct SearchArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     limit: usize,
     /// Print the results as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show the N most used licences, most depended-upon packages and newest releases.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    top: usize,
+    /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -259,4 +270,40 @@ mod tests {
         let exact = "é".repeat(DESCRIPTION_WIDTH);
         assert_eq!(one_line(&exact), exact);
     }
+}
+
+pub fn stats(global: &GlobalArgs, args: StatsArgs) -> CommandResult {
+    let registry = global.open_registry()?.registry;
+    let figures = stats::stats(registry.source(), args.top)?;
+    if args.json {
+        output::print_json(&figures);
+        return Ok(0);
+    }
+    if !figures.complete {
+        println!("note: this registry cannot list its packages; counted only what is cached");
+    }
+    println!(
+        "{} packages, {} versions ({} yanked), {:.1}% signed",
+        figures.packages,
+        figures.versions,
+        figures.yanked,
+        figures.signed_share * 100.0
+    );
+    let list = |title: &str, items: &[stats::Counted]| {
+        if !items.is_empty() {
+            println!("{title}:");
+            for item in items {
+                println!("  {:>7}  {}", item.count, item.name);
+            }
+        }
+    };
+    list("licences (newest version of each package)", &figures.licenses);
+    list("most depended upon (distinct dependents)", &figures.most_depended_upon);
+    if !figures.newest.is_empty() {
+        println!("newest releases:");
+        for release in &figures.newest {
+            println!("  {}  {} {}", release.pubtime, release.name, release.version);
+        }
+    }
+    Ok(0)
 }

@@ -52,6 +52,9 @@ enum Command {
     Info(discover::InfoArgs),
     /// Bring the local copy of the registry up to date.
     Sync(discover::SyncArgs),
+    /// Figures of the registry: packages, versions, yanked, signed share,
+    /// licences, the most depended-upon packages, the newest releases.
+    Stats(discover::StatsArgs),
     /// Add dependencies to ggen.toml, then resolve, install and lock.
     Add(project::AddArgs),
     /// Remove dependencies from ggen.toml, then re-resolve and lock.
@@ -111,6 +114,7 @@ pub fn run() -> i32 {
         Command::Search(args) => discover::search(&cli.global, args),
         Command::Info(args) => discover::info(&cli.global, args),
         Command::Sync(args) => discover::sync(&cli.global, args),
+        Command::Stats(args) => discover::stats(&cli.global, args),
         Command::Add(args) => project::add(&cli.global, args),
         Command::Remove(args) => project::remove(&cli.global, args),
         Command::Install(args) => project::install(&cli.global, args),

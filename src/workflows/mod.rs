@@ -17,5 +17,6 @@ pub mod registry;
 pub mod search;
 pub mod serve;
 pub mod sign;
+pub mod stats;
 pub mod tree;
 pub mod verify;
