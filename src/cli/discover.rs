@@ -256,22 +256,6 @@ pub fn sync(global: &GlobalArgs, args: SyncArgs) -> CommandResult {
     Ok(0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn descriptions_fit_on_one_line() {
-        assert_eq!(one_line("  A  JSON\n serializer\t"), "A JSON serializer");
-        let long = "word ".repeat(40);
-        let shown = one_line(&long);
-        assert_eq!(shown.chars().count(), DESCRIPTION_WIDTH);
-        assert!(shown.ends_with("word…"), "{shown}");
-        let exact = "é".repeat(DESCRIPTION_WIDTH);
-        assert_eq!(one_line(&exact), exact);
-    }
-}
-
 pub fn stats(global: &GlobalArgs, args: StatsArgs) -> CommandResult {
     let registry = global.open_registry()?.registry;
     let figures = stats::stats(registry.source(), args.top)?;
@@ -306,4 +290,20 @@ pub fn stats(global: &GlobalArgs, args: StatsArgs) -> CommandResult {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_fit_on_one_line() {
+        assert_eq!(one_line("  A  JSON\n serializer\t"), "A JSON serializer");
+        let long = "word ".repeat(40);
+        let shown = one_line(&long);
+        assert_eq!(shown.chars().count(), DESCRIPTION_WIDTH);
+        assert!(shown.ends_with("word…"), "{shown}");
+        let exact = "é".repeat(DESCRIPTION_WIDTH);
+        assert_eq!(one_line(&exact), exact);
+    }
 }
