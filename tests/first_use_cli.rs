@@ -124,3 +124,65 @@ fn stats_count_a_registry_and_say_when_a_sparse_one_is_partial() {
         (false.into(), 2.into())
     );
 }
+
+#[test]
+fn doctor_finds_a_healthy_registry_healthy_and_names_each_problem_with_its_fix() {
+    let registry = Registry::with_catalog();
+    let nginx = StaticServer::start(&registry.index);
+    let url = format!("sparse+{}", nginx.url());
+    let home = registry.home("h");
+    let doctor = |url: &str| market(&home, &["--registry", url, "doctor", "--json"]);
+    let checks = |out: &std::process::Output| -> serde_json::Value { serde_json::from_slice(&out.stdout).unwrap() };
+    let status = |report: &serde_json::Value, name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["status"].as_str().unwrap().to_owned())
+    };
+    assert_ok(&market(
+        &home,
+        &["--registry", &url, "sync", "io.ggen.rust.axum", "io.ggen.tools"],
+    ));
+    let healthy = doctor(&url);
+    let report = checks(&healthy);
+    assert_eq!(healthy.status.code(), Some(0), "{report}");
+    for name in [
+        "config",
+        "registry",
+        "reachable",
+        "index",
+        "archives",
+        "clock",
+        "pins",
+        "disk",
+    ] {
+        assert_eq!(status(&report, name).as_deref(), Some("ok"), "{name}: {report}");
+    }
+
+    // Archives that no longer match their lines.
+    for package in &registry.published {
+        std::fs::write(registry.archive_path(&package.name, &package.version), b"tampered").unwrap();
+    }
+    let sick = doctor(&url);
+    let report = checks(&sick);
+    assert_eq!(sick.status.code(), Some(1), "{report}");
+    assert_eq!(status(&report, "archives").as_deref(), Some("fail"), "{report}");
+
+    // A damaged pin store, and a registry that is not there.
+    std::fs::create_dir_all(home.join("trust")).unwrap();
+    std::fs::write(home.join("trust/pins.json"), "{ not json").unwrap();
+    let gone = format!("sparse+http://127.0.0.1:{}/", free_port());
+    let report = checks(&doctor(&gone));
+    assert_eq!(status(&report, "reachable").as_deref(), Some("fail"), "{report}");
+    assert_eq!(status(&report, "pins").as_deref(), Some("fail"), "{report}");
+    let fix = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "pins")
+        .unwrap()["fix"]
+        .clone();
+    assert!(fix.as_str().unwrap().contains("move"), "{report}");
+}

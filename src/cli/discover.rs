@@ -292,6 +292,43 @@ pub fn stats(global: &GlobalArgs, args: StatsArgs) -> CommandResult {
     Ok(0)
 }
 
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `doctor`: every check, each with its fix; exit 1 when one failed.
+pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> CommandResult {
+    let home = ggen_marketplace::home::GgenHome::from_env()?;
+    let net = ggen_marketplace::workflows::registry::NetOptions {
+        offline: global.offline,
+        max_connections: None,
+    };
+    let report = ggen_marketplace::workflows::doctor::doctor(&home, global.registry.as_deref(), net);
+    if args.json {
+        output::print_json(&report);
+    } else {
+        for check in &report.checks {
+            let status = format!("{:?}", check.status).to_lowercase();
+            println!("{status:>8}  {:<10} {}", check.name, check.detail);
+            if let Some(fix) = &check.fix {
+                println!("{:>8}  {:<10} fix: {fix}", "", "");
+            }
+        }
+        println!(
+            "{}",
+            if report.healthy {
+                "healthy"
+            } else {
+                "problems found: see the fixes above"
+            }
+        );
+    }
+    Ok(if report.healthy { 0 } else { 1 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

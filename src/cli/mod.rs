@@ -55,6 +55,10 @@ enum Command {
     /// Figures of the registry: packages, versions, yanked, signed share,
     /// licences, the most depended-upon packages, the newest releases.
     Stats(discover::StatsArgs),
+    /// Check the setup and the registry, each problem with its fix:
+    /// configuration, reachability, an index and archive sample, pins,
+    /// disk use, the clock.
+    Doctor(discover::DoctorArgs),
     /// Add dependencies to ggen.toml, then resolve, install and lock.
     Add(project::AddArgs),
     /// Remove dependencies from ggen.toml, then re-resolve and lock.
@@ -115,6 +119,7 @@ pub fn run() -> i32 {
         Command::Info(args) => discover::info(&cli.global, args),
         Command::Sync(args) => discover::sync(&cli.global, args),
         Command::Stats(args) => discover::stats(&cli.global, args),
+        Command::Doctor(args) => discover::doctor(&cli.global, args),
         Command::Add(args) => project::add(&cli.global, args),
         Command::Remove(args) => project::remove(&cli.global, args),
         Command::Install(args) => project::install(&cli.global, args),

@@ -126,6 +126,9 @@ pub struct HttpResponse {
     pub validators: Validators,
     /// How many requests it took (1 if the first try succeeded).
     pub attempts: u32,
+    /// The server's clock, from its `Date` header (`doctor` compares it
+    /// with ours).
+    pub date: Option<std::time::SystemTime>,
 }
 
 impl HttpResponse {
@@ -320,12 +323,18 @@ fn try_once(agent: &ureq::Agent, url: &str, validators: &Validators) -> Result<A
         Err(error) => return Err(error),
     };
     let status = response.status().as_u16();
+    let date = response
+        .headers()
+        .get(header::DATE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(crate::util::time::parse_http_date);
     let answer = |body, validators| {
         Attempt::Answer(HttpResponse {
             status,
             body,
             validators,
             attempts: 1,
+            date,
         })
     };
     match status {

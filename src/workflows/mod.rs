@@ -1,6 +1,7 @@
 //! What the toolkit does, composed from format, sources, resolve, trust and
 //! archive. Each workflow returns a result value; printing is the caller's.
 
+pub mod doctor;
 pub mod edit;
 pub mod index_add;
 pub mod index_check;
