@@ -796,3 +796,56 @@ fn a_process_with_sigpipe_at_its_default_action_survives_file_url_syncs() {
     );
     assert!(stdout.contains("1 passed"), "the child ran the syncs: {stdout}");
 }
+
+fn size_of(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let meta = e.metadata().unwrap();
+            if meta.is_dir() { size_of(&e.path()) } else { meta.len() }
+        })
+        .sum()
+}
+
+/// Fifty incremental fetches leave a clone within twice the size of a fresh
+/// clone of the same commit: beyond `MAX_PACKS` packs it is repacked.
+#[test]
+fn many_incremental_fetches_keep_the_clone_compact() {
+    let index = SmallIndex::new();
+    let url = format!("file://{}", index.path().display());
+    let fetched = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&url, fetched.path(), false).unwrap();
+    source.update(&NoProgress).unwrap();
+    for i in 0..50 {
+        // Each commit adds a version and a file of its own, so every fetch
+        // brings a pack with new blobs and trees.
+        index.publish(&format!("pa/ck/pack-{i:02}"), "1.0.0");
+        source.update(&NoProgress).unwrap();
+    }
+    let clone = fetched.path().join("index.git");
+    let packs = std::fs::read_dir(clone.join("objects/pack"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".pack"))
+        .count();
+    assert!(
+        packs <= ggen_marketplace::sources::git::MAX_PACKS,
+        "{packs} packs after 50 fetches"
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    GitSource::open(&url, fresh.path(), false)
+        .unwrap()
+        .update(&NoProgress)
+        .unwrap();
+    let (after_fetches, fresh_size) = (
+        size_of(&clone.join("objects")),
+        size_of(&fresh.path().join("index.git/objects")),
+    );
+    println!("objects after 50 fetches: {after_fetches} bytes; a fresh clone: {fresh_size} bytes");
+    assert!(
+        after_fetches <= 2 * fresh_size,
+        "{after_fetches} bytes after 50 fetches against {fresh_size} for a fresh clone"
+    );
+    assert_eq!(versions(&source, "pack-49"), Some(vec!["1.0.0".to_string()]));
+    git(&clone, &["fsck", "--connectivity-only", "refs/ggen/index"]);
+}

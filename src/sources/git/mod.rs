@@ -47,7 +47,9 @@
 //!   pack (and the ref moves) only once complete.
 //!
 //! Leftovers of a killed update (`.clone-*`, `.tmp*`) are removed by the
-//! next update, under the lock.
+//! next update, under the lock. Each incremental fetch adds a pack; beyond
+//! [`MAX_PACKS`] of them the clone is repacked into one (`git repack`), so
+//! its size stays near a fresh clone's however often it is fetched.
 //!
 //! # Relative `dl`
 //! A relative `dl` that stays inside the index (`archives/{crate}/…`, as
@@ -254,6 +256,7 @@ impl GitSource {
     fn fetch_into_clone(&self, progress: &dyn Progress) -> Result<(), GitError> {
         let repo = gix::open(self.clone_dir())?;
         fetch::fetch_default_branch(&repo, &self.url.fetch, progress)?;
+        compact(&self.clone_dir());
         Ok(())
     }
 
@@ -281,6 +284,38 @@ impl GitSource {
             source: source.into(),
         })
     }
+}
+
+/// Packs an incremental fetch may leave before the clone is repacked: each
+/// fetch adds one, and reading slows and the clone grows with their count
+/// (git's own `gc.autoPackLimit` is 50).
+pub const MAX_PACKS: usize = 16;
+
+/// Repacks the clone into one pack once fetches have left more than
+/// [`MAX_PACKS`], with `git repack -a -d` (gix cannot repack). Only an
+/// optimization: without `git` on PATH, or if it fails, the clone stays as
+/// it is, every object still readable. Runs under the update lock.
+fn compact(git_dir: &Path) {
+    let packs = fs::read_dir(git_dir.join("objects/pack"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+                .count()
+        })
+        .unwrap_or(0);
+    if packs <= MAX_PACKS {
+        return;
+    }
+    let _ = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["repack", "-a", "-d", "-q", "--no-write-bitmap-index"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
 }
 
 /// Removes what a killed update left in `dir`: entries whose name starts
