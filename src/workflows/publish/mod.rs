@@ -159,18 +159,8 @@ pub fn publish(dir: &Path, key: &SecretKey, options: &PublishOptions) -> Result<
     let head = GitRevision::open(&options.index, "HEAD")?;
     let config = head.config()?;
     let file = name::index_path(&entry.name);
-    let existing = head.read_index_file(&file)?;
-    let new_package = existing.is_none();
-    let mut contents = existing.unwrap_or_default();
-    if !contents.is_empty() && !contents.ends_with('\n') {
-        contents.push('\n');
-    }
-    contents.push_str(&line);
-    contents.push('\n');
-    let mut changes = vec![FileChange {
-        path: file,
-        contents: contents.into_bytes(),
-    }];
+    let new_package = head.read_index_file(&file)?.is_none();
+    let mut changes = vec![FileChange::appending(&head, file, &line)?];
     if new_package && !config.keys.iter().any(|k| k == key.public().base64()) {
         changes.push(first_owner(&head, &entry.name, key)?);
     }
@@ -222,13 +212,8 @@ pub fn publish(dir: &Path, key: &SecretKey, options: &PublishOptions) -> Result<
 /// The owner-keys file a new package brings: the author's key, unless the
 /// index already has one (then publishing needs no new owner line).
 fn first_owner(head: &GitRevision, package: &str, key: &SecretKey) -> Result<FileChange, PublishError> {
-    let path = owner_keys_path(package);
-    let existing = head.read_index_file(&path)?.unwrap_or_default();
     let line = serde_json::json!({"key": key.public().base64(), "id": key.id().to_string()});
-    Ok(FileChange {
-        path,
-        contents: format!("{existing}{line}\n").into_bytes(),
-    })
+    FileChange::appending(head, owner_keys_path(package), &line.to_string())
 }
 
 /// The path part of a download URL (without scheme, host and query).

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::proposal::{FileChange, Proposal, ProposalOptions, propose};
+use super::proposal::{FileChange, Proposal, ProposalOptions, propose, published_name};
 use super::{PublishError, PublishOptions};
 use crate::format::notice::{Action, Notice, notices_path};
 use crate::format::{IndexEntry, name};
@@ -93,10 +93,7 @@ pub fn deprecate(
     options: &PublishOptions,
 ) -> Result<NoticeReport, PublishError> {
     let head = GitRevision::open(&options.index, "HEAD")?;
-    let entries = head.entries(package)?.ok_or_else(|| PublishError::UnknownPackage {
-        package: package.to_owned(),
-    })?;
-    let real_name = entries.first().map_or(package, |e| e.name.as_str()).to_owned();
+    let real_name = published_name(&head, package)?;
     let action = if undo { Action::Undeprecate } else { Action::Deprecate };
     if !undo && message.is_none_or(|m| m.trim().is_empty()) {
         return Err(PublishError::Refusal(
@@ -169,15 +166,5 @@ fn flip(text: &str, version: &str, yanked: bool) -> Option<Result<(String, Strin
 
 /// The package's notice file with `notice` appended, signed by `key`.
 fn append_notice(head: &GitRevision, notice: &Notice, key: &SecretKey) -> Result<FileChange, PublishError> {
-    let path = notices_path(&notice.package);
-    let mut text = head.read_index_file(&path)?.unwrap_or_default();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(&sign_notice(notice, key)?);
-    text.push('\n');
-    Ok(FileChange {
-        path,
-        contents: text.into_bytes(),
-    })
+    FileChange::appending(head, notices_path(&notice.package), &sign_notice(notice, key)?)
 }

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::proposal::{FileChange, Proposal, ProposalOptions, propose};
+use super::proposal::{FileChange, Proposal, ProposalOptions, propose, published_name};
 use super::{PublishError, PublishOptions};
 use crate::format::canonical::canonical_form;
 use crate::sources::PackageSource;
@@ -99,10 +99,7 @@ fn propose_line(
     options: &PublishOptions,
 ) -> Result<OwnerReport, PublishError> {
     let head = GitRevision::open(&options.index, "HEAD")?;
-    let entries = head.entries(package)?.ok_or_else(|| PublishError::UnknownPackage {
-        package: package.to_owned(),
-    })?;
-    let name = entries.first().map_or(package, |e| e.name.as_str()).to_owned();
+    let name = published_name(&head, package)?;
     fields["vouched_by"] = key.id().to_string().into();
     let message = canonical_form(&fields.to_string()).map_err(crate::trust::SignError::from)?;
     let comment = if removed {
@@ -114,20 +111,11 @@ fn propose_line(
         .sign(message.as_bytes(), comment)
         .map_err(crate::trust::SignError::from)?
         .into();
-    let path = owner_keys_path(&name);
-    let mut text = head.read_index_file(&path)?.unwrap_or_default();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(&fields.to_string());
-    text.push('\n');
+    let change = FileChange::appending(&head, owner_keys_path(&name), &fields.to_string())?;
     let verb = if removed { "remove" } else { "add" };
     let proposal = propose(
         &options.index,
-        &[FileChange {
-            path,
-            contents: text.into_bytes(),
-        }],
+        &[change],
         &ProposalOptions {
             branch: options
                 .branch

@@ -14,6 +14,8 @@ use gix::objs::tree::EntryKind;
 use serde::Serialize;
 
 use super::PublishError;
+use crate::sources::PackageSource;
+use crate::sources::git::GitRevision;
 use crate::util::fs::FileLock;
 use crate::workflows::index_add::LOCK_FILE;
 use crate::workflows::index_check::gate::{GateOptions, GateReport, Verdict, check_change};
@@ -25,6 +27,32 @@ pub struct FileChange {
     pub path: String,
     /// The whole new contents.
     pub contents: Vec<u8>,
+}
+
+impl FileChange {
+    /// The file at `path` of `head` with `line` appended (a missing final
+    /// newline of the old text supplied first).
+    pub fn appending(head: &GitRevision, path: String, line: &str) -> Result<FileChange, PublishError> {
+        let mut text = head.read_index_file(&path)?.unwrap_or_default();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(line);
+        text.push('\n');
+        Ok(FileChange {
+            path,
+            contents: text.into_bytes(),
+        })
+    }
+}
+
+/// The name `package` is published under at `head` (the index file is
+/// found case-insensitively; lines keep the published spelling).
+pub fn published_name(head: &GitRevision, package: &str) -> Result<String, PublishError> {
+    let entries = head.entries(package)?.ok_or_else(|| PublishError::UnknownPackage {
+        package: package.to_owned(),
+    })?;
+    Ok(entries.first().map_or(package, |e| e.name.as_str()).to_owned())
 }
 
 /// What to do with the proposed change.

@@ -144,9 +144,10 @@ impl Gate<'_> {
         keys
     }
 
-    /// The keys allowed to sign `package`'s lines and notices: owner keys at
-    /// base, or at head for a package this change adds.
-    fn allowed_keys(&self, package: &str) -> Result<Result<AllowedKeys, String>, GateError> {
+    /// The keys allowed to sign `package`'s new lines and notices: owner
+    /// keys at base, or at head for a package this change adds; revoked
+    /// keys refused.
+    pub(super) fn allowed_keys(&self, package: &str) -> Result<Result<AllowedKeys, String>, GateError> {
         let revision = if self.new_packages.contains(package) {
             self.head
         } else {

@@ -14,7 +14,7 @@ use crate::format::rules::versions::already_published;
 use crate::format::{IndexEntry, SignaturePolicy};
 use crate::resolve::{self, Request};
 use crate::sources::PackageSource;
-use crate::trust::{AllowedKeys, OwnerKeys, owner_keys_path, verify_entry};
+use crate::trust::verify_entry;
 
 impl Gate<'_> {
     pub(super) fn package_change(&mut self, path: &str) -> Result<(), GateError> {
@@ -198,18 +198,7 @@ impl Gate<'_> {
     /// The line's signature by a key allowed for its package: the owner
     /// keys at base, or, for a package this change adds, the ones it adds.
     fn signature(&mut self, path: &str, line: usize, text: &str, entry: &IndexEntry) -> Result<(), GateError> {
-        let owners_path = owner_keys_path(&entry.name);
-        let owners_at = if self.new_packages.contains(name::file_name_of(path)) {
-            self.head
-        } else {
-            self.base
-        };
-        let owners_text = owners_at.read_index_file(&owners_path)?.unwrap_or_default();
-        let refused = match OwnerKeys::parse(&owners_path, &owners_text)
-            .map_err(|e| e.to_string())
-            .and_then(|owners| AllowedKeys::new(&entry.name, &self.config, owners).map_err(|e| e.to_string()))
-            .map(AllowedKeys::for_new_signatures)
-        {
+        let refused = match self.allowed_keys(name::file_name_of(path))? {
             Ok(allowed) if entry.sig.is_none() && allowed.policy() == SignaturePolicy::Optional => None,
             Ok(allowed) => verify_entry(text, entry, &allowed).err().map(|e| e.to_string()),
             Err(e) => Some(e),
