@@ -5,6 +5,7 @@
 pub mod canonical;
 pub mod config;
 pub mod entry;
+pub mod features;
 pub mod identity;
 pub mod lockfile;
 pub mod manifest;

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use pubgrub::{DefaultStringReporter, DerivationTree, Derived, External, Map, ReportFormatter, Reporter, Term};
 use semver::Version;
 
-use super::provider::{IndexProvider, Pkg, Unusable, read_requirement};
+use super::provider::{Feature, IndexProvider, Pkg, Unusable, read_requirement};
 use super::ranges::{VersionSet, describe};
+use crate::format::features::FeatureAsk;
 
 type Tree = DerivationTree<Pkg, VersionSet, Unusable>;
 type Ext = External<Pkg, VersionSet, Unusable>;
@@ -84,7 +85,7 @@ impl Words<'_, '_> {
     /// Whether some usable version of `package` lies in `set`.
     fn has_versions_in(&self, package: &Pkg, set: &VersionSet) -> bool {
         match package {
-            Pkg::Bucket { name, bucket } => self
+            Pkg::Bucket { name, bucket } | Pkg::Feature { name, bucket, .. } => self
                 .provider
                 .loaded(name)
                 .in_bucket(*bucket)
@@ -94,8 +95,24 @@ impl Words<'_, '_> {
                 .provider
                 .choice(package)
                 .is_some_and(|choice| choice.buckets.iter().any(|(b, _)| set.contains(&b.as_version()))),
+            Pkg::Links { .. } => !self.claimants(set).is_empty(),
             Pkg::Root | Pkg::Missing { .. } | Pkg::Foreign { .. } => false,
         }
+    }
+
+    /// The packages (by bucket) a set of a `Pkg::Links`'s versions stands for.
+    fn claimants(&self, set: &VersionSet) -> Vec<String> {
+        let mut claimants = Vec::new();
+        for at in 0.. {
+            let version = Version::new(at, 0, 0);
+            let Some((name, bucket)) = self.provider.claimant(&version) else {
+                break;
+            };
+            if set.contains(&version) {
+                claimants.push(format!("`{name}` {bucket}"));
+            }
+        }
+        claimants
     }
 
     /// A package at some of its versions: "`x ^1.2`", "the project".
@@ -112,7 +129,14 @@ impl Words<'_, '_> {
                 let shown = set.simplify(existing).intersection(&bucket.range());
                 format!("`{name} {}`", describe(&shown))
             }
-            Pkg::Choice { name, requirement } => {
+            Pkg::Feature { name, bucket, feature } => {
+                let base = Pkg::Bucket {
+                    name: name.clone(),
+                    bucket: *bucket,
+                };
+                format!("{}{}", self.subject(&base, set), with_feature(feature))
+            }
+            Pkg::Choice { name, requirement, .. } => {
                 let Some(choice) = self.provider.choice(package) else {
                     return format!("`{name} {requirement}`");
                 };
@@ -130,18 +154,40 @@ impl Words<'_, '_> {
             }
             Pkg::Missing { name } => format!("`{name}`"),
             Pkg::Foreign { name, registry } => format!("`{name}` from {registry}"),
+            Pkg::Links { library } => {
+                format!(
+                    "the native library `{library}` (`links`) linked by {}",
+                    join_or(&self.claimants(set))
+                )
+            }
         }
     }
 
     /// The versions a dependency accepts, shown as the requirement it came
     /// from when there is one.
     fn requirement(&self, package: &Pkg, set: &VersionSet) -> String {
-        let name = match package {
-            Pkg::Bucket { name, .. } | Pkg::Choice { name, .. } | Pkg::Missing { name } => name,
-            Pkg::Root | Pkg::Foreign { .. } => return self.subject(package, set),
+        let (name, key, features) = match package {
+            Pkg::Bucket { name, .. } | Pkg::Missing { name } => (name, package.clone(), String::new()),
+            Pkg::Feature { name, bucket, feature } => {
+                let base = Pkg::Bucket {
+                    name: name.clone(),
+                    bucket: *bucket,
+                };
+                (name, base, with_feature(feature))
+            }
+            Pkg::Choice { name, requirement, ask } => {
+                // Requirement texts are recorded before features are asked.
+                let key = Pkg::Choice {
+                    name: name.clone(),
+                    requirement: requirement.clone(),
+                    ask: Default::default(),
+                };
+                (name, key, with_features(ask))
+            }
+            Pkg::Root | Pkg::Foreign { .. } | Pkg::Links { .. } => return self.subject(package, set),
         };
-        match self.requirements.get(&(package.clone(), set.clone())) {
-            Some(requirement) => format!("`{name} {requirement}`"),
+        match self.requirements.get(&(key, set.clone())) {
+            Some(requirement) => format!("`{name} {requirement}`{features}"),
             None => self.subject(package, set),
         }
     }
@@ -153,8 +199,11 @@ impl Words<'_, '_> {
             External::FromDependencyOf(Pkg::Root, _, dep, dep_set) => {
                 format!("the project depends on {}", self.requirement(dep, dep_set))
             }
-            External::FromDependencyOf(choice @ Pkg::Choice { .. }, set, dep, dep_set) => {
+            External::FromDependencyOf(choice @ (Pkg::Choice { .. } | Pkg::Feature { .. }), set, dep, dep_set) => {
                 format!("{} means {}", self.subject(choice, set), self.subject(dep, dep_set))
+            }
+            External::FromDependencyOf(package, set, Pkg::Links { library }, _) => {
+                format!("{} links the native library `{library}`", self.subject(package, set))
             }
             External::FromDependencyOf(package, set, dep, dep_set) => {
                 format!(
@@ -180,7 +229,15 @@ impl Words<'_, '_> {
                 let yanked = self.yanked(name, |v| set.contains(v));
                 format!("no version of `{name}` matches {shown}{yanked}")
             }
-            Pkg::Choice { name, requirement } => {
+            Pkg::Feature { name, bucket, feature } => {
+                let base = Pkg::Bucket {
+                    name: name.clone(),
+                    bucket: *bucket,
+                };
+                format!("{}{}", self.no_versions(&base, set), with_feature(feature))
+            }
+            Pkg::Links { library } => format!("no package may link the native library `{library}` here"),
+            Pkg::Choice { name, requirement, .. } => {
                 let yanked = match read_requirement(requirement) {
                     Ok((req, _)) => self.yanked(name, |v| req.matches(v)),
                     Err(_) => String::new(),
@@ -218,6 +275,18 @@ impl Words<'_, '_> {
     fn both(&self, a: &Ext, b: &Ext) -> String {
         if let Some(cause) = self.unavailable_with_dependent(a, b) {
             return cause;
+        }
+        if let (
+            External::FromDependencyOf(a, set_a, Pkg::Links { library }, _),
+            External::FromDependencyOf(b, set_b, Pkg::Links { library: other }, _),
+        ) = (a, b)
+            && library == other
+        {
+            return format!(
+                "{} and {} both link the native library `{library}`, which only one package may link",
+                self.subject(a, set_a),
+                self.subject(b, set_b)
+            );
         }
         if let (
             External::FromDependencyOf(Pkg::Root, _, dep_a, set_a),
@@ -317,6 +386,37 @@ fn term_of(tree: &Tree, package: &Pkg) -> Option<Term<VersionSet>> {
 fn foreign(name: &str, registry: &str, required_by: Option<&str>) -> String {
     let required_by = required_by.map(|r| format!(" (required by {r})")).unwrap_or_default();
     format!("`{name}`{required_by} comes from another registry ({registry}), which this resolver does not support")
+}
+
+/// " with feature `f`", " with its default features".
+fn with_feature(feature: &Feature) -> String {
+    match feature {
+        Feature::Default => " with its default features".into(),
+        Feature::Named(name) => format!(" with feature `{name}`"),
+    }
+}
+
+/// What an ask adds to a requirement: nothing for the default features.
+fn with_features(ask: &FeatureAsk) -> String {
+    let named: Vec<String> = ask.features.iter().map(|f| format!("`{f}`")).collect();
+    let default = if ask.default_features {
+        ""
+    } else {
+        " without default features"
+    };
+    match named.as_slice() {
+        [] => default.into(),
+        [one] => format!(" with feature {one}{default}"),
+        many => format!(" with features {}{default}", join_and(many)),
+    }
+}
+
+fn join_or(parts: &[String]) -> String {
+    match parts {
+        [] => "no package".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
 }
 
 fn join_and(parts: &[String]) -> String {

@@ -99,8 +99,9 @@ use std::fmt;
 use pubgrub::PubGrubError;
 use semver::Version;
 
+use crate::format::features::FeatureAsk;
 use crate::sources::{EntryLine, PackageSource, SourceError};
-use provider::{IndexProvider, Pkg, Target, counts, read_requirement, root_version};
+use provider::{Feature, IndexProvider, Pkg, RootRequirement, Target, read_requirement, root_version};
 use ranges::Bucket;
 
 /// What to resolve.
@@ -113,6 +114,9 @@ pub struct Request {
     /// when yanked. Several versions of one name may be pinned (one per
     /// compatibility bucket).
     pub locked: Vec<(String, Version)>,
+    /// Features asked of the project's dependencies, by name; a dependency
+    /// not listed gets its default features.
+    pub features: BTreeMap<String, FeatureAsk>,
 }
 
 impl Request {
@@ -121,7 +125,22 @@ impl Request {
         Request {
             dependencies: dependencies.into_iter().map(|(n, r)| (n.into(), r.into())).collect(),
             locked: Vec::new(),
+            features: BTreeMap::new(),
         }
+    }
+
+    /// Asks `ask` of dependency `name` instead of its default features.
+    pub fn features(mut self, name: impl Into<String>, ask: FeatureAsk) -> Self {
+        self.features.insert(name.into(), ask);
+        self
+    }
+
+    /// What is asked of dependency `name`.
+    fn ask_of(&self, name: &str) -> FeatureAsk {
+        self.features
+            .get(name)
+            .cloned()
+            .unwrap_or_else(FeatureAsk::default_features)
     }
 
     /// Adds a lockfile pin.
@@ -162,6 +181,9 @@ pub struct ResolvedPackage {
     pub id: PackageId,
     /// The index line of this version (for checksums and signatures).
     pub entry: EntryLine,
+    /// Its features that are on (what dependents asked for, and what
+    /// those features turn on in turn), sorted.
+    pub features: Vec<String>,
     /// What this version depends on, sorted by target; one edge per target.
     pub dependencies: Vec<Edge>,
 }
@@ -222,10 +244,14 @@ pub fn resolve(source: &dyn PackageSource, request: &Request) -> Result<Resoluti
             reason,
         })?;
     }
-    let root: Vec<(String, String)> = request
+    let root: Vec<RootRequirement> = request
         .dependencies
         .iter()
-        .map(|(n, r)| (n.clone(), r.clone()))
+        .map(|(name, requirement)| RootRequirement {
+            name: name.clone(),
+            requirement: requirement.clone(),
+            ask: request.ask_of(name),
+        })
         .collect();
     let provider = IndexProvider::new(source, root.clone(), &request.locked);
     let solution = match pubgrub::resolve(&provider, Pkg::Root, root_version()) {
@@ -246,25 +272,45 @@ pub fn resolve(source: &dyn PackageSource, request: &Request) -> Result<Resoluti
 /// Turns pubgrub's (package, version) pairs into the graph of real packages.
 fn build_resolution(
     provider: &IndexProvider<'_>,
-    root: &[(String, String)],
+    root: &[RootRequirement],
     chosen: &HashMap<Pkg, Version>,
 ) -> Result<Resolution, ResolveError> {
+    let mut asked: HashMap<(&str, Bucket), FeatureAsk> = HashMap::new();
+    for package in chosen.keys() {
+        if let Pkg::Feature { name, bucket, feature } = package {
+            let ask = asked.entry((name, *bucket)).or_default();
+            *ask = match feature {
+                Feature::Default => FeatureAsk {
+                    default_features: true,
+                    ..std::mem::take(ask)
+                },
+                Feature::Named(feature) => std::mem::take(ask).with(feature),
+            };
+        }
+    }
     let mut packages = Vec::new();
     for (package, version) in chosen {
-        let Pkg::Bucket { name, .. } = package else {
+        let Pkg::Bucket { name, bucket } = package else {
             continue;
         };
         let versions = provider.loaded(name);
         let candidate = versions
             .candidate(version)
             .expect("pubgrub only picks offered versions");
-        let entry = versions.entry_line(candidate).map_err(|source| ResolveError::Source {
+        let source_error = |source| ResolveError::Source {
             name: name.to_string(),
             source,
-        })?;
+        };
+        let entry = versions.entry_line(candidate).map_err(source_error)?;
+        let ask = asked.remove(&(&**name, *bucket)).unwrap_or_default();
+        let enabled = versions
+            .features(candidate)
+            .map_err(source_error)?
+            .enable(&ask)
+            .expect("pubgrub only chooses features a version has");
         let mut dependencies = Vec::new();
-        for dep in entry.entry.deps.iter().filter(|d| counts(d)) {
-            if let Some(to) = resolved_target(chosen, provider.dependency_target(dep)?) {
+        for dep in entry.entry.deps.iter().filter(|d| enabled.uses(d)) {
+            if let Some(to) = resolved_target(chosen, provider.dependency_target(dep)?, &enabled.ask_of(dep)) {
                 dependencies.push(Edge {
                     requirement: dep.req.clone(),
                     to,
@@ -277,15 +323,17 @@ fn build_resolution(
                 version: version.clone(),
             },
             entry,
+            features: enabled.features.into_iter().collect(),
             dependencies: tidy_edges(dependencies),
         });
     }
     packages.sort_by(|a, b| a.id.cmp(&b.id));
     let mut root_edges = Vec::new();
-    for (name, requirement) in root {
-        if let Some(to) = resolved_target(chosen, provider.target(name, requirement)?) {
+    for requirement in root {
+        let target = provider.target(&requirement.name, &requirement.requirement)?;
+        if let Some(to) = resolved_target(chosen, target, &requirement.ask) {
             root_edges.push(Edge {
-                requirement: requirement.clone(),
+                requirement: requirement.requirement.clone(),
                 to,
             });
         }
@@ -296,15 +344,26 @@ fn build_resolution(
     })
 }
 
-/// The chosen version a dependency leads to (through a choice, if any).
-fn resolved_target(chosen: &HashMap<Pkg, Version>, target: Target) -> Option<PackageId> {
+/// The chosen version a dependency that asks `ask` leads to (through a
+/// choice, if any: dependents asking different features of one
+/// multi-bucket requirement are different choices).
+fn resolved_target(chosen: &HashMap<Pkg, Version>, target: Target, ask: &FeatureAsk) -> Option<PackageId> {
     let Target::Constraint { package, .. } = target else {
         return None;
     };
-    let (name, bucket) = match &package {
-        Pkg::Bucket { name, bucket } => (name.clone(), *bucket),
-        Pkg::Choice { name, .. } => (name.clone(), Bucket::of(chosen.get(&package)?)),
-        Pkg::Root | Pkg::Missing { .. } | Pkg::Foreign { .. } => return None,
+    let (name, bucket) = match package {
+        Pkg::Bucket { name, bucket } => (name, bucket),
+        Pkg::Choice { name, requirement, .. } => {
+            let choice = Pkg::Choice {
+                name: name.clone(),
+                requirement,
+                ask: std::sync::Arc::new(ask.clone()),
+            };
+            (name, Bucket::of(chosen.get(&choice)?))
+        }
+        Pkg::Root | Pkg::Missing { .. } | Pkg::Foreign { .. } | Pkg::Feature { .. } | Pkg::Links { .. } => {
+            return None;
+        }
     };
     let version = chosen.get(&Pkg::Bucket {
         name: name.clone(),

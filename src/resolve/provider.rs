@@ -18,6 +18,7 @@ use semver::{Version, VersionReq};
 use super::ResolveError;
 use super::ranges::{Bucket, VersionSet, requirement_ranges};
 use super::versions::PackageVersions;
+use crate::format::features::{FeatureAsk, FeatureError};
 use crate::format::{DepKind, Dependency, name, req};
 use crate::sources::{PackageSource, SourceError};
 
@@ -30,14 +31,65 @@ pub enum Pkg {
     Root,
     /// The versions of `name` in one compatibility bucket.
     Bucket { name: Arc<str>, bucket: Bucket },
+    /// A feature of the version chosen in a bucket: its versions are the
+    /// bucket's, and version `v` depends on exactly `v` of the bucket and on
+    /// what the feature turns on there. So every dependent shares one
+    /// version, with the union of the features they ask for.
+    Feature {
+        name: Arc<str>,
+        bucket: Bucket,
+        feature: Feature,
+    },
     /// A requirement on `name` that spans several buckets (`>=1, <3`, `*`):
     /// its versions stand for the buckets it can be met from, and the
-    /// version chosen depends on the matching versions of that bucket.
-    Choice { name: Arc<str>, requirement: Arc<str> },
+    /// version chosen depends on the matching versions of that bucket, with
+    /// the features `ask` names.
+    Choice {
+        name: Arc<str>,
+        requirement: Arc<str>,
+        ask: Arc<FeatureAsk>,
+    },
     /// A name the index does not have: no versions.
     Missing { name: Arc<str> },
     /// A dependency on another registry: unsupported, so no versions.
     Foreign { name: Arc<str>, registry: Arc<str> },
+    /// A native library (`links`): its versions stand for the (package,
+    /// bucket) pairs that link it, so only one of them can be chosen.
+    Links { library: Arc<str> },
+}
+
+/// A feature a dependent asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Feature {
+    /// `default`, asked implicitly: nothing if the version has no such feature.
+    Default,
+    /// A feature asked by name: the version must have it.
+    Named(Arc<str>),
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Feature::Default => f.write_str("default"),
+            Feature::Named(name) => f.write_str(name),
+        }
+    }
+}
+
+impl Feature {
+    /// The feature packages an ask stands for.
+    fn asked(ask: &FeatureAsk) -> impl Iterator<Item = Feature> + '_ {
+        let named = ask.features.iter().map(|f| Feature::Named(f.as_str().into()));
+        named.chain(ask.default_features.then_some(Feature::Default))
+    }
+
+    /// This feature as an ask of its own.
+    fn ask(&self) -> FeatureAsk {
+        match self {
+            Feature::Default => FeatureAsk::default_features(),
+            Feature::Named(name) => FeatureAsk::none().with(name),
+        }
+    }
 }
 
 impl fmt::Display for Pkg {
@@ -45,9 +97,11 @@ impl fmt::Display for Pkg {
         match self {
             Pkg::Root => f.write_str("the project"),
             Pkg::Bucket { name, bucket } => write!(f, "{name} ({bucket})"),
-            Pkg::Choice { name, requirement } => write!(f, "{name} {requirement}"),
+            Pkg::Feature { name, bucket, feature } => write!(f, "{name} ({bucket}) feature {feature}"),
+            Pkg::Choice { name, requirement, .. } => write!(f, "{name} {requirement}"),
             Pkg::Missing { name } => write!(f, "{name} (missing)"),
             Pkg::Foreign { name, registry } => write!(f, "{name} (from {registry})"),
+            Pkg::Links { library } => write!(f, "links {library}"),
         }
     }
 }
@@ -59,6 +113,8 @@ pub enum Unusable {
     InvalidRequirement { dependency: String, reason: String },
     /// It requires its own package at a version set that excludes itself.
     ExcludesItself { requirement: String },
+    /// A feature asked of it cannot be turned on.
+    Features(FeatureError),
 }
 
 impl fmt::Display for Unusable {
@@ -73,6 +129,7 @@ impl fmt::Display for Unusable {
                     "it requires its own package at `{requirement}`, which excludes itself"
                 )
             }
+            Unusable::Features(error) => error.fmt(f),
         }
     }
 }
@@ -98,17 +155,17 @@ pub enum Target {
     Unreadable(String),
 }
 
-/// A dependency that counts for resolution: dev dependencies and optional
-/// ones (features are not resolved) are left out; build dependencies count
-/// as normal ones; target-specific ones are followed for every target.
-pub fn counts(dep: &Dependency) -> bool {
+/// A dependency every version needs: not a dev dependency (build ones count
+/// as normal ones; target-specific ones count for every target) and not
+/// optional (features turn those on).
+pub fn always_needed(dep: &Dependency) -> bool {
     dep.kind() != DepKind::Dev && !dep.optional
 }
 
 /// The [`DependencyProvider`] over a [`PackageSource`].
 pub struct IndexProvider<'a> {
     source: &'a dyn PackageSource,
-    root: Vec<(String, String)>,
+    root: Vec<RootRequirement>,
     /// Pinned versions by `name::confusable_key`, so a pin finds its
     /// package however a dependency spells the name.
     locked: HashMap<String, Vec<Version>>,
@@ -117,16 +174,35 @@ pub struct IndexProvider<'a> {
     packages: RefCell<HashMap<Arc<str>, Rc<PackageVersions>>>,
     /// (lowercased name, requirement as written) → where it leads.
     targets: RefCell<HashMap<String, HashMap<String, Target>>>,
-    choices: RefCell<HashMap<Pkg, Rc<Choice>>>,
+    /// (name, requirement) of a multi-bucket requirement → its buckets.
+    choices: RefCell<HashMap<(Arc<str>, Arc<str>), Rc<Choice>>>,
+    /// The version last picked in each bucket, which its features try first.
+    picked: RefCell<HashMap<(Arc<str>, Bucket), Version>>,
+    /// Each (package, bucket) that links a library, numbered in order of
+    /// discovery: the "versions" of `Pkg::Links`.
+    claimants: RefCell<Vec<(Arc<str>, Bucket)>>,
 }
 
-/// pubgrub's pick: most conflicts first, then the fewest candidates.
-type Priority = (u32, Reverse<usize>);
+/// One of the project's requirements: name, requirement, features.
+#[derive(Debug, Clone)]
+pub struct RootRequirement {
+    /// The package name as the project writes it.
+    pub name: String,
+    /// The version requirement.
+    pub requirement: String,
+    /// The features asked of it.
+    pub ask: FeatureAsk,
+}
+
+/// pubgrub's pick: packages before their features (a feature then takes
+/// the version its package got), most conflicts first, then the fewest
+/// candidates.
+type Priority = (bool, u32, Reverse<usize>);
 
 impl<'a> IndexProvider<'a> {
-    /// A provider for the project requirements `root` (name, requirement),
-    /// preferring the `locked` versions.
-    pub fn new(source: &'a dyn PackageSource, root: Vec<(String, String)>, locked: &[(String, Version)]) -> Self {
+    /// A provider for the project requirements `root`, preferring the
+    /// `locked` versions.
+    pub fn new(source: &'a dyn PackageSource, root: Vec<RootRequirement>, locked: &[(String, Version)]) -> Self {
         let mut by_name: HashMap<String, Vec<Version>> = HashMap::new();
         for (name, version) in locked {
             by_name
@@ -142,6 +218,8 @@ impl<'a> IndexProvider<'a> {
             packages: RefCell::default(),
             targets: RefCell::default(),
             choices: RefCell::default(),
+            picked: RefCell::default(),
+            claimants: RefCell::default(),
         }
     }
 
@@ -258,7 +336,39 @@ impl<'a> IndexProvider<'a> {
 
     /// The buckets a multi-bucket requirement can be met from.
     pub fn choice(&self, package: &Pkg) -> Option<Rc<Choice>> {
-        self.choices.borrow().get(package).cloned()
+        let Pkg::Choice { name, requirement, .. } = package else {
+            return None;
+        };
+        self.choices.borrow().get(&(name.clone(), requirement.clone())).cloned()
+    }
+
+    /// The (package, bucket) that version `claimant` of a `Pkg::Links`
+    /// stands for.
+    pub fn claimant(&self, claimant: &Version) -> Option<(Arc<str>, Bucket)> {
+        let at = usize::try_from(claimant.major).ok()?;
+        self.claimants.borrow().get(at).cloned()
+    }
+
+    /// The version to try in a bucket: the pinned one while it fits, else
+    /// the newest in `range`.
+    fn preferred_version(&self, name: &str, bucket: Bucket, range: &VersionSet) -> Option<Version> {
+        let versions = self.loaded(name);
+        let mut in_range = versions.in_bucket(bucket).iter().filter(|c| range.contains(&c.version));
+        let pinned = in_range.clone().rfind(|c| c.locked);
+        pinned.or_else(|| in_range.next_back()).map(|c| c.version.clone())
+    }
+
+    /// The `Pkg::Links` version standing for (name, bucket).
+    fn claimant_version(&self, name: &Arc<str>, bucket: Bucket) -> Version {
+        let mut claimants = self.claimants.borrow_mut();
+        let at = match claimants.iter().position(|(n, b)| n == name && *b == bucket) {
+            Some(at) => at,
+            None => {
+                claimants.push((name.clone(), bucket));
+                claimants.len() - 1
+            }
+        };
+        Version::new(at as u64, 0, 0)
     }
 
     fn constraint_on(&self, versions: &PackageVersions, req: &VersionReq, structural: &VersionSet) -> Target {
@@ -284,9 +394,11 @@ impl<'a> IndexProvider<'a> {
                 requirement,
             };
         }
+        let requirement_key: Arc<str> = requirement.as_str().into();
         let package = Pkg::Choice {
             name: versions.name.clone(),
-            requirement: requirement.as_str().into(),
+            requirement: requirement_key.clone(),
+            ask: Arc::new(FeatureAsk::none()),
         };
         let choice = Choice {
             buckets: bucket
@@ -294,7 +406,9 @@ impl<'a> IndexProvider<'a> {
                 .map(|b| (b, versions.exact_set(structural, req, b)))
                 .collect(),
         };
-        self.choices.borrow_mut().insert(package.clone(), Rc::new(choice));
+        self.choices
+            .borrow_mut()
+            .insert((versions.name.clone(), requirement_key), Rc::new(choice));
         Target::Constraint {
             package,
             versions: VersionSet::full(),
@@ -319,15 +433,16 @@ impl<'a> IndexProvider<'a> {
         }
     }
 
-    /// The constraints of one version's dependencies, merged per package.
-    fn version_dependencies(
+    /// The constraints of some dependencies of a version of `own` (the
+    /// version's bucket), each with what it asks, merged per package.
+    fn version_dependencies<'d>(
         &self,
-        package: &Pkg,
+        own: &Pkg,
         version: &Version,
-        deps: &[Dependency],
+        deps: impl Iterator<Item = (&'d Dependency, FeatureAsk)>,
     ) -> Result<Result<Vec<(Pkg, VersionSet)>, Unusable>, ResolveError> {
-        let mut constraints: Vec<(Pkg, VersionSet)> = Vec::with_capacity(deps.len());
-        for dep in deps.iter().filter(|d| counts(d)) {
+        let mut constraints: Vec<(Pkg, VersionSet)> = Vec::new();
+        for (dep, ask) in deps {
             let (target, versions) = match self.dependency_target(dep)? {
                 Target::Unreadable(reason) => {
                     return Ok(Err(Unusable::InvalidRequirement {
@@ -337,7 +452,7 @@ impl<'a> IndexProvider<'a> {
                 }
                 Target::Constraint { package, versions, .. } => (package, versions),
             };
-            if target == *package {
+            if target == *own {
                 if versions.contains(version) {
                     continue;
                 }
@@ -345,9 +460,117 @@ impl<'a> IndexProvider<'a> {
                     requirement: dep.req.clone(),
                 }));
             }
-            add_constraint(&mut constraints, target, versions);
+            add_dependency(&mut constraints, target, versions, &ask);
         }
         Ok(Ok(constraints))
+    }
+
+    /// A version of a bucket: what it always needs, and its `links`.
+    fn bucket_dependencies(
+        &self,
+        name: &Arc<str>,
+        bucket: Bucket,
+        version: &Version,
+    ) -> Result<Result<Vec<(Pkg, VersionSet)>, Unusable>, ResolveError> {
+        let versions = self.loaded(name);
+        let candidate = versions
+            .candidate(version)
+            .expect("pubgrub only picks offered versions");
+        let details = versions.details(candidate).map_err(|source| ResolveError::Source {
+            name: name.to_string(),
+            source,
+        })?;
+        let own = Pkg::Bucket {
+            name: name.clone(),
+            bucket,
+        };
+        let needed = details
+            .deps
+            .iter()
+            .filter(|d| always_needed(d))
+            .map(|d| (d, FeatureAsk::of_dependency(d)));
+        let mut constraints = match self.version_dependencies(&own, version, needed)? {
+            Ok(constraints) => constraints,
+            Err(why) => return Ok(Err(why)),
+        };
+        if let Some(library) = &details.links {
+            constraints.push((
+                Pkg::Links {
+                    library: library.as_str().into(),
+                },
+                VersionSet::singleton(self.claimant_version(name, bucket)),
+            ));
+        }
+        Ok(Ok(constraints))
+    }
+
+    /// A feature at one version: exactly that version of its bucket, and
+    /// the dependencies the feature turns on, with what it asks of them.
+    fn feature_dependencies(
+        &self,
+        name: &Arc<str>,
+        bucket: Bucket,
+        feature: &Feature,
+        version: &Version,
+    ) -> Result<Result<Vec<(Pkg, VersionSet)>, Unusable>, ResolveError> {
+        let versions = self.loaded(name);
+        let candidate = versions
+            .candidate(version)
+            .expect("pubgrub only picks offered versions");
+        let source_error = |source| ResolveError::Source {
+            name: name.to_string(),
+            source,
+        };
+        let details = versions.details(candidate).map_err(source_error)?;
+        let table = versions.features(candidate).map_err(source_error)?;
+        let enabled = match table.enable(&feature.ask()) {
+            Ok(enabled) => enabled,
+            Err(why) => return Ok(Err(Unusable::Features(why))),
+        };
+        let own = Pkg::Bucket {
+            name: name.clone(),
+            bucket,
+        };
+        let turned_on = details
+            .deps
+            .iter()
+            .filter(|d| d.kind() != DepKind::Dev && enabled.dependencies.contains_key(&d.name))
+            .map(|d| (d, enabled.ask_of(d)));
+        let mut constraints = match self.version_dependencies(&own, version, turned_on)? {
+            Ok(constraints) => constraints,
+            Err(why) => return Ok(Err(why)),
+        };
+        add_constraint(&mut constraints, own, VersionSet::singleton(version.clone()));
+        Ok(Ok(constraints))
+    }
+}
+
+/// Adds what depending on `target` at `versions` with `ask` means: those
+/// versions of the package and, for a bucket, the same versions of each
+/// feature asked (a multi-bucket requirement carries the ask to the bucket
+/// it settles on).
+fn add_dependency(constraints: &mut Vec<(Pkg, VersionSet)>, target: Pkg, versions: VersionSet, ask: &FeatureAsk) {
+    match target {
+        Pkg::Bucket { name, bucket } => {
+            for feature in Feature::asked(ask) {
+                let package = Pkg::Feature {
+                    name: name.clone(),
+                    bucket,
+                    feature,
+                };
+                add_constraint(constraints, package, versions.clone());
+            }
+            add_constraint(constraints, Pkg::Bucket { name, bucket }, versions);
+        }
+        Pkg::Choice { name, requirement, .. } => {
+            let package = Pkg::Choice {
+                name,
+                requirement,
+                ask: Arc::new(ask.clone()),
+            };
+            add_constraint(constraints, package, versions);
+        }
+        other => add_constraint(constraints, other, versions),
     }
 }
 
@@ -390,8 +613,8 @@ impl DependencyProvider for IndexProvider<'_> {
 
     fn prioritize(&self, package: &Pkg, range: &VersionSet, stats: &PackageResolutionStatistics) -> Priority {
         let candidates = match package {
-            Pkg::Root | Pkg::Missing { .. } | Pkg::Foreign { .. } => 0,
-            Pkg::Bucket { name, bucket } => self
+            Pkg::Root | Pkg::Missing { .. } | Pkg::Foreign { .. } | Pkg::Links { .. } => 0,
+            Pkg::Bucket { name, bucket } | Pkg::Feature { name, bucket, .. } => self
                 .loaded(name)
                 .in_bucket(*bucket)
                 .iter()
@@ -405,7 +628,8 @@ impl DependencyProvider for IndexProvider<'_> {
                     .count()
             }),
         };
-        (stats.conflict_count(), Reverse(candidates))
+        let is_package = !matches!(package, Pkg::Feature { .. });
+        (is_package, stats.conflict_count(), Reverse(candidates))
     }
 
     fn choose_version(&self, package: &Pkg, range: &VersionSet) -> Result<Option<Version>, ResolveError> {
@@ -413,13 +637,26 @@ impl DependencyProvider for IndexProvider<'_> {
             Pkg::Root => Some(root_version()),
             Pkg::Missing { .. } | Pkg::Foreign { .. } => None,
             Pkg::Bucket { name, bucket } => {
-                let versions = self.loaded(name);
-                let mut in_range = versions
-                    .in_bucket(*bucket)
-                    .iter()
-                    .filter(|c| range.contains(&c.version));
-                let pinned = in_range.clone().rfind(|c| c.locked);
-                pinned.or_else(|| in_range.next_back()).map(|c| c.version.clone())
+                let chosen = self.preferred_version(name, *bucket, range);
+                if let Some(version) = &chosen {
+                    self.picked
+                        .borrow_mut()
+                        .insert((name.clone(), *bucket), version.clone());
+                }
+                chosen
+            }
+            Pkg::Feature { name, bucket, .. } => {
+                let picked = self.picked.borrow().get(&(name.clone(), *bucket)).cloned();
+                match picked {
+                    Some(version) if range.contains(&version) => Some(version),
+                    _ => self.preferred_version(name, *bucket, range),
+                }
+            }
+            Pkg::Links { .. } => {
+                let claimants = self.claimants.borrow().len() as u64;
+                (0..claimants)
+                    .map(|at| Version::new(at, 0, 0))
+                    .find(|v| range.contains(v))
             }
             Pkg::Choice { name, .. } => {
                 let choice = self.choice(package).expect("a choice is registered when it is created");
@@ -445,31 +682,25 @@ impl DependencyProvider for IndexProvider<'_> {
         let constraints = match package {
             Pkg::Root => {
                 let mut constraints = Vec::with_capacity(self.root.len());
-                for (name, requirement) in &self.root {
+                for root in &self.root {
                     // Root requirements were checked before solving.
-                    if let Target::Constraint { package, versions, .. } = self.target(name, requirement)? {
-                        add_constraint(&mut constraints, package, versions);
+                    if let Target::Constraint { package, versions, .. } = self.target(&root.name, &root.requirement)? {
+                        add_dependency(&mut constraints, package, versions, &root.ask);
                     }
                 }
                 constraints
             }
-            Pkg::Bucket { name, .. } => {
-                let versions = self.loaded(name);
-                let candidate = versions
-                    .candidate(version)
-                    .expect("pubgrub only picks offered versions");
-                let deps = versions
-                    .dependencies(candidate)
-                    .map_err(|source| ResolveError::Source {
-                        name: name.to_string(),
-                        source,
-                    })?;
-                match self.version_dependencies(package, version, &deps)? {
+            Pkg::Bucket { name, bucket } => match self.bucket_dependencies(name, *bucket, version)? {
+                Ok(constraints) => constraints,
+                Err(why) => return Ok(Dependencies::Unavailable(why)),
+            },
+            Pkg::Feature { name, bucket, feature } => {
+                match self.feature_dependencies(name, *bucket, feature, version)? {
                     Ok(constraints) => constraints,
                     Err(why) => return Ok(Dependencies::Unavailable(why)),
                 }
             }
-            Pkg::Choice { name, .. } => {
+            Pkg::Choice { name, ask, .. } => {
                 let bucket = Bucket::of(version);
                 let choice = self.choice(package).expect("a choice is registered when it is created");
                 let (_, set) = choice
@@ -477,16 +708,16 @@ impl DependencyProvider for IndexProvider<'_> {
                     .iter()
                     .find(|(b, _)| *b == bucket)
                     .expect("a choice's versions are its buckets");
-                vec![(
-                    Pkg::Bucket {
-                        name: name.clone(),
-                        bucket,
-                    },
-                    set.clone(),
-                )]
+                let mut constraints = Vec::new();
+                let target = Pkg::Bucket {
+                    name: name.clone(),
+                    bucket,
+                };
+                add_dependency(&mut constraints, target, set.clone(), ask);
+                constraints
             }
-            // These have no versions, so pubgrub never asks.
-            Pkg::Missing { .. } | Pkg::Foreign { .. } => Vec::new(),
+            // These have no dependencies (the first two have no versions).
+            Pkg::Missing { .. } | Pkg::Foreign { .. } | Pkg::Links { .. } => Vec::new(),
         };
         Ok(Dependencies::Available(
             constraints.into_iter().collect::<DependencyConstraints<_, _>>(),

@@ -4,18 +4,23 @@
 //! A full [`IndexEntry`] parse builds every feature map of every line; on
 //! crates.io files (winapi has hundreds of features per line) that cost more
 //! than solving. So a file is first read for `name`, `vers` and `yanked`
-//! only; a version's dependencies are parsed when the solver tries it, and
-//! its full entry when it is chosen.
+//! only; a version's dependencies and `links` are parsed when the solver
+//! tries it, its features when a dependent asks for some, and its full entry
+//! when it is chosen. Each is parsed once per resolution.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use semver::{Version, VersionReq};
 use serde::Deserialize;
 
 use super::ranges::{Bucket, VersionSet, exclude_unmatched_prereleases};
-use crate::format::entry::EntryParseError;
+use crate::format::entry::{EntryParseError, FeatureMap};
+use crate::format::features::FeatureTable;
 use crate::format::{Dependency, IndexEntry};
 use crate::sources::{EntryLine, SourceError};
 
@@ -34,6 +39,20 @@ pub struct PackageVersions {
     pub prereleases: Vec<Version>,
     /// Yanked versions that are not pinned, ascending, for messages.
     pub yanked: Vec<Version>,
+    /// What was parsed of each tried version, by line number.
+    details: RefCell<HashMap<usize, Rc<VersionDetails>>>,
+    features: RefCell<HashMap<usize, Rc<FeatureTable>>>,
+}
+
+/// What the solver needs of a version beyond its number.
+#[derive(Deserialize)]
+pub struct VersionDetails {
+    /// Its dependencies of every kind.
+    #[serde(default)]
+    pub deps: Vec<Dependency>,
+    /// The native library it links, which no other package may link.
+    #[serde(default)]
+    pub links: Option<String>,
 }
 
 /// One version that may be chosen.
@@ -58,11 +77,13 @@ struct VersionFields<'a> {
     yanked: bool,
 }
 
-/// The fields of a line needed to follow its dependencies.
+/// The fields of a line that hold its features.
 #[derive(Deserialize)]
-struct DependencyFields {
+struct FeatureFields {
     #[serde(default)]
-    deps: Vec<Dependency>,
+    features: FeatureMap,
+    #[serde(default)]
+    features2: Option<FeatureMap>,
 }
 
 impl PackageVersions {
@@ -111,6 +132,8 @@ impl PackageVersions {
             candidates,
             prereleases,
             yanked,
+            details: RefCell::default(),
+            features: RefCell::default(),
         })
     }
 
@@ -135,11 +158,33 @@ impl PackageVersions {
         exclude_unmatched_prereleases(set, req, prereleases)
     }
 
-    /// The dependencies of a candidate, parsed from its line.
-    pub fn dependencies(&self, candidate: &Candidate) -> Result<Vec<Dependency>, SourceError> {
-        let fields: DependencyFields =
+    /// The dependencies and `links` of a candidate, parsed from its line
+    /// on first use.
+    pub fn details(&self, candidate: &Candidate) -> Result<Rc<VersionDetails>, SourceError> {
+        if let Some(known) = self.details.borrow().get(&candidate.number) {
+            return Ok(Rc::clone(known));
+        }
+        let details: VersionDetails =
             serde_json::from_str(self.line(candidate)).map_err(|e| self.error(candidate, e))?;
-        Ok(fields.deps)
+        let details = Rc::new(details);
+        self.details.borrow_mut().insert(candidate.number, Rc::clone(&details));
+        Ok(details)
+    }
+
+    /// The features of a candidate, parsed from its line on first use.
+    pub fn features(&self, candidate: &Candidate) -> Result<Rc<FeatureTable>, SourceError> {
+        if let Some(known) = self.features.borrow().get(&candidate.number) {
+            return Ok(Rc::clone(known));
+        }
+        let fields: FeatureFields = serde_json::from_str(self.line(candidate)).map_err(|e| self.error(candidate, e))?;
+        let details = self.details(candidate)?;
+        let table = Rc::new(FeatureTable::new(
+            &fields.features,
+            fields.features2.as_ref(),
+            &details.deps,
+        ));
+        self.features.borrow_mut().insert(candidate.number, Rc::clone(&table));
+        Ok(table)
     }
 
     /// A candidate's line with its full entry.
@@ -206,7 +251,8 @@ mod tests {
         assert_eq!(versions.prereleases, [Version::parse("1.0.0-rc.1").unwrap()]);
 
         let release = versions.candidate(&Version::new(1, 0, 0)).unwrap();
-        assert_eq!(versions.dependencies(release).unwrap()[0].name, "base");
+        assert_eq!(versions.details(release).unwrap().deps[0].name, "base");
+        assert!(versions.features(release).unwrap().has("f"));
         let entry_line = versions.entry_line(release).unwrap();
         assert_eq!(entry_line.line, line("1.0.0", false, dep));
         assert_eq!(entry_line.entry.features["f"], ["g"]);

@@ -1,6 +1,7 @@
 //! Tests of the resolver: Cargo's semantics case by case, the wording of
 //! conflicts, and a brute-force oracle over generated registries.
 
+mod features;
 mod memory;
 mod messages;
 mod oracle;
