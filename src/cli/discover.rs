@@ -191,6 +191,12 @@ fn print_version(name: &str, version: &VersionInfo) {
     if let Some(license) = &version.license {
         println!("  license:  {license}");
     }
+    if !version.features.is_empty() {
+        println!("  features:");
+        for (feature, turns_on) in &version.features {
+            println!("    {feature} = [{}]", turns_on.join(", "));
+        }
+    }
     if version.dependencies.is_empty() {
         println!("  dependencies: none");
         return;

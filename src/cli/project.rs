@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use ggen_marketplace::format::features::FeatureAsk;
 use ggen_marketplace::format::manifest::ManifestEditor;
 use ggen_marketplace::workflows::edit;
 use ggen_marketplace::workflows::install::{self, InstallOptions, InstallReport, LockChange, Unpin};
@@ -37,6 +38,12 @@ pub struct AddArgs {
     /// NAME or NAME@REQ (e.g. io.ggen.rust.axum or io.ggen.rust.axum@^0.3).
     #[arg(required = true, value_name = "NAME[@REQ]")]
     packages: Vec<String>,
+    /// Features to turn on in the package (comma-separated or repeated).
+    #[arg(long, short = 'F', value_delimiter = ',', value_name = "FEATURES")]
+    features: Vec<String>,
+    /// Do not turn on the package's default features.
+    #[arg(long)]
+    no_default_features: bool,
     #[command(flatten)]
     flags: InstallFlags,
 }
@@ -84,14 +91,36 @@ pub struct ProjectArgs {
 pub fn add(global: &GlobalArgs, args: AddArgs) -> CommandResult {
     let session = global.open_registry()?;
     let project = Project::at(&args.flags.project);
-    let (editor, added) = edit::add(&project, session.registry.source(), &args.packages)?;
+    let ask = FeatureAsk {
+        features: Vec::new(),
+        default_features: !args.no_default_features,
+    }
+    .with_all(args.features.iter().map(String::as_str));
+    let (editor, added) = edit::add(&project, session.registry.source(), &args.packages, &ask)?;
     if !args.flags.json {
         for dependency in &added {
-            println!("      Adding {} = \"{}\"", dependency.name, dependency.requirement);
+            println!(
+                "      Adding {} = \"{}\"{}",
+                dependency.name,
+                dependency.requirement,
+                features_note(dependency)
+            );
         }
     }
     let options = options(&session, &args.flags);
     run_install(&session, &project, Some(&editor), &options, args.flags.json)
+}
+
+/// " with features a, b (no default features)" after an added dependency.
+fn features_note(dependency: &edit::AddedDependency) -> String {
+    let mut note = String::new();
+    if !dependency.features.is_empty() {
+        note = format!(" with features {}", dependency.features.join(", "));
+    }
+    if !dependency.default_features {
+        note.push_str(" (no default features)");
+    }
+    note
 }
 
 pub fn remove(global: &GlobalArgs, args: RemoveArgs) -> CommandResult {
@@ -211,7 +240,12 @@ pub fn tree(args: ProjectArgs) -> CommandResult {
 
 fn print_node(node: &TreeNode, first: &str, rest: &str) {
     let repeated = if node.repeated { " (*)" } else { "" };
-    println!("{first}{} {}{repeated}", node.name, node.version);
+    let features = if node.features.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", node.features.join(", "))
+    };
+    println!("{first}{} {}{features}{repeated}", node.name, node.version);
     for (i, child) in node.dependencies.iter().enumerate() {
         let last = i + 1 == node.dependencies.len();
         let (branch, indent) = if last {

@@ -13,8 +13,9 @@
 //! let entry = IndexEntry::from_line(&line.replace('\n', "")).unwrap();
 //! let table = FeatureTable::new(&entry.features, entry.features2.as_ref(), &entry.deps);
 //!
+//! // `serde/derive` also turns on `serde`'s implicit feature.
 //! let on = table.enable(&FeatureAsk::default_features()).unwrap();
-//! assert_eq!(on.features.iter().collect::<Vec<_>>(), ["default", "json"]);
+//! assert_eq!(on.features.iter().collect::<Vec<_>>(), ["default", "json", "serde"]);
 //! assert_eq!(on.dependencies["serde"].iter().collect::<Vec<_>>(), ["derive"]);
 //!
 //! // Without default features nothing is on, and `serde` stays off.
@@ -240,6 +241,11 @@ impl FeatureTable {
     /// Every feature name, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.features.keys().map(String::as_str)
+    }
+
+    /// Every feature with what it turns on, sorted by name.
+    pub fn features(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.features
     }
 
     /// What `ask` turns on.

@@ -13,6 +13,7 @@
 //!         source: "io.ggen.examples".into(),
 //!         checksum: "ab".repeat(32),
 //!         signer: Some("A1B2C3D4E5F60718".into()),
+//!         features: vec!["default".into(), "tera".into()],
 //!         dependencies: vec!["io.ggen.base 1.1.0".into()],
 //!     },
 //! ]);
@@ -58,6 +59,9 @@ pub struct LockedPackage {
     /// for later versions; absent for unsigned entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<String>,
+    /// Its features that are on, sorted; absent when none are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
     /// `name version` of each package this one depends on, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
@@ -81,6 +85,8 @@ impl Lockfile {
     /// A lockfile of these packages, put in canonical order.
     pub fn new(mut packages: Vec<LockedPackage>) -> Self {
         for package in &mut packages {
+            package.features.sort();
+            package.features.dedup();
             package.dependencies.sort();
             package.dependencies.dedup();
         }
@@ -146,6 +152,7 @@ mod tests {
             source: "dir+file:///i".into(),
             checksum: "0".repeat(64),
             signer: None,
+            features: Vec::new(),
             dependencies: deps.iter().map(|d| d.to_string()).collect(),
         }
     }

@@ -24,6 +24,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::entry::{Dependency, FeatureMap, IndexEntry};
+use super::features::FeatureAsk;
 use super::name::{self, NameError};
 use super::req::{self, RequirementError};
 
@@ -32,14 +33,92 @@ pub const MANIFEST_FILE: &str = "ggen.toml";
 
 /// A parsed `ggen.toml`. Sections other than `[package]` and
 /// `[dependencies]` belong to ggen itself and are ignored here.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// A dependency is a requirement (`"io.ggen.base" = "^1"`) or, to ask for
+/// features, a table as in Cargo:
+/// `"io.ggen.web" = { version = "^2", features = ["tls"], default-features = false }`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(from = "RawManifest")]
 pub struct Manifest {
     /// Present in a package; absent in a consumer project.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<PackageMeta>,
     /// Package name → version requirement.
-    #[serde(default)]
     pub dependencies: BTreeMap<String, String>,
+    /// Package name → the features asked of it, for the dependencies that
+    /// ask anything but their default features.
+    pub features: BTreeMap<String, FeatureAsk>,
+}
+
+/// `ggen.toml` as written.
+#[derive(Deserialize)]
+struct RawManifest {
+    #[serde(default)]
+    package: Option<PackageMeta>,
+    #[serde(default)]
+    dependencies: BTreeMap<String, DependencySpec>,
+}
+
+/// One `[dependencies]` value as written.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a version requirement such as \"^1.2\", or a table such as { version = \"^1.2\", features = [\"tls\"], default-features = false }"
+)]
+enum DependencySpec {
+    Requirement(String),
+    Table(DependencyTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DependencyTable {
+    version: String,
+    #[serde(default)]
+    features: Vec<String>,
+    #[serde(default = "yes")]
+    default_features: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl From<RawManifest> for Manifest {
+    fn from(raw: RawManifest) -> Self {
+        let mut manifest = Manifest {
+            package: raw.package,
+            ..Manifest::default()
+        };
+        for (name, spec) in raw.dependencies {
+            let requirement = match spec {
+                DependencySpec::Requirement(requirement) => requirement,
+                DependencySpec::Table(table) => {
+                    let ask = FeatureAsk {
+                        features: Vec::new(),
+                        default_features: table.default_features,
+                    }
+                    .with_all(table.features.iter().map(String::as_str));
+                    if !ask.is_default() {
+                        manifest.features.insert(name.clone(), ask);
+                    }
+                    table.version
+                }
+            };
+            manifest.dependencies.insert(name, requirement);
+        }
+        manifest
+    }
+}
+
+impl Manifest {
+    /// What is asked of dependency `name`: its default features unless the
+    /// manifest says otherwise.
+    pub fn ask_of(&self, name: &str) -> FeatureAsk {
+        self.features
+            .get(name)
+            .cloned()
+            .unwrap_or_else(FeatureAsk::default_features)
+    }
 }
 
 /// The `[package]` table as written.
@@ -138,8 +217,8 @@ impl Manifest {
     }
 
     /// The index line of this package version, whose archive has SHA-256
-    /// `cksum`: name, version, the `[dependencies]` as normal dependencies,
-    /// description, keywords, categories, license and repository; no
+    /// `cksum`: name, version, the `[dependencies]` as normal dependencies
+    /// with the features they ask, description, keywords, categories, license and repository; no
     /// features, not yanked, no `v` (Cargo reads a missing `v` as 1), not
     /// signed. The manifest must meet the publishing rules.
     pub fn index_entry(&self, cksum: &str) -> Result<(IndexEntry, semver::Version), ManifestError> {
@@ -150,7 +229,14 @@ impl Manifest {
             deps: self
                 .dependencies
                 .iter()
-                .map(|(dep, req)| Dependency::normal(dep, req))
+                .map(|(dep, req)| {
+                    let ask = self.ask_of(dep);
+                    Dependency {
+                        features: ask.features,
+                        default_features: ask.default_features,
+                        ..Dependency::normal(dep, req)
+                    }
+                })
                 .collect(),
             cksum: cksum.to_owned(),
             features: FeatureMap::new(),
@@ -187,11 +273,18 @@ impl Manifest {
 /// what `add` and `remove` do to a project's `ggen.toml`.
 ///
 /// ```
+/// use ggen_marketplace::format::features::FeatureAsk;
 /// use ggen_marketplace::format::manifest::ManifestEditor;
 /// let mut editor = ManifestEditor::parse("# my project\n[dependencies]\nb = \"1\" # pinned\n").unwrap();
-/// editor.set_dependency("io.ggen.base", "^1.1").unwrap();
+/// editor.set_dependency("io.ggen.base", "^1.1", &FeatureAsk::default_features()).unwrap();
 /// assert!(editor.remove_dependency("b"));
 /// assert_eq!(editor.to_string(), "# my project\n[dependencies]\n\"io.ggen.base\" = \"^1.1\"\n");
+///
+/// // Features make a table, as in Cargo.
+/// editor.set_dependency("web", "^2", &FeatureAsk::none().with("tls")).unwrap();
+/// assert!(editor.to_string().ends_with(
+///     "web = { version = \"^2\", features = [\"tls\"], default-features = false }\n"));
+/// assert_eq!(editor.manifest().unwrap().ask_of("web").features, ["tls"]);
 /// ```
 #[derive(Debug, Clone)]
 pub struct ManifestEditor {
@@ -208,15 +301,29 @@ impl ManifestEditor {
         Ok(ManifestEditor { document })
     }
 
-    /// Sets `name = "requirement"` under `[dependencies]`, creating the table.
-    pub fn set_dependency(&mut self, name: &str, requirement: &str) -> Result<(), ManifestError> {
+    /// Sets `name = "requirement"` under `[dependencies]`, creating the
+    /// table; an inline table with `features` and `default-features` when
+    /// `ask` is not just the default features.
+    pub fn set_dependency(&mut self, name: &str, requirement: &str, ask: &FeatureAsk) -> Result<(), ManifestError> {
         let table = self
             .document
             .entry("dependencies")
             .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
             .as_table_like_mut()
             .ok_or_else(|| ManifestError::Edit("[dependencies] is not a table".into()))?;
-        table.insert(name, toml_edit::value(requirement));
+        if ask.is_default() {
+            table.insert(name, toml_edit::value(requirement));
+            return Ok(());
+        }
+        let mut spec = toml_edit::InlineTable::new();
+        spec.insert("version", requirement.into());
+        if !ask.features.is_empty() {
+            spec.insert("features", ask.features.iter().collect::<toml_edit::Array>().into());
+        }
+        if !ask.default_features {
+            spec.insert("default-features", false.into());
+        }
+        table.insert(name, toml_edit::value(spec));
         Ok(())
     }
 
@@ -243,6 +350,21 @@ impl std::fmt::Display for ManifestEditor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dependencies_may_be_tables_that_ask_for_features() {
+        let manifest = Manifest::parse(
+            "[dependencies]\na = \"1\"\nb = { version = \"^2\", features = [\"x\", \"\"] }\nc = { version = \"3\", default-features = false }\nd = { version = \"4\" }\n",
+        )
+        .unwrap();
+        assert_eq!(manifest.dependencies["b"], "^2");
+        assert_eq!(manifest.ask_of("a"), FeatureAsk::default_features());
+        assert_eq!(manifest.ask_of("b"), FeatureAsk::default_features().with("x"));
+        assert_eq!(manifest.ask_of("c"), FeatureAsk::none());
+        assert!(!manifest.features.contains_key("d"));
+        let err = Manifest::parse("[dependencies]\nb = { version = \"^2\", feature = [\"x\"] }\n").unwrap_err();
+        assert!(err.to_string().contains("or a table such as { version"), "{err}");
+    }
 
     #[test]
     fn a_consumer_project_has_only_dependencies() {
@@ -272,8 +394,12 @@ mod tests {
     fn editing_keeps_the_rest_of_the_file() {
         let text = "[package]\nname = \"p\"\nversion = \"1.0.0\"\n\n[ggen]\nout = \"gen\" # where\n";
         let mut editor = ManifestEditor::parse(text).unwrap();
-        editor.set_dependency("a", "^1").unwrap();
-        editor.set_dependency("a", "^2").unwrap();
+        editor
+            .set_dependency("a", "^1", &FeatureAsk::default_features())
+            .unwrap();
+        editor
+            .set_dependency("a", "^2", &FeatureAsk::default_features())
+            .unwrap();
         let edited = editor.to_string();
         assert!(edited.starts_with(text), "{edited}");
         assert_eq!(editor.manifest().unwrap().dependencies["a"], "^2");

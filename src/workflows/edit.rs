@@ -4,6 +4,7 @@
 
 use super::info::{InfoError, PackageInfo, info};
 use super::project::{Project, ProjectError};
+use crate::format::features::FeatureAsk;
 use crate::format::manifest::ManifestEditor;
 use crate::format::name::confusable_key;
 use crate::sources::PackageSource;
@@ -15,6 +16,10 @@ pub struct AddedDependency {
     pub name: String,
     /// The requirement written to ggen.toml.
     pub requirement: String,
+    /// The features asked of it, besides the default ones.
+    pub features: Vec<String>,
+    /// Whether its default features are asked for.
+    pub default_features: bool,
 }
 
 /// Why an edit cannot be made.
@@ -30,6 +35,9 @@ pub enum EditError {
     /// Every version is yanked.
     #[error("every version of `{0}` is yanked; name a version explicitly (NAME@=VERSION) if you really need one")]
     AllYanked(String),
+    /// Features asked while adding several packages at once.
+    #[error("--features and --no-default-features apply to one package: add the packages one at a time")]
+    FeaturesOfSeveral,
     /// `remove` of something not depended on.
     #[error("`{0}` is not in the [dependencies] of ggen.toml")]
     NotADependency(String),
@@ -38,14 +46,19 @@ pub enum EditError {
     Manifest(#[from] crate::format::manifest::ManifestError),
 }
 
-/// Adds `specs` (`NAME` or `NAME@REQ`) to the project's dependencies. A bare
-/// NAME gets `^` of its newest stable non-yanked version, as `cargo add` does. The
-/// name is written as the index publishes it.
+/// Adds `specs` (`NAME` or `NAME@REQ`) to the project's dependencies,
+/// asking `ask` of them (one package only, unless `ask` is the default
+/// features). A bare NAME gets `^` of its newest stable non-yanked version,
+/// as `cargo add` does. The name is written as the index publishes it.
 pub fn add(
     project: &Project,
     source: &dyn PackageSource,
     specs: &[String],
+    ask: &FeatureAsk,
 ) -> Result<(ManifestEditor, Vec<AddedDependency>), EditError> {
+    if specs.len() > 1 && !ask.is_default() {
+        return Err(EditError::FeaturesOfSeveral);
+    }
     let mut editor = project.manifest_editor()?;
     let mut added = Vec::new();
     for spec in specs {
@@ -58,10 +71,12 @@ pub fn add(
             Some(requirement) => requirement.to_owned(),
             None => format!("^{}", newest_to_add(&package)?),
         };
-        editor.set_dependency(&package.name, &requirement)?;
+        editor.set_dependency(&package.name, &requirement, ask)?;
         added.push(AddedDependency {
             name: package.name,
             requirement,
+            features: ask.features.clone(),
+            default_features: ask.default_features,
         });
     }
     Ok((editor, added))
@@ -116,6 +131,7 @@ mod tests {
                     license: None,
                     keywords: vec![],
                     repository: None,
+                    features: Default::default(),
                     dependencies: vec![],
                 })
                 .collect(),

@@ -20,10 +20,13 @@
 //!     r#"{"cksum":"aa","deps":[],"features":{},"name":"demo","vers":"1.0.0"}"#);
 //! ```
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::format::canonical::{CanonicalError, canonical_form};
 use crate::format::entry::DepKind;
+use crate::format::features::FeatureTable;
 use crate::format::name::closest_names;
 use crate::format::notice::{Action, Notices, notices_path};
 use crate::format::req::{self, RequirementError};
@@ -115,6 +118,9 @@ pub struct VersionInfo {
     pub keywords: Vec<String>,
     /// Repository URL.
     pub repository: Option<String>,
+    /// Its features (`features` and `features2`, and the implicit feature
+    /// of each optional dependency) with what each turns on.
+    pub features: BTreeMap<String, Vec<String>>,
     /// Dependencies, in index order.
     pub dependencies: Vec<DependencyInfo>,
 }
@@ -251,6 +257,9 @@ fn version_info(line: &EntryLine) -> VersionInfo {
         license: entry.license.clone(),
         keywords: entry.keywords.clone(),
         repository: entry.repository.clone(),
+        features: FeatureTable::new(&entry.features, entry.features2.as_ref(), &entry.deps)
+            .features()
+            .clone(),
         dependencies: entry
             .deps
             .iter()

@@ -18,6 +18,8 @@ pub struct TreeNode {
     pub name: String,
     /// Locked version.
     pub version: String,
+    /// Its features that are on.
+    pub features: Vec<String>,
     /// Already shown above: not expanded again.
     pub repeated: bool,
     /// Its dependencies.
@@ -45,6 +47,7 @@ type Id = (String, String);
 
 struct Graph {
     edges: BTreeMap<Id, Vec<Id>>,
+    features: BTreeMap<Id, Vec<String>>,
 }
 
 impl Graph {
@@ -62,7 +65,12 @@ impl Graph {
                 ((p.name.clone(), p.version.clone()), deps)
             })
             .collect();
-        Graph { edges }
+        let features = lockfile
+            .packages
+            .iter()
+            .map(|p| ((p.name.clone(), p.version.clone()), p.features.clone()))
+            .collect();
+        Graph { edges, features }
     }
 
     /// The highest locked version of `name` that `requirement` accepts.
@@ -91,6 +99,7 @@ impl Graph {
                 .collect()
         };
         TreeNode {
+            features: self.features.get(&id).cloned().unwrap_or_default(),
             name: id.0,
             version: id.1,
             repeated,

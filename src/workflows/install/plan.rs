@@ -78,6 +78,9 @@ pub fn plan(
 ) -> Result<Plan, InstallError> {
     let registry_id = identity.id();
     let mut request = Request::new(manifest.dependencies.iter().map(|(n, r)| (n.as_str(), r.as_str())));
+    for (name, ask) in &manifest.features {
+        request = request.features(name.clone(), ask.clone());
+    }
     for locked in old.iter().flat_map(|lock| &lock.packages) {
         if locked.source == registry_id
             && unpin.keeps(&locked.name)
@@ -142,6 +145,7 @@ fn lockfile_of(resolution: &Resolution, registry_id: &str) -> Lockfile {
                     .as_deref()
                     .and_then(|sig| Signature::parse(sig).ok())
                     .map(|sig| sig.key_id().to_string()),
+                features: package.features.clone(),
                 dependencies: package.dependencies.iter().map(|edge| edge.to.to_string()).collect(),
             })
             .collect(),
@@ -215,6 +219,7 @@ mod tests {
             source: "dir+file:///i".into(),
             checksum: checksum.into(),
             signer: None,
+            features: Vec::new(),
             dependencies: vec![],
         }
     }

@@ -586,6 +586,7 @@ mod tests {
             source: "io.ggen.examples".into(),
             checksum: "ab".repeat(32),
             signer: None,
+            features: Vec::new(),
             dependencies: vec![],
         }]);
         std::fs::write(&path, lock.to_toml()).unwrap();
