@@ -26,8 +26,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
+use crate::sources::http::{HttpLimits, RetryPolicy};
 use crate::sources::location::RegistryLocation;
 
 /// The environment variable that moves `GGEN_HOME`.
@@ -156,7 +159,19 @@ pub struct NamedRegistry {
     pub mirrors: Vec<String>,
 }
 
-/// The `[net]` table.
+/// The `[net]` table. Unset keys take the defaults of [`HttpLimits`].
+///
+/// ```
+/// use std::time::Duration;
+/// use ggen_marketplace::home::UserConfig;
+/// let config = UserConfig::parse("[net]\nread-timeout = 0.5\nretries = 0\nmax-archive-size = 1048576\n").unwrap();
+/// let limits = config.net.limits();
+/// assert_eq!(limits.read_timeout, Duration::from_millis(500));
+/// assert_eq!(limits.retry.max_tries, 1);
+/// assert_eq!(limits.max_archive_size, 1 << 20);
+/// assert_eq!(limits.connect_timeout, Duration::from_secs(10), "a default");
+/// assert!(UserConfig::parse("[net]\ntotal-timeout = 0\n").is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NetConfig {
@@ -166,6 +181,71 @@ pub struct NetConfig {
     /// Parallel HTTP connections for sparse fetches and downloads (default 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+    /// Seconds to wait for a connection (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<Seconds>,
+    /// Seconds to wait for the next bytes of an answer (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_timeout: Option<Seconds>,
+    /// Seconds one request may take in all, body included (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_timeout: Option<Seconds>,
+    /// Retries of a transient failure after the first try (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Redirects followed per request (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_redirects: Option<u32>,
+    /// Bytes an index file may have (default 32 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_index_file_size: Option<u64>,
+    /// Bytes an archive may have (default 1 GiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_archive_size: Option<u64>,
+}
+
+impl NetConfig {
+    /// The HTTP limits these settings give.
+    pub fn limits(&self) -> HttpLimits {
+        let defaults = HttpLimits::default();
+        let seconds = |value: Option<Seconds>, default| value.map_or(default, |s| s.0);
+        HttpLimits {
+            connect_timeout: seconds(self.connect_timeout, defaults.connect_timeout),
+            read_timeout: seconds(self.read_timeout, defaults.read_timeout),
+            total_timeout: seconds(self.total_timeout, defaults.total_timeout),
+            retry: RetryPolicy {
+                max_tries: self
+                    .retries
+                    .map_or(defaults.retry.max_tries, |retries| retries.saturating_add(1)),
+                ..defaults.retry
+            },
+            max_redirects: self.max_redirects.unwrap_or(defaults.max_redirects),
+            max_index_file_size: self.max_index_file_size.unwrap_or(defaults.max_index_file_size),
+            max_archive_size: self.max_archive_size.unwrap_or(defaults.max_archive_size),
+        }
+    }
+}
+
+/// A positive number of seconds in config.toml: `30`, or `0.5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl Serialize for Seconds {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.0.as_secs_f64())
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let seconds = f64::deserialize(deserializer)?;
+        match Duration::try_from_secs_f64(seconds) {
+            Ok(duration) if !duration.is_zero() => Ok(Seconds(duration)),
+            _ => Err(serde::de::Error::custom(format!(
+                "{seconds} is not a timeout: give a positive number of seconds, e.g. 30 or 0.5"
+            ))),
+        }
+    }
 }
 
 impl UserConfig {

@@ -315,6 +315,129 @@ fn faulty_server_delays_answers() {
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
+/// Sends `GET path` on a fresh connection and reads the raw answer until
+/// the server closes or `limit` bytes have arrived.
+fn raw_get(port: u16, path: &str, limit: u64) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut raw = Vec::new();
+    stream.take(limit).read_to_end(&mut raw).unwrap();
+    String::from_utf8(raw).unwrap()
+}
+
+#[test]
+fn faulty_server_sends_wrong_bytes_and_html_pages() {
+    let root = TempDir::new().unwrap();
+    write_file(root.path(), "f", "0123456789");
+    let server = FaultyServer::start(root.path(), FaultPlan::first(1, Fault::WrongBytes));
+    let mut conn = HttpConnection::connect(server.port());
+    let wrong = conn.get("/f", &[]);
+    assert_eq!(
+        (wrong.status, wrong.text()),
+        (200, "1032547698"),
+        "same length, every byte changed"
+    );
+    assert_eq!(conn.get("/f", &[]).text(), "0123456789");
+
+    server.set_plan(FaultPlan::always(Fault::HtmlErrorPage));
+    for path in ["/f", "/missing"] {
+        let page = conn.get(path, &[]);
+        assert_eq!((page.status, page.text()), (200, servers::HTML_ERROR_PAGE), "{path}");
+        assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    }
+    assert!(!conn.is_closed());
+}
+
+#[test]
+fn faulty_server_drops_chunked_bodies_midway() {
+    let root = TempDir::new().unwrap();
+    write_file(root.path(), "f", "0123456789");
+    let server = FaultyServer::start(root.path(), FaultPlan::first(1, Fault::DropMidBody));
+    let raw = raw_get(server.port(), "/f", 1 << 20);
+    assert!(raw.starts_with("HTTP/1.1 200 OK\r\n"), "{raw}");
+    assert!(
+        raw.contains("Transfer-Encoding: chunked\r\n") && !raw.contains("Content-Length"),
+        "{raw}"
+    );
+    assert!(
+        raw.ends_with("\r\n\r\n5\r\n01234\r\n"),
+        "half a body and no last chunk: {raw}"
+    );
+    assert_eq!(http::get(server.port(), "/f").text(), "0123456789");
+}
+
+#[test]
+fn faulty_server_drips_and_streams_without_end() {
+    let root = TempDir::new().unwrap();
+    write_file(root.path(), "f", "0123456789");
+    let server = FaultyServer::start(
+        root.path(),
+        FaultPlan::first(1, Fault::SlowDrip(Duration::from_millis(10))),
+    );
+    let raw = raw_get(server.port(), "/f", 1 << 20);
+    assert!(raw.contains("Content-Length: 10\r\n"), "{raw}");
+    assert!(
+        raw.ends_with("\r\n\r\n0123456789"),
+        "the whole body, a byte at a time: {raw}"
+    );
+    assert_eq!(
+        server.requests()[0].fault,
+        Some(Fault::SlowDrip(Duration::from_millis(10)))
+    );
+
+    // An endless body: far more than the file, still coming, no length.
+    server.set_plan(FaultPlan::first(1, Fault::EndlessBody));
+    let limit = 4 << 20;
+    let raw = raw_get(server.port(), "/f", limit);
+    assert_eq!(raw.len() as u64, limit, "the server was still sending");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 200 OK\r\n") && !head.contains("Content-Length"),
+        "{head}"
+    );
+    assert!(body.starts_with("01234567890123456789"), "the file, repeated");
+}
+
+#[test]
+fn faulty_server_redirects_through_a_chain_or_in_a_loop() {
+    let root = TempDir::new().unwrap();
+    write_file(root.path(), "dir/f", "data");
+    let server = FaultyServer::start(root.path(), FaultPlan::first(1, Fault::Redirects(2)));
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let mut conn = HttpConnection::connect(server.port());
+    let first = conn.get("/dir/f", &[]);
+    assert_eq!(first.status, 302);
+    assert_eq!(
+        first.header("location"),
+        Some(format!("{base}/.redirect/1/dir/f").as_str())
+    );
+    let second = conn.get("/.redirect/1/dir/f", &[]);
+    assert_eq!(
+        second.header("location"),
+        Some(format!("{base}/.redirect/0/dir/f").as_str())
+    );
+    let last = conn.get("/.redirect/0/dir/f", &[]);
+    assert_eq!((last.status, last.text()), (200, "data"));
+    assert_eq!(
+        server.request_count("/dir/f"),
+        1,
+        "the hops are not faulted nor counted as the file"
+    );
+
+    server.set_plan(FaultPlan::always(Fault::RedirectToSelf));
+    for _ in 0..3 {
+        let again = conn.get("/dir/f", &[]);
+        assert_eq!(again.status, 302);
+        assert_eq!(again.header("location"), Some(format!("{base}/dir/f").as_str()));
+    }
+    let statuses: Vec<_> = server.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [302, 302, 200, 302, 302, 302].map(Some));
+}
+
 #[test]
 fn faulty_server_stops_with_idle_connections_open() {
     let root = TempDir::new().unwrap();

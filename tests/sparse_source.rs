@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ggen_marketplace::sources::http::{self, HttpError, RetryPolicy, Validators};
+use ggen_marketplace::sources::http::{self, HttpError, HttpLimits, RetryPolicy, Validators};
 use ggen_marketplace::sources::sparse::{PrefetchReport, SparseOptions, SparseSource};
 use ggen_marketplace::sources::{PackageSource, SourceError};
 use ggen_marketplace::util::progress::NoProgress;
@@ -177,12 +177,16 @@ fn small_index(root: &Path) {
 fn fast_options(max_connections: usize) -> SparseOptions {
     SparseOptions {
         max_connections,
-        retry: RetryPolicy {
-            max_tries: 3,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
+        limits: HttpLimits {
+            retry: RetryPolicy {
+                max_tries: 3,
+                base_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(20),
+            },
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(10),
+            ..HttpLimits::default()
         },
-        timeout: Duration::from_secs(10),
     }
 }
 
@@ -693,10 +697,8 @@ fn a_slow_answer_times_out_and_is_retried() {
         FaultPlan::first(1, Fault::Delay(Duration::from_secs(3))).only_under("/sh/"),
     );
     let cache = tempfile::tempdir().unwrap();
-    let options = SparseOptions {
-        timeout: Duration::from_millis(300),
-        ..fast_options(2)
-    };
+    let mut options = fast_options(2);
+    options.limits.read_timeout = Duration::from_millis(300);
     let source = open(&server.url(), cache.path(), false, options);
     let start = std::time::Instant::now();
     let text = source.read_package_file("shared").unwrap().unwrap();
@@ -712,13 +714,19 @@ fn a_slow_answer_times_out_and_is_retried() {
 fn connection_refused_is_retried_then_reported() {
     let port = support::servers::free_port();
     let url = format!("http://127.0.0.1:{port}/config.json");
-    let agent = http::new_agent(1, Duration::from_secs(2));
+    let limits = HttpLimits {
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(2),
+        ..HttpLimits::default()
+    };
+    let agent = http::new_agent(1, &limits);
     let policy = RetryPolicy {
         max_tries: 2,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(1),
     };
-    let error = http::get_with_retries(&agent, &url, &Validators::default(), &policy).unwrap_err();
+    let error =
+        http::get_with_retries(&agent, &url, &Validators::default(), &policy, limits.index_file_cap()).unwrap_err();
     assert!(matches!(error, HttpError::GaveUp { tries: 2, .. }), "{error:?}");
     assert!(error.to_string().contains(&url), "{error}");
 }

@@ -310,7 +310,7 @@ pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> CommandResult {
     let home = ggen_marketplace::home::GgenHome::from_env()?;
     let net = ggen_marketplace::workflows::registry::NetOptions {
         offline: global.offline,
-        max_connections: None,
+        ..Default::default()
     };
     let report = ggen_marketplace::workflows::doctor::doctor(&home, global.registry.as_deref(), net);
     if args.json {

@@ -186,6 +186,7 @@ impl GlobalArgs {
         let net = NetOptions {
             offline: self.offline || config.net.offline,
             max_connections: config.net.max_connections,
+            limits: config.net.limits(),
         };
         Ok((home, net))
     }

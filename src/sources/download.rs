@@ -24,15 +24,11 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
-use super::http::{self, HttpError, RetryPolicy, Validators};
+use super::http::{self, HttpError, HttpLimits, Validators};
 
 /// Parallel connections when nothing else is configured.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
-
-/// How long a download may wait for a connection or for its next bytes.
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why an archive could not be had from where `dl` points.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +58,7 @@ pub enum DownloadError {
 pub struct Downloader {
     offline: bool,
     max_connections: usize,
-    retry: RetryPolicy,
+    limits: HttpLimits,
     /// Made on the first http(s) download, never when offline.
     agent: OnceLock<ureq::Agent>,
 }
@@ -76,13 +72,23 @@ impl Default for Downloader {
 
 impl Downloader {
     /// A downloader that may use the network (unless `offline`) with at
-    /// most `max_connections` connections.
+    /// most `max_connections` connections and the default [`HttpLimits`].
     pub fn new(offline: bool, max_connections: usize) -> Self {
         Downloader {
             offline,
             max_connections: max_connections.max(1),
-            retry: RetryPolicy::default(),
+            limits: HttpLimits::default(),
             agent: OnceLock::new(),
+        }
+    }
+
+    /// The same downloader with other timeouts, retries and size caps
+    /// (archives are capped at `limits.max_archive_size`).
+    pub fn with_limits(self, limits: HttpLimits) -> Self {
+        Downloader {
+            limits,
+            agent: OnceLock::new(),
+            ..self
         }
     }
 
@@ -104,8 +110,14 @@ impl Downloader {
             }
             let agent = self
                 .agent
-                .get_or_init(|| http::new_agent(self.max_connections, TIMEOUT));
-            let response = http::get_with_retries(agent, url, &Validators::default(), &self.retry)?;
+                .get_or_init(|| http::new_agent(self.max_connections, &self.limits));
+            let response = http::get_with_retries(
+                agent,
+                url,
+                &Validators::default(),
+                &self.limits.retry,
+                self.limits.archive_cap(),
+            )?;
             if !response.is_ok() {
                 return Err(DownloadError::Status {
                     url: url.to_owned(),

@@ -1,18 +1,25 @@
 //! The one way this crate GETs a file over HTTP: a pooled `ureq` agent and a
 //! GET that revalidates with `If-None-Match` / `If-Modified-Since` and
-//! retries what may pass (connection failures, timeouts, 408, 429, 5xx,
+//! retries what may pass (connection failures, stalls, 408, 429, 5xx,
 //! bodies cut short) with exponential backoff and a bounded number of tries.
 //! The sparse index fetches its files with it and the installer its archives.
 //!
+//! Nothing waits or reads without bound ([`HttpLimits`], the `[net]` table
+//! of `GGEN_HOME/config.toml`): connecting, each wait for the next bytes and
+//! the whole request have their timeouts, a body larger than its cap is
+//! refused as soon as it is seen to be (an endless body included), and a
+//! bounded number of redirects is followed, never from https to http.
+//!
 //! ```no_run
-//! use std::time::Duration;
-//! use ggen_marketplace::sources::http::{self, RetryPolicy, Validators};
-//! let agent = http::new_agent(16, Duration::from_secs(30));
+//! use ggen_marketplace::sources::http::{self, HttpLimits, Validators};
+//! let limits = HttpLimits::default();
+//! let agent = http::new_agent(16, &limits);
 //! let response = http::get_with_retries(
 //!     &agent,
 //!     "http://127.0.0.1:8080/config.json",
 //!     &Validators::default(),
-//!     &RetryPolicy::default(),
+//!     &limits.retry,
+//!     limits.index_file_cap(),
 //! )?;
 //! assert!(response.is_ok());
 //! # Ok::<(), http::HttpError>(())
@@ -23,11 +30,77 @@ use std::io::Read;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use ureq::ResponseExt;
 use ureq::http::{HeaderMap, StatusCode, header};
 
-/// The largest body read into memory: far above any index file, and above
-/// the biggest archive the extractor accepts once compressed.
-pub const MAX_BODY_BYTES: u64 = 1 << 30;
+/// Where the limits are set, for messages.
+const SETTINGS: &str = "the [net] table of GGEN_HOME/config.toml";
+
+/// How long to wait, how often to retry, how far to follow redirects and
+/// how much to read: the `[net]` table of `GGEN_HOME/config.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// The longest wait for a connection (`connect-timeout`).
+    pub connect_timeout: Duration,
+    /// The longest wait for the next bytes once connected
+    /// (`read-timeout`): a stalled server is given up on, a slow but steady
+    /// one is not.
+    pub read_timeout: Duration,
+    /// The longest one request may take, redirects and body included
+    /// (`total-timeout`); each retry has its own.
+    pub total_timeout: Duration,
+    /// How transient failures are retried (`retries`).
+    pub retry: RetryPolicy,
+    /// Redirects followed before giving up (`max-redirects`).
+    pub max_redirects: u32,
+    /// The largest index file read (`max-index-file-size`, bytes).
+    pub max_index_file_size: u64,
+    /// The largest archive read (`max-archive-size`, bytes).
+    pub max_archive_size: u64,
+}
+
+impl Default for HttpLimits {
+    /// Connect 10 s, read 30 s, total 300 s, [`RetryPolicy::default`],
+    /// 5 redirects, index files up to 32 MiB, archives up to 1 GiB.
+    fn default() -> Self {
+        HttpLimits {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            total_timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            max_redirects: 5,
+            max_index_file_size: 32 << 20,
+            max_archive_size: 1 << 30,
+        }
+    }
+}
+
+impl HttpLimits {
+    /// The cap on an index file (`config.json`, a package or owner-keys file).
+    pub fn index_file_cap(&self) -> BodyCap {
+        BodyCap {
+            bytes: self.max_index_file_size,
+            setting: "max-index-file-size",
+        }
+    }
+
+    /// The cap on an archive.
+    pub fn archive_cap(&self) -> BodyCap {
+        BodyCap {
+            bytes: self.max_archive_size,
+            setting: "max-archive-size",
+        }
+    }
+}
+
+/// The most bytes a body may have, and the setting that says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyCap {
+    /// The limit in bytes.
+    pub bytes: u64,
+    /// The `[net]` key that sets it, for messages.
+    pub setting: &'static str,
+}
 
 /// Statuses that mean "no such file" (Cargo's rule for sparse indexes):
 /// they are answers, not failures, and are never retried.
@@ -152,9 +225,12 @@ impl HttpResponse {
 #[derive(Debug, thiserror::Error)]
 #[allow(missing_docs)] // the #[error] messages name each field
 pub enum TransientError {
-    /// Connecting, sending or receiving failed, or timed out.
+    /// Connecting, sending or receiving failed.
     #[error("{0}")]
     Transport(ureq::Error),
+    /// No connection, or no next bytes, within a timeout.
+    #[error("{} within {} s (raise `{setting}` in {SETTINGS} for a slow network)", stall_text(setting), limit.as_secs_f64())]
+    Stalled { setting: &'static str, limit: Duration },
     /// The server answered 408, 429 or 5xx.
     #[error("the server answered {}", status_text(*status))]
     Status { status: u16 },
@@ -184,14 +260,40 @@ pub enum HttpError {
     /// 404/410/451, or a 304 to an unconditional GET).
     #[error("GET {url}: the server answered {}; {}", status_text(*status), status_advice(*status))]
     Status { url: String, status: u16 },
-    /// The request could not be made at all (a malformed URL, a TLS failure,
-    /// too many redirects).
+    /// The request could not be made at all (a malformed URL, a TLS failure).
     #[error("GET {url}: {source}")]
     Request {
         url: String,
         #[source]
         source: ureq::Error,
     },
+    /// The whole request took longer than `total-timeout`: not retried, a
+    /// second try of a transfer that long would take as long.
+    #[error(
+        "GET {url} took longer than {} s, the `total-timeout` in {SETTINGS}; raise it to fetch large files over a slow network",
+        limit.as_secs_f64()
+    )]
+    TotalTimeout { url: String, limit: Duration },
+    /// The body is larger than its cap: refused when the `Content-Length`
+    /// says so, or once that many bytes arrived (an endless body too).
+    #[error(
+        "GET {url}: the body is larger than {limit} bytes, the `{setting}` in {SETTINGS}; the server is misbehaving, or raise the limit if the file really is that large"
+    )]
+    TooLarge {
+        url: String,
+        limit: u64,
+        setting: &'static str,
+    },
+    /// More redirects than `max-redirects` (a loop, usually).
+    #[error(
+        "GET {url}: more than {limit} redirects (a redirect loop?); fix the URL, or raise `max-redirects` in {SETTINGS}"
+    )]
+    TooManyRedirects { url: String, limit: u32 },
+    /// A redirect from https to plain http.
+    #[error(
+        "GET {url} was redirected to {to}, from https to plain http; refused: use a registry URL that stays on https"
+    )]
+    Downgrade { url: String, to: String },
 }
 
 impl HttpError {
@@ -199,8 +301,16 @@ impl HttpError {
     pub fn attempts(&self) -> u32 {
         match self {
             HttpError::GaveUp { tries, .. } => *tries,
-            HttpError::Status { .. } | HttpError::Request { .. } => 1,
+            _ => 1,
         }
+    }
+}
+
+fn stall_text(setting: &str) -> &'static str {
+    if setting == "connect-timeout" {
+        "no connection"
+    } else {
+        "no data arrived"
     }
 }
 
@@ -221,38 +331,41 @@ fn status_advice(status: u16) -> &'static str {
 }
 
 /// An agent for up to `max_connections` simultaneous requests whose
-/// connections are all kept for reuse. `timeout` bounds connecting and each
-/// wait for data, not a whole transfer, so a large archive on a slow but
-/// steady link is not cut off. HTTP error statuses are answers here, not
-/// errors.
-pub fn new_agent(max_connections: usize, timeout: Duration) -> ureq::Agent {
+/// connections are all kept for reuse, with the timeouts and redirect bound
+/// of `limits`. HTTP error statuses are answers here, not errors.
+pub fn new_agent(max_connections: usize, limits: &HttpLimits) -> ureq::Agent {
     let max_connections = max_connections.max(1);
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_idle_connections(max_connections)
         .max_idle_connections_per_host(max_connections)
-        .timeout_connect(Some(timeout))
-        .timeout_per_read(Some(timeout))
-        .timeout_per_write(Some(timeout))
+        .timeout_connect(Some(limits.connect_timeout))
+        .timeout_per_read(Some(limits.read_timeout))
+        .timeout_per_write(Some(limits.read_timeout))
+        .timeout_global(Some(limits.total_timeout))
+        .max_redirects(limits.max_redirects)
+        .max_redirects_will_error(true)
         .user_agent(concat!("ggen-market/", env!("CARGO_PKG_VERSION")))
         .build()
         .new_agent()
 }
 
 /// GETs `url`, conditionally if `validators` holds any, retrying transient
-/// failures as `policy` says. Returns the final answer (2xx, 304, or a
-/// missing status), or the reason there is none, naming the URL.
+/// failures as `policy` says and reading at most `cap` bytes. Returns the
+/// final answer (2xx, 304, or a missing status), or the reason there is
+/// none, naming the URL.
 pub fn get_with_retries(
     agent: &ureq::Agent,
     url: &str,
     validators: &Validators,
     policy: &RetryPolicy,
+    cap: BodyCap,
 ) -> Result<HttpResponse, HttpError> {
     let max_tries = policy.max_tries.max(1);
     let mut tries = 0;
     loop {
         tries += 1;
-        let failure = match try_once(agent, url, validators) {
+        let failure = match try_once(agent, url, validators, cap) {
             Ok(Attempt::Answer(mut response)) => {
                 if response.is_not_modified() && validators.is_empty() {
                     return Err(HttpError::Status {
@@ -270,12 +383,7 @@ pub fn get_with_retries(
                 });
             }
             Ok(Attempt::Failed { error, retry_after }) => (error, retry_after),
-            Err(source) => {
-                return Err(HttpError::Request {
-                    url: url.to_owned(),
-                    source,
-                });
-            }
+            Err(error) => return Err(error.for_url(url, agent)),
         };
         let (last, retry_after) = failure;
         if tries >= max_tries {
@@ -303,8 +411,57 @@ enum Attempt {
     },
 }
 
+/// What no retry can fix, before the URL is attached.
+enum Permanent {
+    Transport(ureq::Error),
+    TooLarge(BodyCap),
+    Downgrade(String),
+}
+
+impl Permanent {
+    fn for_url(self, url: &str, agent: &ureq::Agent) -> HttpError {
+        let url = url.to_owned();
+        match self {
+            Permanent::Transport(ureq::Error::Timeout(_)) => HttpError::TotalTimeout {
+                url,
+                limit: agent.config().timeouts().global.unwrap_or_default(),
+            },
+            Permanent::Transport(ureq::Error::TooManyRedirects) => HttpError::TooManyRedirects {
+                url,
+                limit: agent.config().max_redirects(),
+            },
+            Permanent::Transport(source) => HttpError::Request { url, source },
+            Permanent::TooLarge(cap) => HttpError::TooLarge {
+                url,
+                limit: cap.bytes,
+                setting: cap.setting,
+            },
+            Permanent::Downgrade(to) => HttpError::Downgrade { url, to },
+        }
+    }
+}
+
+/// Sorts a transport error into one that may pass (a stall is named by
+/// its setting) and one that will not.
+fn classify(error: ureq::Error, agent: &ureq::Agent) -> Result<TransientError, Permanent> {
+    let config = agent.config();
+    let stalled = |setting, limit: Option<Duration>| TransientError::Stalled {
+        setting,
+        limit: limit.unwrap_or_default(),
+    };
+    match error {
+        ureq::Error::Timeout(ureq::Timeout::Global) => Err(Permanent::Transport(error)),
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+            Ok(stalled("connect-timeout", config.timeouts().connect))
+        }
+        ureq::Error::Timeout(_) => Ok(stalled("read-timeout", config.timeout_per_read())),
+        error if is_transient(&error) => Ok(TransientError::Transport(error)),
+        error => Err(Permanent::Transport(error)),
+    }
+}
+
 /// One request. `Err` is an error no retry can fix.
-fn try_once(agent: &ureq::Agent, url: &str, validators: &Validators) -> Result<Attempt, ureq::Error> {
+fn try_once(agent: &ureq::Agent, url: &str, validators: &Validators, cap: BodyCap) -> Result<Attempt, Permanent> {
     let mut request = agent.get(url);
     if let Some(etag) = &validators.etag {
         request = request.header(header::IF_NONE_MATCH, etag);
@@ -314,14 +471,16 @@ fn try_once(agent: &ureq::Agent, url: &str, validators: &Validators) -> Result<A
     }
     let response = match request.call() {
         Ok(response) => response,
-        Err(error) if is_transient(&error) => {
+        Err(error) => {
             return Ok(Attempt::Failed {
-                error: TransientError::Transport(error),
+                error: classify(error, agent)?,
                 retry_after: None,
             });
         }
-        Err(error) => return Err(error),
     };
+    if is_downgrade(url, &response.get_uri().to_string()) {
+        return Err(Permanent::Downgrade(response.get_uri().to_string()));
+    }
     let status = response.status().as_u16();
     let date = response
         .headers()
@@ -340,7 +499,7 @@ fn try_once(agent: &ureq::Agent, url: &str, validators: &Validators) -> Result<A
     match status {
         200..=299 => {
             let validators = Validators::from_headers(response.headers());
-            Ok(match read_body(response.into_body()) {
+            Ok(match read_body(response.into_body(), cap, agent)? {
                 Ok(body) => answer(body, validators),
                 Err(error) => Attempt::Failed {
                     error,
@@ -373,26 +532,58 @@ fn discard_body(response: ureq::http::Response<ureq::Body>) {
 }
 
 /// Reads the whole body, refusing one shorter than its `Content-Length`
-/// (ureq checks this too; checking here names the byte counts).
-fn read_body(body: ureq::Body) -> Result<Vec<u8>, TransientError> {
+/// (ureq checks this too; checking here names the byte counts) and one
+/// longer than `cap` — before reading, if its `Content-Length` says so,
+/// else once a byte more than the cap has arrived. The outer `Err` is what
+/// no retry can fix.
+fn read_body(
+    body: ureq::Body,
+    cap: BodyCap,
+    agent: &ureq::Agent,
+) -> Result<Result<Vec<u8>, TransientError>, Permanent> {
     let expected = body.content_length();
-    let capacity = expected.unwrap_or(0).min(MAX_BODY_BYTES) as usize;
+    if expected.is_some_and(|length| length > cap.bytes) {
+        return Err(Permanent::TooLarge(cap));
+    }
+    // Preallocate what the server announced, but never more than the cap
+    // nor so much that a lying Content-Length costs memory up front.
+    let capacity = expected.unwrap_or(0).min(cap.bytes).min(64 << 20) as usize;
     let mut bytes = Vec::with_capacity(capacity);
-    let mut reader = body.into_with_config().limit(MAX_BODY_BYTES).reader();
+    let mut reader = body
+        .into_with_config()
+        .limit(u64::MAX)
+        .reader()
+        .take(cap.bytes.saturating_add(1));
     if let Err(source) = reader.read_to_end(&mut bytes) {
         let received = bytes.len() as u64;
-        return Err(match expected {
+        let error = ureq::Error::from(source);
+        if let ureq::Error::Timeout(_) = error {
+            return classify(error, agent).map(Err);
+        }
+        return Ok(Err(match expected {
             Some(expected) if received < expected => TransientError::Truncated { received, expected },
-            _ => TransientError::Body { received, source },
-        });
+            _ => TransientError::Body {
+                received,
+                source: error.into_io(),
+            },
+        }));
     }
-    match expected {
+    if bytes.len() as u64 > cap.bytes {
+        return Err(Permanent::TooLarge(cap));
+    }
+    Ok(match expected {
         Some(expected) if (bytes.len() as u64) != expected => Err(TransientError::Truncated {
             received: bytes.len() as u64,
             expected,
         }),
         _ => Ok(bytes),
-    }
+    })
+}
+
+/// Whether a request to `from` ended at `to` over plain http although it
+/// began over https.
+fn is_downgrade(from: &str, to: &str) -> bool {
+    from.starts_with("https://") && !to.starts_with("https://")
 }
 
 /// Whether a transport error may pass on its own: network trouble does,
@@ -470,9 +661,47 @@ mod tests {
 
     #[test]
     fn a_malformed_url_fails_at_once() {
-        let agent = new_agent(1, Duration::from_secs(1));
-        let error = get_with_retries(&agent, "not a url", &Validators::default(), &RetryPolicy::default()).unwrap_err();
+        let limits = HttpLimits::default();
+        let agent = new_agent(1, &limits);
+        let error = get_with_retries(
+            &agent,
+            "not a url",
+            &Validators::default(),
+            &limits.retry,
+            limits.index_file_cap(),
+        )
+        .unwrap_err();
         assert!(matches!(error, HttpError::Request { .. }), "{error:?}");
         assert_eq!(error.attempts(), 1);
+    }
+
+    #[test]
+    fn only_https_to_http_is_a_downgrade() {
+        assert!(is_downgrade("https://a.test/x", "http://a.test/x"));
+        assert!(!is_downgrade("https://a.test/x", "https://b.test/y"));
+        assert!(!is_downgrade("http://a.test/x", "https://a.test/x"));
+        assert!(!is_downgrade("http://a.test/x", "http://b.test/x"));
+    }
+
+    #[test]
+    fn limit_messages_name_the_url_and_the_setting() {
+        let limits = HttpLimits::default();
+        let cap = limits.archive_cap();
+        let error = Permanent::TooLarge(cap).for_url("http://h/a.tar.gz", &new_agent(1, &limits));
+        let text = error.to_string();
+        assert!(
+            text.contains("http://h/a.tar.gz") && text.contains("`max-archive-size`") && text.contains("1073741824"),
+            "{text}"
+        );
+        let stalled = TransientError::Stalled {
+            setting: "read-timeout",
+            limit: Duration::from_millis(1500),
+        };
+        assert!(
+            stalled
+                .to_string()
+                .contains("within 1.5 s (raise `read-timeout` in the [net] table"),
+            "{stalled}"
+        );
     }
 }

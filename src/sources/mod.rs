@@ -82,6 +82,12 @@ pub enum SourceError {
     /// A remote `config.json` that cannot be used.
     #[error("{location}: {source}")]
     RemoteConfig { location: String, source: ConfigError },
+    /// A server answered with something other than an index file (an HTML
+    /// error page from a proxy, say); it was not cached.
+    #[error(
+        "{url} is not an index file: line {line} is not a JSON object (it begins `{begins}`); a proxy, captive portal or misconfigured server may have answered instead of the registry. Nothing was cached; check the registry URL and try again"
+    )]
+    NotIndexFile { url: String, line: usize, begins: String },
     /// A registry URL this source cannot use.
     #[error("cannot use the registry URL `{url}`: {reason}")]
     BadUrl { url: String, reason: String },

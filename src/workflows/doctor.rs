@@ -114,6 +114,7 @@ pub fn doctor(home: &GgenHome, flag_or_env: Option<&str>, net: NetOptions) -> Do
     let net = NetOptions {
         offline: net.offline || config.net.offline,
         max_connections: net.max_connections.or(config.net.max_connections),
+        limits: config.net.limits(),
     };
     match registry::choose(flag_or_env, &config, &home.config_file()) {
         Ok(chosen) => {
@@ -167,7 +168,7 @@ fn registry_checks(home: &GgenHome, chosen: &ChosenRegistry, net: NetOptions, ch
     ));
     let sample = index_check(source, checks);
     checks.push(archives_check(source, &sample, net.offline));
-    checks.push(clock_check(&chosen.location, source, net.offline));
+    checks.push(clock_check(&chosen.location, source, net));
 }
 
 /// Reads a spread of package files; returns the newest version of each.
@@ -273,23 +274,29 @@ fn archives_check(source: &dyn PackageSource, sample: &[crate::format::IndexEntr
     }
 }
 
-fn clock_check(location: &RegistryLocation, source: &dyn PackageSource, offline: bool) -> HealthCheck {
+fn clock_check(location: &RegistryLocation, source: &dyn PackageSource, net: NetOptions) -> HealthCheck {
     let base = match location {
         RegistryLocation::Sparse { url } => url.clone(),
         _ => source.download_base(),
     };
-    if offline || !(base.starts_with("http://") || base.starts_with("https://")) {
+    if net.offline || !(base.starts_with("http://") || base.starts_with("https://")) {
         return check("clock", Status::Skipped, "no HTTP server to compare with", None);
     }
-    let agent = http::new_agent(1, Duration::from_secs(10));
+    let agent = http::new_agent(1, &net.limits);
     let url = crate::format::config::join_reference(&base, "config.json");
     let policy = RetryPolicy {
         max_tries: 1,
-        ..RetryPolicy::default()
+        ..net.limits.retry
     };
-    let date = http::get_with_retries(&agent, &url, &Validators::default(), &policy)
-        .ok()
-        .and_then(|response| response.date);
+    let date = http::get_with_retries(
+        &agent,
+        &url,
+        &Validators::default(),
+        &policy,
+        net.limits.index_file_cap(),
+    )
+    .ok()
+    .and_then(|response| response.date);
     let Some(server) = date else {
         return check("clock", Status::Skipped, format!("{url} sent no Date header"), None);
     };

@@ -23,6 +23,7 @@ use crate::home::{GgenHome, UserConfig};
 use crate::sources::download::{DEFAULT_MAX_CONNECTIONS, Downloader};
 use crate::sources::fallback::{FallbackSource, WarningSink};
 use crate::sources::git::GitSource;
+use crate::sources::http::HttpLimits;
 use crate::sources::local::LocalSource;
 use crate::sources::location::{LocationError, RegistryLocation};
 use crate::sources::sparse::{SparseOptions, SparseSource};
@@ -200,6 +201,15 @@ pub struct NetOptions {
     pub offline: bool,
     /// Parallel connections (sparse fetches, downloads).
     pub max_connections: Option<usize>,
+    /// Timeouts, retries, redirects and size caps (`[net]` of config.toml).
+    pub limits: HttpLimits,
+}
+
+impl NetOptions {
+    /// The downloader of archives these options call for.
+    fn downloader(&self) -> Downloader {
+        Downloader::new(self.offline, self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS)).with_limits(self.limits)
+    }
 }
 
 /// An opened registry, by transport: most callers want it as a
@@ -300,11 +310,13 @@ fn open_location(
     let cache_dir = home.registry_dir(location);
     let registry = match location {
         RegistryLocation::Directory { path } => {
-            let downloader = Downloader::new(net.offline, net.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS));
-            OpenedRegistry::Directory(LocalSource::open(path.clone())?.with_downloader(downloader))
+            OpenedRegistry::Directory(LocalSource::open(path.clone())?.with_downloader(net.downloader()))
         }
         RegistryLocation::Sparse { .. } => {
-            let mut options = SparseOptions::default();
+            let mut options = SparseOptions {
+                limits: net.limits,
+                ..SparseOptions::default()
+            };
             if let Some(max) = net.max_connections {
                 options.max_connections = max;
             }
@@ -312,8 +324,7 @@ fn open_location(
             OpenedRegistry::Sparse(source)
         }
         RegistryLocation::Git { url } => {
-            let source = GitSource::open(url, &cache_dir, net.offline)?
-                .with_max_connections(net.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS));
+            let source = GitSource::open(url, &cache_dir, net.offline)?.with_downloader(net.downloader());
             if !net.offline && source.current_commit().is_none() {
                 let cloned = source.update(progress)?;
                 return Ok(Opened {

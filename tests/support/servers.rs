@@ -780,7 +780,37 @@ pub enum Fault {
     TruncateBody,
     /// Wait this long, then answer normally (for client timeouts).
     Delay(Duration),
+    /// Answer `200` with `Transfer-Encoding: chunked` (no Content-Length),
+    /// send half the body as one chunk, then close without the last chunk:
+    /// the connection dropped mid-body, with no length to notice it by.
+    DropMidBody,
+    /// Answer normally but with every body byte's lowest bit flipped: the
+    /// same length, different bytes (a checksum mismatch; not JSON either).
+    WrongBytes,
+    /// Send the head (real Content-Length) at once, then one body byte per
+    /// this interval, until the client gives up.
+    SlowDrip(Duration),
+    /// Answer `200` with no Content-Length (`Connection: close`) and repeat
+    /// the file (or filler) forever, until the client gives up.
+    EndlessBody,
+    /// Answer `200` with `Content-Type: text/html` and an HTML error page,
+    /// as a proxy or captive portal does, whatever was asked for.
+    HtmlErrorPage,
+    /// Answer `302` leading through a chain of this many redirects (absolute
+    /// URLs on this server, hops under `/.redirect/`, exempt from the plan)
+    /// that ends at the file, served normally.
+    Redirects(usize),
+    /// Answer `302` to the very URL asked for: with [`FaultPlan::always`],
+    /// a redirect loop.
+    RedirectToSelf,
 }
+
+/// The path prefix of redirect hops: `/.redirect/K/PATH` redirects on to
+/// `/.redirect/K-1/PATH`, and `/.redirect/0/PATH` serves PATH unfaulted.
+const REDIRECT_HOPS: &str = "/.redirect/";
+
+/// What [`Fault::HtmlErrorPage`] serves.
+pub const HTML_ERROR_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body><h1>Bad Gateway</h1><p>The proxy could not reach the upstream server.</p></body></html>\n";
 
 /// Which requests get a fault: per path, the first `fail_first_n` requests
 /// (counted since the plan was set) get `fault`; later ones are served
@@ -861,6 +891,8 @@ pub struct FaultyServer {
 /// State shared by the accept thread, connection threads and the test.
 struct Shared {
     root: PathBuf,
+    /// Where the server listens, for absolute redirect URLs.
+    addr: SocketAddr,
     stopping: AtomicBool,
     connections_accepted: AtomicUsize,
     state: Mutex<FaultState>,
@@ -883,6 +915,7 @@ impl FaultyServer {
         let addr = listener.local_addr().expect("local_addr");
         let shared = Arc::new(Shared {
             root: canonical_dir(root),
+            addr,
             stopping: AtomicBool::new(false),
             connections_accepted: AtomicUsize::new(0),
             state: Mutex::new(FaultState {
@@ -999,6 +1032,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 /// A parsed request head.
+#[derive(Clone)]
 struct Request {
     method: String,
     /// Decoded path, query stripped; `None` if it could not be decoded.
@@ -1048,6 +1082,33 @@ fn serve_connection(stream: TcpStream, connection: usize, shared: &Shared) {
                 thread::sleep(delay);
                 write_response(&mut writer, &request, response, None)
             }
+            Some(Fault::DropMidBody) => {
+                write_chunked_half(&mut writer, &response);
+                false
+            }
+            Some(Fault::WrongBytes) => {
+                let mut response = response;
+                response.body.iter_mut().for_each(|byte| *byte ^= 1);
+                write_response(&mut writer, &request, response, None)
+            }
+            Some(Fault::SlowDrip(interval)) => {
+                drip(&mut writer, &response, interval, &shared.stopping);
+                false
+            }
+            Some(Fault::EndlessBody) => {
+                endless(&mut writer, &response.body, &shared.stopping);
+                false
+            }
+            Some(Fault::HtmlErrorPage) => write_response(&mut writer, &request, html_error_page(), None),
+            Some(Fault::Redirects(0)) => write_response(&mut writer, &request, response, None),
+            Some(Fault::Redirects(hops)) => {
+                let target = request.raw_target.split(['?', '#']).next().unwrap_or_default();
+                let location = format!("{REDIRECT_HOPS}{}{target}", hops - 1);
+                write_response(&mut writer, &request, redirect(shared.addr, &location), None)
+            }
+            Some(Fault::RedirectToSelf) => {
+                write_response(&mut writer, &request, redirect(shared.addr, &request.raw_target), None)
+            }
         };
         if !keep_going || !request.keep_alive {
             break;
@@ -1067,10 +1128,14 @@ impl Shared {
         let index = *seen;
         *seen += 1;
         let plan = &state.plan;
-        let fault = (index < plan.fail_first_n && plan.applies_to(&path)).then(|| plan.fault.clone());
+        let hop = path.starts_with(REDIRECT_HOPS);
+        let fault = (index < plan.fail_first_n && plan.applies_to(&path) && !hop).then(|| plan.fault.clone());
         let status = match fault {
             Some(Fault::Status503) => Some(503),
             Some(Fault::DropConnection) => None,
+            Some(Fault::HtmlErrorPage | Fault::DropMidBody | Fault::EndlessBody) => Some(200),
+            Some(Fault::Redirects(hops)) if hops > 0 => Some(302),
+            Some(Fault::RedirectToSelf) => Some(302),
             _ => Some(status),
         };
         state.log.push(RequestRecord {
@@ -1188,6 +1253,18 @@ fn respond(shared: &Shared, request: &Request) -> Response {
         response.headers.push(("Allow", "GET, HEAD".into()));
         return response;
     }
+    if let Some((hops_left, rest)) = request.path.as_deref().and_then(redirect_hop) {
+        return match hops_left {
+            0 => respond(
+                shared,
+                &Request {
+                    path: Some(rest.to_owned()),
+                    ..request.clone()
+                },
+            ),
+            _ => redirect(shared.addr, &format!("{REDIRECT_HOPS}{}{rest}", hops_left - 1)),
+        };
+    }
     let Some(file) = request.path.as_deref().and_then(|p| resolve(&shared.root, p)) else {
         return not_found();
     };
@@ -1295,6 +1372,101 @@ fn not_found() -> Response {
     response.body = b"not found\n".to_vec();
     response.headers.push(("Content-Type", "text/plain".to_string()));
     response
+}
+
+/// `/.redirect/K/PATH` → (K, `/PATH`).
+fn redirect_hop(path: &str) -> Option<(usize, &str)> {
+    let rest = path.strip_prefix(REDIRECT_HOPS)?;
+    let (hops, rest) = rest.split_at(rest.find('/')?);
+    Some((hops.parse().ok()?, rest))
+}
+
+/// `302 Found` to `target` (a path) on this server, as an absolute URL.
+fn redirect(addr: SocketAddr, target: &str) -> Response {
+    let mut response = status_only(302, "Found");
+    response.headers.push(("Location", format!("http://{addr}{target}")));
+    response
+}
+
+fn html_error_page() -> Response {
+    Response {
+        status: 200,
+        reason: "OK",
+        headers: vec![("Content-Type", "text/html; charset=utf-8".to_string())],
+        body: HTML_ERROR_PAGE.as_bytes().to_vec(),
+    }
+}
+
+/// The status line and headers of `response`, then `framing` (the
+/// Content-Length or Transfer-Encoding line) and `Connection: close`.
+fn closing_head(response: &Response, framing: &str) -> String {
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nServer: ggen-faulty-test-server\r\n",
+        response.status, response.reason
+    );
+    for (name, value) in &response.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(framing);
+    head.push_str("Connection: close\r\n\r\n");
+    head
+}
+
+/// [`Fault::DropMidBody`]: half the body as one chunk, no last chunk.
+fn write_chunked_half(writer: &mut TcpStream, response: &Response) {
+    let half = &response.body[..response.body.len() / 2];
+    let mut bytes = closing_head(response, "Transfer-Encoding: chunked\r\n").into_bytes();
+    if !half.is_empty() {
+        bytes.extend_from_slice(format!("{:x}\r\n", half.len()).as_bytes());
+        bytes.extend_from_slice(half);
+        bytes.extend_from_slice(b"\r\n");
+    }
+    let _ = writer.write_all(&bytes).and_then(|()| writer.flush());
+}
+
+/// Sleeps `duration` in short steps; false if the server began to stop.
+fn sleep_unless_stopping(duration: Duration, stopping: &AtomicBool) -> bool {
+    let deadline = Instant::now() + duration;
+    while !stopping.load(Ordering::SeqCst) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        thread::sleep(left.min(Duration::from_millis(50)));
+    }
+    false
+}
+
+/// [`Fault::SlowDrip`]: the head, then a byte per `interval`.
+fn drip(writer: &mut TcpStream, response: &Response, interval: Duration, stopping: &AtomicBool) {
+    let head = closing_head(response, &format!("Content-Length: {}\r\n", response.body.len()));
+    if writer.write_all(head.as_bytes()).and_then(|()| writer.flush()).is_err() {
+        return;
+    }
+    for byte in &response.body {
+        if !sleep_unless_stopping(interval, stopping)
+            || writer.write_all(&[*byte]).and_then(|()| writer.flush()).is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// [`Fault::EndlessBody`]: `body` (or filler) repeated until the client
+/// goes away or the server stops.
+fn endless(writer: &mut TcpStream, body: &[u8], stopping: &AtomicBool) {
+    let ok = Response {
+        status: 200,
+        reason: "OK",
+        headers: vec![("Content-Type", "application/octet-stream".to_string())],
+        body: Vec::new(),
+    };
+    let unit: &[u8] = if body.is_empty() { b"0123456789abcdef" } else { body };
+    let block: Vec<u8> = unit.iter().copied().cycle().take(64 * 1024).collect();
+    if writer.write_all(closing_head(&ok, "").as_bytes()).is_err() {
+        return;
+    }
+    while !stopping.load(Ordering::SeqCst) && writer.write_all(&block).is_ok() {}
 }
 
 /// Writes `response` (only `truncate_to` body bytes if set). Returns whether

@@ -169,9 +169,9 @@ impl GitSource {
     }
 
     /// The same source, downloading archives that `dl` puts on a server
-    /// over at most `max_connections` connections.
-    pub fn with_max_connections(mut self, max_connections: usize) -> Self {
-        self.downloader = Downloader::new(self.offline, max_connections);
+    /// with `downloader` (its connection limit, timeouts and caps).
+    pub fn with_downloader(mut self, downloader: Downloader) -> Self {
+        self.downloader = downloader;
         self
     }
 

@@ -35,38 +35,34 @@
 mod cache;
 mod pool;
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-
 use self::cache::{CachedFile, DiskCache};
 use super::download::Downloader;
-use super::http::{self, HttpResponse, RetryPolicy, Validators};
+use super::http::{self, HttpLimits, HttpResponse, Validators};
 use super::{NameListing, PackageSource, SourceError, UpdateReport};
 use crate::format::entry::{DepKind, Dependency};
 use crate::format::{CONFIG_FILE, IndexConfig, SignaturePolicy, name};
 use crate::util::progress::Progress;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// How a sparse source uses the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SparseOptions {
     /// The most requests in flight at once, and connections kept for reuse.
     pub max_connections: usize,
-    /// How transient failures are retried.
-    pub retry: RetryPolicy,
-    /// The longest wait for a connection or for the next bytes of an answer.
-    pub timeout: Duration,
+    /// Timeouts, retries, redirects and size caps, for index files and
+    /// archives alike.
+    pub limits: HttpLimits,
 }
 
 impl Default for SparseOptions {
-    /// 16 connections, [`RetryPolicy::default`], 30 s.
+    /// 16 connections, [`HttpLimits::default`].
     fn default() -> Self {
         SparseOptions {
             max_connections: 16,
-            retry: RetryPolicy::default(),
-            timeout: Duration::from_secs(30),
+            limits: HttpLimits::default(),
         }
     }
 }
@@ -144,10 +140,10 @@ impl SparseSource {
     /// cache.
     pub fn open(url: &str, cache_dir: &Path, offline: bool, options: SparseOptions) -> Result<Self, SourceError> {
         let base = base_url(url)?;
-        let agent = (!offline).then(|| http::new_agent(options.max_connections, options.timeout));
+        let agent = (!offline).then(|| http::new_agent(options.max_connections, &options.limits));
         Ok(SparseSource {
             url: url.to_owned(),
-            downloader: Downloader::new(offline, options.max_connections),
+            downloader: Downloader::new(offline, options.max_connections).with_limits(options.limits),
             base,
             cache: DiskCache::new(cache_dir),
             agent,
@@ -316,9 +312,11 @@ impl SparseSource {
             CachedFile::Missing | CachedFile::Unknown => Validators::default(),
         };
         let url = format!("{}{rel}", self.base);
-        let response = http::get_with_retries(agent, &url, &validators, &self.options.retry).inspect_err(|e| {
-            self.requests.fetch_add(u64::from(e.attempts()), Ordering::Relaxed);
-        })?;
+        let limits = &self.options.limits;
+        let response = http::get_with_retries(agent, &url, &validators, &limits.retry, limits.index_file_cap())
+            .inspect_err(|e| {
+                self.requests.fetch_add(u64::from(e.attempts()), Ordering::Relaxed);
+            })?;
         self.requests.fetch_add(u64::from(response.attempts), Ordering::Relaxed);
         let attempts = response.attempts;
         let (known, outcome) = match (cached, response) {
@@ -359,6 +357,7 @@ impl SparseSource {
             CachedFile::Missing | CachedFile::Unknown => (true, false),
         };
         let text = self.text(response.body, url)?;
+        check_index_file(rel, url, &text)?;
         if !unchanged_metadata {
             self.cache
                 .store_present(rel, text.as_bytes(), &response.validators)
@@ -479,6 +478,36 @@ impl PackageSource for SparseSource {
         progress.finish();
         result?;
         Ok(tally.update_report(paths.len()))
+    }
+}
+
+/// Refuses to take a body that is not an index file: a `config.json` that
+/// does not parse, or a package or owner-keys file with a line that is not
+/// a JSON object. Such an answer (an HTML error page served with 200) must
+/// not enter the cache, where revalidation would keep it.
+fn check_index_file(rel: &str, url: &str, text: &str) -> Result<(), SourceError> {
+    if rel == CONFIG_FILE {
+        return IndexConfig::from_json(text)
+            .map(drop)
+            .map_err(|source| SourceError::RemoteConfig {
+                location: url.to_owned(),
+                source,
+            });
+    }
+    let not_an_object = |line: &str| {
+        !line.trim_start().starts_with('{') || serde_json::from_str::<serde::de::IgnoredAny>(line).is_err()
+    };
+    match text
+        .lines()
+        .enumerate()
+        .find(|(_, line)| !line.trim().is_empty() && not_an_object(line))
+    {
+        Some((index, line)) => Err(SourceError::NotIndexFile {
+            url: url.to_owned(),
+            line: index + 1,
+            begins: line.trim().chars().take(40).collect(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -694,6 +723,23 @@ mod tests {
                 crate::trust::owner_keys_path(name)
             );
         }
+    }
+
+    #[test]
+    fn only_index_files_are_taken() {
+        let url = "http://h/3/a/abc";
+        assert!(check_index_file("3/a/abc", url, "{\"name\":\"abc\"}\n\n{}\n").is_ok());
+        let html = "<!DOCTYPE html>\n<html><body>Service unavailable</body></html>\n";
+        let error = check_index_file("3/a/abc", url, html).unwrap_err();
+        assert!(
+            matches!(&error, SourceError::NotIndexFile { line: 1, begins, .. } if begins == "<!DOCTYPE html>"),
+            "{error}"
+        );
+        assert!(error.to_string().contains(url), "{error}");
+        let error = check_index_file("3/a/abc", url, "{}\n{\"cut\":\n").unwrap_err();
+        assert!(matches!(error, SourceError::NotIndexFile { line: 2, .. }), "{error}");
+        let error = check_index_file(CONFIG_FILE, "http://h/config.json", html).unwrap_err();
+        assert!(matches!(error, SourceError::RemoteConfig { .. }), "{error}");
     }
 
     #[test]
