@@ -179,11 +179,14 @@ impl SeenPackage {
                 });
                 continue;
             };
-            let fields: Vec<&'static str> = [("cksum", &seen.cksum, &current.cksum), ("deps", &seen.deps, &current.deps)]
-                .into_iter()
-                .filter(|(_, a, b)| a != b)
-                .map(|(field, _, _)| field)
-                .collect();
+            let fields: Vec<&'static str> = [
+                ("cksum", &seen.cksum, &current.cksum),
+                ("deps", &seen.deps, &current.deps),
+            ]
+            .into_iter()
+            .filter(|(_, a, b)| a != b)
+            .map(|(field, _, _)| field)
+            .collect();
             if !fields.is_empty() {
                 changes.push(HistoryChange::Rewritten {
                     version: version.clone(),
@@ -212,7 +215,10 @@ impl SeenPackage {
 
     /// The versions seen yanked.
     pub fn yanked(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().filter(|(_, v)| v.yanked).map(|(version, _)| version.as_str())
+        self.0
+            .iter()
+            .filter(|(_, v)| v.yanked)
+            .map(|(version, _)| version.as_str())
     }
 }
 
@@ -228,7 +234,11 @@ fn seen_line(line: &str) -> Option<(String, SeenVersion)> {
         let canonical = canonical_form_of(Value::Object([(field.to_owned(), value)].into_iter().collect()))
             .expect("an object always has a canonical form");
         let digest = Sha256::digest(canonical.as_bytes());
-        digest.iter().take(DIGEST_HEX / 2).map(|b| format!("{b:02x}")).collect::<String>()
+        digest
+            .iter()
+            .take(DIGEST_HEX / 2)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
     let seen = SeenVersion {
         cksum: digest_of("cksum"),
@@ -284,7 +294,13 @@ impl SeenStore {
             .next()
             .unwrap_or(identity)
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(48)
             .collect();
         let hash: String = Sha256::digest(identity.as_bytes())
@@ -328,14 +344,20 @@ mod tests {
     use super::*;
 
     fn line(vers: &str, cksum: &str, deps: &str, yanked: bool) -> String {
-        format!(r#"{{"name":"demo","vers":"{vers}","deps":{deps},"cksum":"{cksum}","features":{{}},"yanked":{yanked}}}"#)
+        format!(
+            r#"{{"name":"demo","vers":"{vers}","deps":{deps},"cksum":"{cksum}","features":{{}},"yanked":{yanked}}}"#
+        )
     }
 
     #[test]
     fn only_cksum_deps_and_yanked_count_and_formatting_does_not() {
         let seen = SeenPackage::of_text(&line("1.0.0", "aa", r#"[{"name":"x","req":"1"}]"#, false));
-        let reformatted = r#"{ "vers": "1.0.0", "cksum": "aa", "deps": [{"req": "1", "name": "x"}], "description": "new words" }"#;
-        assert!(seen.changes_to(&SeenPackage::of_text(reformatted), |_| false).is_empty());
+        let reformatted =
+            r#"{ "vers": "1.0.0", "cksum": "aa", "deps": [{"req": "1", "name": "x"}], "description": "new words" }"#;
+        assert!(
+            seen.changes_to(&SeenPackage::of_text(reformatted), |_| false)
+                .is_empty()
+        );
         let new_dep = SeenPackage::of_text(&line("1.0.0", "aa", r#"[{"name":"evil","req":"1"}]"#, false));
         assert_eq!(
             seen.changes_to(&new_dep, |_| false),
@@ -353,7 +375,10 @@ mod tests {
 
     #[test]
     fn lines_that_are_not_entries_are_skipped() {
-        let text = format!("not json\n[1]\n{{\"name\":\"x\"}}\n\n{}\n", line("1.0.0", "aa", "[]", true));
+        let text = format!(
+            "not json\n[1]\n{{\"name\":\"x\"}}\n\n{}\n",
+            line("1.0.0", "aa", "[]", true)
+        );
         let seen = SeenPackage::of_text(&text);
         assert_eq!(seen.0.len(), 1);
         assert_eq!(seen.yanked().collect::<Vec<_>>(), ["1.0.0"]);
@@ -376,10 +401,14 @@ mod tests {
         assert_eq!(store.load(identity).unwrap(), SeenRecord::default());
         let mut first = SeenRecord::default();
         first.commits.insert("git://a".into(), "1111".into());
-        first.packages.insert("a".into(), SeenPackage::of_text(&line("1.0.0", "aa", "[]", true)));
+        first
+            .packages
+            .insert("a".into(), SeenPackage::of_text(&line("1.0.0", "aa", "[]", true)));
         store.save(identity, &first).unwrap();
         let mut second = SeenRecord::default();
-        second.packages.insert("b".into(), SeenPackage::of_text(&line("1.0.0", "bb", "[]", false)));
+        second
+            .packages
+            .insert("b".into(), SeenPackage::of_text(&line("1.0.0", "bb", "[]", false)));
         store.save(identity, &second).unwrap();
         let record = store.load(identity).unwrap();
         assert_eq!(record.commit("git://a"), Some("1111"));
