@@ -245,21 +245,23 @@ pub fn sync(global: &GlobalArgs, args: SyncArgs) -> CommandResult {
     let refusals = report.refusals();
     if args.json {
         output::print_json(&report);
-    } else {
-        println!("{}: {}", report.registry, report.summary);
+    } else if refusals.is_empty() {
         for rewind in report.rewinds.iter().filter(|r| r.accepted) {
             println!(
-                "rewound (--allow-rewind): {} {} -> {}",
+                "took a rewound history (--allow-rewind): {} {} -> {}",
                 rewind.location, rewind.remembered, rewind.fetched
             );
         }
-        for rewrite in report.rewrites.iter().filter(|r| r.accepted) {
+        let taken: Vec<&str> = report.rewrites.iter().map(|r| r.name.as_str()).collect();
+        if !taken.is_empty() {
+            let shown = taken.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+            let more = if taken.len() > 10 { ", …" } else { "" };
             println!(
-                "rewrite taken (--accept-upstream-rewrite): {}: {}",
-                rewrite.name,
-                rewrite.changes.join("; ")
+                "took rewritten history of {} packages (--accept-upstream-rewrite): {shown}{more}",
+                taken.len()
             );
         }
+        println!("{}: {}", report.registry, report.summary);
     }
     for refusal in &refusals {
         output::print_error(refusal);
