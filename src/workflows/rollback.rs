@@ -330,7 +330,6 @@ fn unyank_noticed(index: &dyn PackageSource, package: &str, version: &str) -> bo
         .iter()
         .filter(|line| line.notice.version.as_deref() == Some(version))
         .filter(|line| matches!(line.notice.action, Action::Yank | Action::Unyank))
-        .filter(|line| verify_notice(&line.line, &allowed).is_ok())
-        .next_back()
+        .rfind(|line| verify_notice(&line.line, &allowed).is_ok())
         .is_some_and(|line| line.notice.action == Action::Unyank)
 }

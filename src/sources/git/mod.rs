@@ -266,7 +266,7 @@ impl GitSource {
 
     fn fetch_into_clone(&self, progress: &dyn Progress) -> Result<(), SourceError> {
         let git_dir = self.clone_dir();
-        let repo = gix::open(&git_dir).map_err(|e| self.git_error(GitError::Gix(e.into())))?;
+        let repo = gix::open(&git_dir).map_err(|e| self.git_error(GitError::Gix(e)))?;
         fetch::fetch_default_branch(&repo, &self.url.fetch, snapshot::FETCHED_REF, progress)
             .map_err(|e| self.git_error(e))?;
         drop(repo);
@@ -282,7 +282,7 @@ impl GitSource {
             .prefix(CLONE_IN_PROGRESS_PREFIX)
             .tempdir_in(&self.cache_dir)
             .map_err(|e| self.git_error(FsError::new("create directory in", &self.cache_dir, e).into()))?;
-        let repo = gix::init_bare(in_progress.path()).map_err(|e| self.git_error(GitError::Gix(e.into())))?;
+        let repo = gix::init_bare(in_progress.path()).map_err(|e| self.git_error(GitError::Gix(e)))?;
         fetch::fetch_default_branch(&repo, &self.url.fetch, snapshot::FETCHED_REF, progress)
             .map_err(|e| self.git_error(e))?;
         drop(repo);
