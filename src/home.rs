@@ -7,7 +7,8 @@
 //!   registries/<id>/            a git clone or a sparse cache, one per registry
 //!   archives/<sha256>.tar.gz    downloaded archives, content-addressed
 //!   packages/<name>-<version>/  extracted packages, read-only
-//!   trust/                      pinned signing keys
+//!   trust/                      pinned signing keys, and what was seen of each
+//!                               registry (`trust::seen`)
 //!   keys/                       keys made by `ggen-market keygen`
 //! ```
 //!

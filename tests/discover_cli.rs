@@ -539,7 +539,12 @@ fn git_registry_end_to_end(start: impl FnOnce(&Corpus) -> GitServer) {
 
     // Move the served branch and fetch.
     corpus.serve(NEW);
-    let summary = user.run(&["sync"]).ok();
+    // The filter drops versions this client has seen: rollback protection
+    // refuses it, the clone stays, until the rewrite is accepted.
+    let refused = user.run(&["sync"]).failed();
+    assert!(refused.contains("vanished") && refused.contains("--accept-upstream-rewrite"));
+    let summary = user.run(&["sync", "--accept-upstream-rewrite"]).ok();
+    let summary = summary.lines().last().unwrap_or_default().to_owned();
     // The summary names the registry (as its transport sees it) and the fetch.
     let summary = summary.trim_end();
     assert!(summary.contains(&format!("127.0.0.1:{}", server.port())), "{summary}");

@@ -1,8 +1,10 @@
 //! `search`, `info` and `sync`: finding out what a registry holds.
 
 use clap::Args;
-use ggen_marketplace::workflows::registry::OpenedRegistry;
+use ggen_marketplace::workflows::registry;
+use ggen_marketplace::workflows::rollback::RollbackOptions;
 use ggen_marketplace::workflows::stats;
+use ggen_marketplace::workflows::sync::{self, SyncOptions};
 
 use super::progress::Bar;
 use ggen_marketplace::format::entry::DepKind;
@@ -58,6 +60,16 @@ pub struct SyncArgs {
     /// Packages whose dependency closure to fetch (sparse registries); a git
     /// registry always fetches everything.
     names: Vec<String>,
+    /// Take a git fetch whose commit does not descend from the one fetched
+    /// before (a force-push or rewound history; refused by default as a
+    /// possible rollback attack).
+    #[arg(long)]
+    allow_rewind: bool,
+    /// Take index files that drop a version seen before, change a seen
+    /// version's `cksum` or `deps`, or unyank one without a signed notice
+    /// (refused by default: the previous state is kept).
+    #[arg(long)]
+    accept_upstream_rewrite: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -226,40 +238,41 @@ fn print_version(name: &str, version: &VersionInfo) {
 }
 
 pub fn sync(global: &GlobalArgs, args: SyncArgs) -> CommandResult {
-    let session = global.open_registry()?;
-    let registry = session.registry;
-    let progress = Bar::for_terminal();
-    let described = registry.source().describe();
-    match (&registry, args.names.is_empty()) {
-        (OpenedRegistry::Sparse(sparse), false) => {
-            let report = sparse.prefetch_closure(&args.names, &progress)?;
-            if args.json {
-                output::print_json(&report);
-            } else {
-                println!(
-                    "{described}: {} packages in the closure of {} ({} fetched, {} unchanged, {} not found)",
-                    report.packages,
-                    args.names.join(", "),
-                    report.fetched,
-                    report.not_modified,
-                    report.not_found.len()
-                );
-            }
+    let (home, net) = global.home_and_net()?;
+    let chosen = registry::choose(global.registry.as_deref(), &home.load_config()?, &home.config_file())?;
+    let options = SyncOptions {
+        names: args.names,
+        rollback: RollbackOptions {
+            allow_rewind: args.allow_rewind,
+            accept_upstream_rewrite: args.accept_upstream_rewrite,
+        },
+    };
+    let report = sync::sync(&chosen, &home, net, &options, &Bar::for_terminal(), &output::warnings())?;
+    let refusals = report.refusals();
+    if args.json {
+        output::print_json(&report);
+    } else if refusals.is_empty() {
+        for rewind in report.rewinds.iter().filter(|r| r.accepted) {
+            println!(
+                "took a rewound history (--allow-rewind): {} {} -> {}",
+                rewind.location, rewind.remembered, rewind.fetched
+            );
         }
-        _ => {
-            // A registry cloned just now, on opening, needs no second fetch.
-            let report = match session.cloned {
-                Some(cloned) => cloned,
-                None => registry.source().update(&progress)?,
-            };
-            if args.json {
-                output::print_json(&report);
-            } else {
-                println!("{described}: {}", report.summary);
-            }
+        let taken: Vec<&str> = report.rewrites.iter().map(|r| r.name.as_str()).collect();
+        if !taken.is_empty() {
+            let shown = taken.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+            let more = if taken.len() > 10 { ", …" } else { "" };
+            println!(
+                "took rewritten history of {} packages (--accept-upstream-rewrite): {shown}{more}",
+                taken.len()
+            );
         }
+        println!("{}: {}", report.registry, report.summary);
     }
-    Ok(0)
+    for refusal in &refusals {
+        output::print_error(refusal);
+    }
+    Ok(if refusals.is_empty() { 0 } else { 1 })
 }
 
 pub fn stats(global: &GlobalArgs, args: StatsArgs) -> CommandResult {

@@ -16,8 +16,9 @@ use clap::{Args, Parser, Subcommand};
 use ggen_marketplace::format::RegistryIdentity;
 use ggen_marketplace::home::GgenHome;
 use ggen_marketplace::sources::SourceError;
-use ggen_marketplace::sources::UpdateReport;
 use ggen_marketplace::workflows::registry::{self, ChosenRegistry, NetOptions, OpenedRegistry};
+use ggen_marketplace::workflows::rollback::{RollbackOptions, SeenGuard};
+use std::sync::Arc;
 
 /// Static, git-backed package registries for ggen template packs (and any
 /// other package kind): build, check, sync, resolve, verify and install.
@@ -166,11 +167,17 @@ impl GlobalArgs {
         let (home, net) = self.home_and_net()?;
         let config = home.load_config()?;
         let chosen = registry::choose(self.registry.as_deref(), &config, &home.config_file())?;
-        let opened = registry::open(&chosen, &home, net, &progress::Bar::for_terminal(), &output::warnings())?;
+        let warn = output::warnings();
+        let guard = Arc::new(SeenGuard::new(
+            &chosen,
+            &home,
+            RollbackOptions::default(),
+            Some(warn.clone()),
+        ));
+        let opened = registry::open_guarded(&chosen, &home, net, &progress::Bar::for_terminal(), &warn, guard)?;
         Ok(Session {
             home,
             registry: opened.registry,
-            cloned: opened.cloned,
             chosen,
             net,
         })
@@ -196,8 +203,6 @@ impl GlobalArgs {
 struct Session {
     home: GgenHome,
     registry: OpenedRegistry,
-    /// The first clone of a git registry, if opening it made one.
-    cloned: Option<UpdateReport>,
     /// What was chosen: the registry's identity follows from it.
     chosen: ChosenRegistry,
     /// The network settings the registry was opened with; downloads follow

@@ -20,6 +20,7 @@
 pub mod download;
 pub mod fallback;
 pub mod git;
+pub mod guard;
 pub mod http;
 pub mod local;
 pub mod location;
@@ -124,6 +125,9 @@ pub enum SourceError {
         dir.display()
     )]
     NotFetched { registry: String, dir: PathBuf },
+    /// A refresh that would roll back what this client has seen.
+    #[error(transparent)]
+    History(#[from] guard::HistoryRefusal),
 }
 
 /// A package archive as a source served it, not yet checked against the

@@ -9,6 +9,8 @@
 //! - [`verify`]: checking an entry against the keys allowed for its package
 //!   and the index's signature policy.
 //! - [`pins`]: trust on first use, per registry and package.
+//! - [`seen`]: what the client has seen of each registry (commits, versions
+//!   and their checksums), against rollback and freeze attacks.
 //! - [`password`]: where secret-key passwords come from.
 //!
 //! The whole round trip:
@@ -31,6 +33,7 @@ pub mod notices;
 pub mod owners;
 pub mod password;
 pub mod pins;
+pub mod seen;
 pub mod sign;
 pub mod verify;
 

@@ -17,6 +17,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::format::{IndexConfig, RegistryIdentity};
 use crate::home::{GgenHome, UserConfig};
@@ -29,6 +30,7 @@ use crate::sources::location::{LocationError, RegistryLocation};
 use crate::sources::sparse::{SparseOptions, SparseSource};
 use crate::sources::{PackageSource, SourceError, UpdateReport};
 use crate::util::progress::Progress;
+use crate::workflows::rollback::SeenGuard;
 
 /// The registry bundled with the toolkit's sources, ready to try.
 pub fn bundled_example_registry() -> PathBuf {
@@ -259,7 +261,31 @@ pub fn open(
     progress: &dyn Progress,
     warn: &WarningSink,
 ) -> Result<Opened, RegistryError> {
-    let primary = open_location(&chosen.location, home, net, progress);
+    open_with(chosen, home, net, progress, warn, None)
+}
+
+/// Like [`open`], with every source of the registry (mirrors included)
+/// held to `guard`: rollback protection (see `workflows::rollback`).
+pub fn open_guarded(
+    chosen: &ChosenRegistry,
+    home: &GgenHome,
+    net: NetOptions,
+    progress: &dyn Progress,
+    warn: &WarningSink,
+    guard: Arc<SeenGuard>,
+) -> Result<Opened, RegistryError> {
+    open_with(chosen, home, net, progress, warn, Some(&guard))
+}
+
+fn open_with(
+    chosen: &ChosenRegistry,
+    home: &GgenHome,
+    net: NetOptions,
+    progress: &dyn Progress,
+    warn: &WarningSink,
+    guard: Option<&Arc<SeenGuard>>,
+) -> Result<Opened, RegistryError> {
+    let primary = open_location(&chosen.location, home, net, progress, guard);
     if chosen.mirrors.is_empty() {
         return primary;
     }
@@ -269,7 +295,7 @@ pub fn open(
         chosen
             .mirrors
             .iter()
-            .map(|location| open_location(location, home, net, progress)),
+            .map(|location| open_location(location, home, net, progress, guard)),
     ) {
         match opened {
             Ok(opened) => sources.push(opened.registry.into_source()),
@@ -306,6 +332,7 @@ fn open_location(
     home: &GgenHome,
     net: NetOptions,
     progress: &dyn Progress,
+    guard: Option<&Arc<SeenGuard>>,
 ) -> Result<Opened, RegistryError> {
     let cache_dir = home.registry_dir(location);
     let registry = match location {
@@ -320,11 +347,21 @@ fn open_location(
             if let Some(max) = net.max_connections {
                 options.max_connections = max;
             }
-            let source = SparseSource::open(&location.source_id(), &cache_dir, net.offline, options)?;
+            let mut source = SparseSource::open(&location.source_id(), &cache_dir, net.offline, options)?;
+            if let Some(guard) = guard {
+                source = source.with_guard(guard.clone());
+            }
             OpenedRegistry::Sparse(source)
         }
         RegistryLocation::Git { url } => {
-            let source = GitSource::open(url, &cache_dir, net.offline)?.with_downloader(net.downloader());
+            let mut source = GitSource::open(url, &cache_dir, net.offline)?.with_downloader(net.downloader());
+            if let Some(guard) = guard {
+                // The identity as of the clone held, before any fetch.
+                if source.current_commit().is_some() {
+                    guard.bind(&source.config()?);
+                }
+                source = source.with_guard(guard.clone());
+            }
             if !net.offline && source.current_commit().is_none() {
                 let cloned = source.update(progress)?;
                 return Ok(Opened {

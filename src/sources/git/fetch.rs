@@ -1,5 +1,5 @@
 //! Getting the remote's default branch into the bare clone: one fetch of
-//! `+HEAD:refs/ggen/index`, used both to fill a fresh repository (a clone)
+//! `+HEAD:refs/ggen/fetched` (checked, then taken as `refs/ggen/index`), used both to fill a fresh repository (a clone)
 //! and to update an existing one (only new objects travel).
 //!
 //! gix writes the received pack under a temporary name and renames it into
@@ -15,21 +15,21 @@ use gix::remote::fetch::Tags;
 
 use super::GitError;
 use super::progress::relay;
-use super::snapshot::INDEX_REF;
 use super::transport::SingleEndOfInteraction;
 use crate::util::progress::Progress;
 
-/// Fetches the commit at the remote's `HEAD` into [`INDEX_REF`] of `repo`
-/// and returns it.
+/// Fetches the commit at the remote's `HEAD` into the ref `target` of
+/// `repo` and returns it.
 pub(super) fn fetch_default_branch(
     repo: &gix::Repository,
     url: &gix::Url,
+    target: &str,
     progress: &dyn Progress,
 ) -> Result<ObjectId, GitError> {
     // Interruption is the caller's process being killed; the pack and ref
     // writes are atomic, so there is nothing to stop cleanly.
     let never_interrupted = AtomicBool::new(false);
-    let refspec = format!("+HEAD:{INDEX_REF}");
+    let refspec = format!("+HEAD:{target}");
     let remote = repo
         .remote_at(url.clone())?
         .with_refspecs(Some(refspec.as_str()), Direction::Fetch)?
@@ -55,15 +55,19 @@ pub(super) fn fetch_default_branch(
         .ref_map
         .mappings
         .iter()
-        .find(|mapping| mapping.local.as_ref().is_some_and(|local| local == INDEX_REF))
+        .find(|mapping| mapping.local.as_ref().is_some_and(|local| local == target))
         .and_then(|mapping| mapping.remote.as_id())
         .map(ToOwned::to_owned)
         .ok_or(GitError::EmptyRemote)?;
     let stored = repo
-        .try_find_reference(INDEX_REF)?
+        .try_find_reference(target)?
         .and_then(|reference| reference.try_id().map(gix::Id::detach));
     if stored != Some(advertised) {
-        return Err(GitError::RefNotMoved { stored, advertised });
+        return Err(GitError::RefNotMoved {
+            reference: target.to_owned(),
+            stored,
+            advertised,
+        });
     }
     Ok(advertised)
 }

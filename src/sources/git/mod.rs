@@ -78,8 +78,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::download::{DEFAULT_MAX_CONNECTIONS, Downloader};
+use super::guard::{HistoryGuard, HistoryRefusal};
 use super::{PackageSource, SourceError, UpdateReport};
-use crate::format::{CONFIG_FILE, IndexConfig};
+use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::util::fs::{FileLock, FsError};
 use crate::util::progress::Progress;
 pub use revision::GitRevision;
@@ -108,11 +109,9 @@ pub enum GitError {
     #[error("it has no commits on its default branch (HEAD); is it an empty repository?")]
     EmptyRemote,
     /// gix reported success but left our ref elsewhere than the remote's HEAD.
-    #[error(
-        "{} is at {stored:?} after the fetch, but the remote's HEAD is at {advertised}",
-        snapshot::INDEX_REF
-    )]
+    #[error("{reference} is at {stored:?} after the fetch, but the remote's HEAD is at {advertised}")]
     RefNotMoved {
+        reference: String,
         stored: Option<gix::ObjectId>,
         advertised: gix::ObjectId,
     },
@@ -130,6 +129,8 @@ pub struct GitSource {
     downloader: Downloader,
     /// The state readers see; replaced whole by an update.
     snapshot: RwLock<Option<Arc<Snapshot>>>,
+    /// Consulted before a fetch is taken (rollback protection).
+    guard: Option<Arc<dyn HistoryGuard>>,
 }
 
 impl std::fmt::Debug for GitSource {
@@ -155,6 +156,7 @@ impl GitSource {
             offline,
             downloader: Downloader::new(offline, DEFAULT_MAX_CONNECTIONS),
             snapshot: RwLock::new(None),
+            guard: None,
         };
         let snapshot = source.load_snapshot()?;
         if offline && snapshot.is_none() {
@@ -172,6 +174,12 @@ impl GitSource {
     /// with `downloader` (its connection limit, timeouts and caps).
     pub fn with_downloader(mut self, downloader: Downloader) -> Self {
         self.downloader = downloader;
+        self
+    }
+
+    /// The same source, holding every fetch to `guard` before taking it.
+    pub fn with_guard(mut self, guard: Arc<dyn HistoryGuard>) -> Self {
+        self.guard = Some(guard);
         self
     }
 
@@ -240,42 +248,129 @@ impl GitSource {
         // Read the state on disk, not ours: another process may have
         // updated while we waited for the lock.
         let before = self.load_snapshot()?;
-        let fetched = if self.clone_dir().exists() {
-            self.fetch_into_clone(progress)
+        if self.clone_dir().exists() {
+            self.fetch_into_clone(progress)?;
         } else {
-            self.clone_fresh(progress)
-        };
-        fetched.map_err(|source| SourceError::Git {
-            action: format!("fetch {} into {}", self.url.given, self.clone_dir().display()),
-            source,
-        })?;
+            self.clone_fresh(progress)?;
+        }
         let after = self.load_snapshot()?.ok_or_else(|| self.not_fetched())?;
         Ok((before.map(|s| s.commit().to_string()), after))
     }
 
-    fn fetch_into_clone(&self, progress: &dyn Progress) -> Result<(), GitError> {
-        let repo = gix::open(self.clone_dir())?;
-        fetch::fetch_default_branch(&repo, &self.url.fetch, progress)?;
-        compact(&self.clone_dir());
+    fn git_error(&self, source: GitError) -> SourceError {
+        SourceError::Git {
+            action: format!("fetch {} into {}", self.url.given, self.clone_dir().display()),
+            source,
+        }
+    }
+
+    fn fetch_into_clone(&self, progress: &dyn Progress) -> Result<(), SourceError> {
+        let git_dir = self.clone_dir();
+        let repo = gix::open(&git_dir).map_err(|e| self.git_error(GitError::Gix(e)))?;
+        fetch::fetch_default_branch(&repo, &self.url.fetch, snapshot::FETCHED_REF, progress)
+            .map_err(|e| self.git_error(e))?;
+        drop(repo);
+        self.take_fetched(&git_dir)?;
+        compact(&git_dir);
         Ok(())
     }
 
     /// Clones into a temporary directory beside the final one and renames it
-    /// into place once the fetch is complete.
-    fn clone_fresh(&self, progress: &dyn Progress) -> Result<(), GitError> {
+    /// into place once the fetch is complete and taken.
+    fn clone_fresh(&self, progress: &dyn Progress) -> Result<(), SourceError> {
         let in_progress = tempfile::Builder::new()
             .prefix(CLONE_IN_PROGRESS_PREFIX)
             .tempdir_in(&self.cache_dir)
-            .map_err(|e| FsError::new("create directory in", &self.cache_dir, e))?;
-        let repo = gix::init_bare(in_progress.path())?;
-        fetch::fetch_default_branch(&repo, &self.url.fetch, progress)?;
+            .map_err(|e| self.git_error(FsError::new("create directory in", &self.cache_dir, e).into()))?;
+        let repo = gix::init_bare(in_progress.path()).map_err(|e| self.git_error(GitError::Gix(e)))?;
+        fetch::fetch_default_branch(&repo, &self.url.fetch, snapshot::FETCHED_REF, progress)
+            .map_err(|e| self.git_error(e))?;
         drop(repo);
+        self.take_fetched(in_progress.path())?;
         let done = in_progress.keep();
         fs::rename(&done, self.clone_dir()).map_err(|e| {
             let _ = fs::remove_dir_all(&done);
-            FsError::new("rename into", &self.clone_dir(), e)
+            self.git_error(FsError::new("rename into", &self.clone_dir(), e).into())
         })?;
         Ok(())
+    }
+
+    /// Holds the fetch in [`snapshot::FETCHED_REF`] of `git_dir` to the
+    /// guard, if any, then takes it: the index ref moves to it. A refused
+    /// fetch leaves the index ref, and so every reader, where it was.
+    fn take_fetched(&self, git_dir: &Path) -> Result<(), SourceError> {
+        let error = |source: gix::Error| SourceError::Git {
+            action: format!("take the fetch of {} in {}", self.url.given, git_dir.display()),
+            source: source.into(),
+        };
+        let checked = match &self.guard {
+            Some(guard) => self.check_fetched(guard.as_ref(), git_dir),
+            None => Ok(()),
+        };
+        if let Err(refused) = checked {
+            snapshot::drop_fetched(git_dir).map_err(error)?;
+            return Err(refused);
+        }
+        let commit = snapshot::take_fetched(git_dir).map_err(error)?;
+        if let Some(guard) = &self.guard {
+            let index = GitRevision::open(git_dir, &commit.to_string())?;
+            guard.commit_taken(&self.url.given, &commit.to_string(), &index);
+        }
+        Ok(())
+    }
+
+    /// The guard's verdict on the fetch in `git_dir`: its commit must
+    /// descend from the one remembered, and every package file it changed
+    /// (or, for a first clone, every package remembered) must keep the
+    /// history seen. All refused packages are reported together.
+    fn check_fetched(&self, guard: &dyn HistoryGuard, git_dir: &Path) -> Result<(), SourceError> {
+        let after = GitRevision::open(git_dir, snapshot::FETCHED_REF)?;
+        let before = match Snapshot::open(git_dir) {
+            Ok(Some(_)) => Some(GitRevision::open(git_dir, snapshot::INDEX_REF)?),
+            _ => None,
+        };
+        let location = &self.url.given;
+        let fetched = after.commit();
+        let remembered = guard
+            .remembered_commit(location, &after)
+            .or_else(|| before.as_ref().map(GitRevision::commit));
+        if let Some(remembered) = remembered.filter(|r| *r != fetched) {
+            let descends =
+                snapshot::descends_from(git_dir, &fetched, &remembered).map_err(|source| SourceError::Git {
+                    action: format!("walk the history of {fetched} in {}", git_dir.display()),
+                    source: source.into(),
+                })?;
+            guard.admit_commit(location, &remembered, &fetched, descends, &after)?;
+        }
+        let packages: Vec<String> = match &before {
+            Some(before) => before
+                .changed_files(&after)?
+                .into_iter()
+                .filter(|path| *path == name::index_path(name::file_name_of(path)))
+                .map(|path| name::file_name_of(&path).to_owned())
+                .collect(),
+            None => guard.remembered_packages(&after),
+        };
+        let mut refused = Vec::new();
+        for package in packages {
+            let path = name::index_path(&package);
+            let previous = match &before {
+                Some(before) => before.read_index_file(&path)?,
+                None => None,
+            };
+            let now = after.read_index_file(&path)?;
+            if let Err(rewrite) = guard.admit_package(&package, previous.as_deref(), now.as_deref(), &after) {
+                refused.push(rewrite);
+            }
+        }
+        if refused.is_empty() {
+            return Ok(());
+        }
+        Err(HistoryRefusal::Rewritten {
+            registry: self.url.given.clone(),
+            rewrites: refused,
+        }
+        .into())
     }
 
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, SourceError> {

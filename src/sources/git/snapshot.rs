@@ -18,6 +18,57 @@ use crate::format::{CONFIG_FILE, name};
 /// in: a name of our own, so nothing else (git, a user's config) moves it.
 pub(super) const INDEX_REF: &str = "refs/ggen/index";
 
+/// The ref a fetch lands in: checked (rollback protection), then taken as
+/// [`INDEX_REF`] by [`take_fetched`], or dropped.
+pub(super) const FETCHED_REF: &str = "refs/ggen/fetched";
+
+/// Moves [`INDEX_REF`] of the repository at `git_dir` to the commit of
+/// [`FETCHED_REF`] and removes the latter; returns the commit.
+pub(super) fn take_fetched(git_dir: &Path) -> gix::Result<ObjectId> {
+    let repo = gix::open_opts(git_dir, gix::open::Options::isolated())?;
+    let mut fetched = repo.find_reference(FETCHED_REF)?;
+    let commit = fetched.peel_to_id()?.detach();
+    repo.reference(
+        INDEX_REF,
+        commit,
+        gix::refs::transaction::PreviousValue::Any,
+        "ggen: take the checked fetch",
+    )?;
+    fetched.delete()?;
+    Ok(commit)
+}
+
+/// Removes [`FETCHED_REF`] (a refused fetch), if it is there.
+pub(super) fn drop_fetched(git_dir: &Path) -> gix::Result {
+    let repo = gix::open_opts(git_dir, gix::open::Options::isolated())?;
+    if let Some(fetched) = repo.try_find_reference(FETCHED_REF)? {
+        fetched.delete()?;
+    }
+    Ok(())
+}
+
+/// Whether `ancestor` is `commit` or in its history (both full hex ids).
+/// An ancestor the repository does not hold is not in the history. The
+/// walk stops at the ancestor, so it follows the length of the fetch.
+pub(super) fn descends_from(git_dir: &Path, commit: &str, ancestor: &str) -> gix::Result<bool> {
+    let (Ok(commit), Ok(ancestor)) = (
+        ObjectId::from_hex(commit.as_bytes()),
+        ObjectId::from_hex(ancestor.as_bytes()),
+    ) else {
+        return Ok(false);
+    };
+    let repo = gix::open_opts(git_dir, gix::open::Options::isolated())?;
+    if !repo.has_object(ancestor) {
+        return Ok(false);
+    }
+    for info in repo.rev_walk([commit]).all()? {
+        if info?.id == ancestor {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Bytes of delta bases each handle keeps, like git's
 /// `core.deltaBaseCacheLimit`: package files are long delta chains, and
 /// gix's default cache of 64 entries makes reading the whole crates.io

@@ -37,6 +37,7 @@ mod pool;
 
 use self::cache::{CachedFile, DiskCache};
 use super::download::Downloader;
+use super::guard::{HistoryGuard, HistoryRefusal};
 use super::http::{self, HttpLimits, HttpResponse, Validators};
 use super::{NameListing, PackageSource, SourceError, UpdateReport};
 use crate::format::entry::{DepKind, Dependency};
@@ -103,6 +104,9 @@ pub struct SparseSource {
     /// a file being fetched waits for that fetch instead of repeating it.
     memo: Mutex<HashMap<String, Arc<Mutex<Option<Known>>>>>,
     requests: AtomicU64,
+    /// Consulted before a refreshed package file replaces the cached one
+    /// (rollback protection).
+    guard: Option<Arc<dyn HistoryGuard>>,
 }
 
 /// What is known of one index path.
@@ -150,7 +154,17 @@ impl SparseSource {
             options,
             memo: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
+            guard: None,
         })
+    }
+
+    /// The same source, holding every refreshed package file to `guard`
+    /// before it replaces the cached one. A refused file keeps the cached
+    /// copy (the guard reports the refusal); with no cached copy, the read
+    /// fails.
+    pub fn with_guard(mut self, guard: Arc<dyn HistoryGuard>) -> Self {
+        self.guard = Some(guard);
+        self
     }
 
     /// Whether the source was opened offline.
@@ -319,6 +333,13 @@ impl SparseSource {
             })?;
         self.requests.fetch_add(u64::from(response.attempts), Ordering::Relaxed);
         let attempts = response.attempts;
+        if let Some(kept) = self.refused_refresh(rel, &cached, &response)? {
+            return Ok(Read {
+                known: kept,
+                outcome: Outcome::NotModified,
+                attempts,
+            });
+        }
         let (known, outcome) = match (cached, response) {
             (CachedFile::Present { bytes, .. }, response) if response.is_not_modified() => {
                 (Known::Present(self.text(bytes, &url)?), Outcome::NotModified)
@@ -339,6 +360,49 @@ impl SparseSource {
             outcome,
             attempts,
         })
+    }
+
+    /// Holds a refreshed package file to the guard: `Some(cached copy)` if
+    /// the guard refused it, `None` if it may be taken (or is no package
+    /// file, or did not change).
+    fn refused_refresh(
+        &self,
+        rel: &str,
+        cached: &CachedFile,
+        response: &HttpResponse,
+    ) -> Result<Option<Known>, SourceError> {
+        let Some(guard) = &self.guard else {
+            return Ok(None);
+        };
+        let file_name = name::file_name_of(rel);
+        if response.is_not_modified() || rel != name::index_path(file_name) {
+            return Ok(None);
+        }
+        let previous = match cached {
+            CachedFile::Present { bytes, .. } => std::str::from_utf8(bytes).ok(),
+            CachedFile::Missing | CachedFile::Unknown => None,
+        };
+        let now = match response.is_missing() {
+            true => None,
+            false => match std::str::from_utf8(&response.body) {
+                Ok(text) => Some(text),
+                Err(_) => return Ok(None), // refused as not UTF-8 when read
+            },
+        };
+        if previous == now && previous.is_some() {
+            return Ok(None);
+        }
+        let Err(rewrite) = guard.admit_package(file_name, previous, now, self) else {
+            return Ok(None);
+        };
+        match previous {
+            Some(text) => Ok(Some(Known::Present(Arc::from(text)))),
+            None => Err(HistoryRefusal::Rewritten {
+                registry: self.url.clone(),
+                rewrites: vec![rewrite],
+            }
+            .into()),
+        }
     }
 
     /// Records a 2xx answer, unless the cache already holds exactly it.
