@@ -175,13 +175,16 @@ pub struct IndexProvider<'a> {
     /// (lowercased name, requirement as written) → where it leads.
     targets: RefCell<HashMap<String, HashMap<String, Target>>>,
     /// (name, requirement) of a multi-bucket requirement → its buckets.
-    choices: RefCell<HashMap<(Arc<str>, Arc<str>), Rc<Choice>>>,
+    choices: RefCell<HashMap<ChoiceKey, Rc<Choice>>>,
     /// The version last picked in each bucket, which its features try first.
     picked: RefCell<HashMap<(Arc<str>, Bucket), Version>>,
     /// Each (package, bucket) that links a library, numbered in order of
     /// discovery: the "versions" of `Pkg::Links`.
     claimants: RefCell<Vec<(Arc<str>, Bucket)>>,
 }
+
+/// A multi-bucket requirement: (published name, requirement).
+type ChoiceKey = (Arc<str>, Arc<str>);
 
 /// One of the project's requirements: name, requirement, features.
 #[derive(Debug, Clone)]
@@ -441,6 +444,8 @@ impl<'a> IndexProvider<'a> {
         version: &Version,
         deps: impl Iterator<Item = (&'d Dependency, FeatureAsk)>,
     ) -> Result<Result<Vec<(Pkg, VersionSet)>, Unusable>, ResolveError> {
+        let deps: Vec<(&Dependency, FeatureAsk)> = deps.collect();
+        self.prefetch(deps.iter().map(|(dep, _)| *dep));
         let mut constraints: Vec<(Pkg, VersionSet)> = Vec::new();
         for (dep, ask) in deps {
             let (target, versions) = match self.dependency_target(dep)? {
@@ -463,6 +468,21 @@ impl<'a> IndexProvider<'a> {
             add_dependency(&mut constraints, target, versions, &ask);
         }
         Ok(Ok(constraints))
+    }
+
+    /// Lets the source fetch, all at once, the package files these
+    /// dependencies will read that are not read yet.
+    fn prefetch<'d>(&self, deps: impl Iterator<Item = &'d Dependency>) {
+        let names = self.names.borrow();
+        let mut unread: Vec<String> = deps
+            .filter(|dep| dep.registry.is_none())
+            .map(|dep| dep.package_name().to_owned())
+            .filter(|name| !names.contains_key(&name.to_ascii_lowercase()))
+            .collect();
+        drop(names);
+        unread.sort();
+        unread.dedup();
+        self.source.prefetch_packages(&unread);
     }
 
     /// A version of a bucket: what it always needs, and its `links`.

@@ -160,6 +160,11 @@ pub trait PackageSource: Sync {
         self.read_index_file(&name::index_path(file_name))
     }
 
+    /// A hint that the package files of `names` (as dependencies spell
+    /// them) will be read soon: a remote source fetches the ones it does not
+    /// hold yet, in parallel. Errors are left for the reads to report.
+    fn prefetch_packages(&self, _names: &[String]) {}
+
     /// Every package name, where the transport can list them (a sparse index
     /// cannot: `None`).
     fn package_names(&self) -> Result<Option<Vec<String>>, SourceError>;

@@ -13,7 +13,10 @@
 //! - [`SparseSource::prefetch_closure`] fetches packages and everything they
 //!   depend on (`ggen-market sync NAME…`), and [`PackageSource::update`]
 //!   revalidates the whole cache, both in parallel over a bounded number of
-//!   reused connections.
+//!   reused connections. A resolution reads only the files it reaches, and
+//!   asks for each tried version's dependencies at once
+//!   ([`PackageSource::prefetch_packages`]), so it waits one round trip per
+//!   version, as Cargo's resolver does.
 //! - Transient failures are retried as [`http::get_with_retries`] says; a
 //!   failed download never replaces a cached file.
 //! - Offline, the source never opens a socket and answers from the cache.
@@ -333,6 +336,13 @@ impl SparseSource {
             })?;
         self.requests.fetch_add(u64::from(response.attempts), Ordering::Relaxed);
         let attempts = response.attempts;
+        // Garbage (an HTML page served with 200) is a fault of the transfer,
+        // named as such, before the guard reads it as a rewrite.
+        if response.is_ok()
+            && let Ok(text) = std::str::from_utf8(&response.body)
+        {
+            check_index_file(rel, &url, text)?;
+        }
         if let Some(kept) = self.refused_refresh(rel, &cached, &response)? {
             return Ok(Read {
                 known: kept,
@@ -405,7 +415,8 @@ impl SparseSource {
         }
     }
 
-    /// Records a 2xx answer, unless the cache already holds exactly it.
+    /// Records a 2xx answer (`fetch` has checked it is an index file),
+    /// unless the cache already holds exactly it.
     fn store_fetched(
         &self,
         rel: &str,
@@ -421,7 +432,6 @@ impl SparseSource {
             CachedFile::Missing | CachedFile::Unknown => (true, false),
         };
         let text = self.text(response.body, url)?;
-        check_index_file(rel, url, &text)?;
         if !unchanged_metadata {
             self.cache
                 .store_present(rel, text.as_bytes(), &response.validators)
@@ -492,6 +502,19 @@ impl PackageSource for SparseSource {
             Known::Present(text) => Some(text.to_string()),
             Known::Missing => None,
         })
+    }
+
+    /// Fetches the files of `names` on every connection at once, so that a
+    /// resolver reading a version's dependencies waits for one round trip,
+    /// not one per dependency.
+    fn prefetch_packages(&self, names: &[String]) {
+        if self.is_offline() || names.len() < 2 {
+            return;
+        }
+        let tally = Tally::default();
+        let _ = pool::visit_all(names, self.options.max_connections, |name| {
+            self.find_package(name, &tally).map(|_| Vec::new())
+        });
     }
 
     /// A sparse index cannot list its packages; see
