@@ -1,0 +1,328 @@
+//! Crash consistency: the real binary is SIGKILLed at many points of
+//! `install`, `sync` (git and sparse), `index add`, `mirror create`,
+//! `mirror update`, `mirror import` and `publish --push`. After each kill
+//! the state is the old one or the new one, the command's own check passes
+//! (`verify`, `index check`, `mirror verify`), and a rerun completes with
+//! the new state and leaves no temp files behind. Then two processes share
+//! one `GGEN_HOME` (install + install, install + sync) and both finish.
+//!
+//! Kill times come from a seeded PRNG, spread over the command's run time,
+//! which each sweep measures once by running it to completion: a third of
+//! the kills land in its first tenth (start-up, the lock, the first
+//! writes), the rest anywhere up to just past its end. No timing is
+//! asserted; the delays only choose where the kills land. The whole process
+//! group is killed, as a power cut or the OOM killer of a job would, so a
+//! child (`git push`) cannot finish the work after its parent died.
+//! `CRASH_SEED=N` replays the delays of a failing run (the seed is in every
+//! failure message).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::fixture::{
+    Package, Registry, assert_ok, check_package_dirs, command, market, sha256_hex, snapshot,
+};
+use support::servers::{GitDaemon, StaticServer, commit_all, git, init_bare_from_worktree, init_worktree, rev_parse};
+
+// ---------------------------------------------------------------------------
+// The sweep: run once, then kill at many points
+// ---------------------------------------------------------------------------
+
+/// splitmix64: a few lines, good enough to spread kill times.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `CRASH_SEED`, or a fixed seed per sweep so a run is repeatable.
+fn seed(label: &str) -> u64 {
+    std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| label.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)))
+}
+
+/// Kill delays over a run that takes `full`: a third in its first tenth,
+/// the rest up to 1.1 × `full` (those may find the run already done).
+fn delays(rng: &mut Rng, full: Duration, kills: usize) -> Vec<Duration> {
+    (0..kills)
+        .map(|i| {
+            let share = if i % 3 == 0 { 0.1 } else { 1.1 };
+            full.mul_f64(share * rng.unit())
+        })
+        .collect()
+}
+
+unsafe extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+const SIGKILL: i32 = 9;
+
+/// Runs `cmd` in its own process group and SIGKILLs the group after
+/// `delay`, unless it ended first. Returns whether it was killed, and the
+/// output of a run that ended.
+fn run_killed_after(mut cmd: Command, delay: Duration) -> Option<Output> {
+    let mut child = cmd
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + delay;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(2)));
+    }
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    unsafe {
+        kill(-(child.id() as i32), SIGKILL);
+    }
+    let out = child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    match out.status.signal() {
+        Some(SIGKILL) => None,
+        _ => Some(out),
+    }
+}
+
+/// What a kill left, as the sweep's check saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Left {
+    /// Killed, and the state is the old one.
+    Old,
+    /// Killed after the new state was complete.
+    New,
+    /// The run ended before the kill.
+    Finished,
+}
+
+/// Where a kill landed, for failure messages.
+struct Kill {
+    label: String,
+}
+
+impl Kill {
+    fn context(&self) -> &str {
+        &self.label
+    }
+}
+
+/// Runs the command once to completion to measure it (`reset` first, then
+/// `after_full` on the result), then `kills` times: `reset`, run, SIGKILL
+/// after a drawn delay, and `check` (which classifies what was left, runs
+/// the checks, reruns and checks the new state).
+fn sweep<T>(
+    label: &str,
+    kills: usize,
+    mut reset: impl FnMut(),
+    mut run: impl FnMut() -> Command,
+    after_full: impl FnOnce() -> T,
+    mut check: impl FnMut(&Kill, &T, Option<&Output>) -> Left,
+) {
+    let seed = seed(label);
+    let mut rng = Rng(seed);
+    reset();
+    let started = Instant::now();
+    let out = run().output().unwrap();
+    let full = started.elapsed();
+    assert_ok(&out);
+    let new_state = after_full();
+    let started = Instant::now();
+    let mut tally: BTreeMap<Left, usize> = BTreeMap::new();
+    for (i, delay) in delays(&mut rng, full, kills).into_iter().enumerate() {
+        reset();
+        let ended = run_killed_after(run(), delay);
+        let kill = Kill {
+            label: format!(
+                "{label}: kill {} of {kills} after {delay:?} of a {full:?} run (CRASH_SEED={seed} replays the delays)",
+                i + 1
+            ),
+        };
+        if let Some(out) = &ended {
+            assert!(out.status.success(), "{}: the run ended on its own but failed: {out:?}", kill.context());
+        }
+        let left = check(&kill, &new_state, ended.as_ref());
+        *tally.entry(left).or_default() += 1;
+    }
+    eprintln!(
+        "{label}: full run {full:?}; {kills} kills in 0..{:?}: {tally:?}; sweep took {:?}",
+        full.mul_f64(1.1),
+        started.elapsed()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// Bytes that do not compress: packages with them make archives big enough
+/// that the commands take a while.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = Rng(seed);
+    (0..len.div_ceil(8)).flat_map(|_| rng.next().to_le_bytes()).take(len).collect()
+}
+
+/// `cp -a from to`, replacing `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    if to.exists() {
+        fs::remove_dir_all(to).unwrap();
+    }
+    fs::create_dir_all(to.parent().unwrap()).unwrap();
+    let status = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
+    assert!(status.success(), "cp -a {} {}", from.display(), to.display());
+}
+
+/// Names of entries under `dir` (recursively) whose file name starts with
+/// one of `prefixes`: the temp files and staging directories of a run.
+fn litter(dir: &Path, prefixes: &[&str]) -> Vec<String> {
+    snapshot(dir, &[])
+        .into_keys()
+        .filter(|path| {
+            let name = path.rsplit('/').next().unwrap();
+            prefixes.iter().any(|p| name.starts_with(p))
+        })
+        .collect()
+}
+
+/// The prefix of the temp files of atomic writes.
+const TEMP: &str = ggen_marketplace::util::fs::TEMP_PREFIX;
+
+/// A snapshot without the temp files a kill may leave (the next run
+/// removes them; each sweep checks that after its rerun).
+fn without_temps(mut tree: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tree.retain(|path, _| !path.rsplit('/').next().unwrap().starts_with(TEMP));
+    tree
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// `count` packages `io.crash.pNN` 1.0.0 with `size` bytes of noise each,
+/// published to `registry` and signed.
+fn publish_noisy(registry: &mut Registry, prefix: &str, count: usize, size: usize) -> Vec<Package> {
+    let packages: Vec<Package> = (0..count)
+        .map(|i| {
+            Package::new(&format!("{prefix}{i:02}"), "1.0.0").file("data/noise.bin", noise(i as u64, size))
+        })
+        .collect();
+    for package in &packages {
+        registry.publish(package);
+    }
+    registry.sign_all(&registry.key.clone());
+    packages
+}
+
+fn manifest_of(names: &[String]) -> String {
+    let mut text = "[dependencies]\n".to_owned();
+    for name in names {
+        text.push_str(&format!("\"{name}\" = \"^1\"\n"));
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------
+// install
+// ---------------------------------------------------------------------------
+
+#[test]
+fn sigkill_during_install_leaves_the_old_or_the_new_install() {
+    let mut registry = Registry::new();
+    let packages = publish_noisy(&mut registry, "io.crash.p", 24, 96 * 1024);
+    let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+    let home = registry.home("h");
+    let project = registry.project("p");
+    let index = s(&registry.index).to_owned();
+    let install = |home: &Path, project: &Path| -> Command {
+        command(home, &["--registry", &index, "install", "--project", s(project)])
+    };
+
+    // Before: six packages installed. After: all 24.
+    fs::write(project.join("ggen.toml"), manifest_of(&names[..6])).unwrap();
+    assert_ok(&install(&home, &project).output().unwrap());
+    fs::write(project.join("ggen.toml"), manifest_of(&names)).unwrap();
+    let pristine = registry.root.join("pristine");
+    copy_dir(&home, &pristine.join("home"));
+    copy_dir(&project, &pristine.join("project"));
+    let old_project = snapshot(&project, &[]);
+    let old_lock = fs::read_to_string(project.join("ggen.lock")).unwrap();
+    let verify = |home: &Path| market(home, &["verify", "--project", s(&project)]);
+
+    sweep(
+        "install",
+        12,
+        || {
+            copy_dir(&pristine.join("home"), &home);
+            copy_dir(&pristine.join("project"), &project);
+        },
+        || install(&home, &project),
+        || snapshot(&project, &[]),
+        |kill, new_project, _| {
+            let ctx = kill.context();
+            let now = without_temps(snapshot(&project, &[]));
+            let left = if now == old_project {
+                Left::Old
+            } else if now == *new_project {
+                Left::New
+            } else {
+                panic!("{ctx}: the project is neither old nor new: {now:#?}");
+            };
+            if left == Left::Old {
+                assert_eq!(fs::read_to_string(project.join("ggen.lock")).ok(), Some(old_lock.clone()), "{ctx}");
+            }
+            // Every package directory is complete, whatever else is there.
+            check_package_dirs(&home.join("packages"));
+            assert_ok(&verify(&home));
+            assert_ok(&install(&home, &project).output().unwrap());
+            assert_eq!(snapshot(&project, &[]), *new_project, "{ctx}: rerun");
+            assert_ok(&verify(&home));
+            let installed = check_package_dirs(&home.join("packages"));
+            assert_eq!(installed.len(), 24, "{ctx}: {installed:?}");
+            let left_over = litter(&home, &[".staging-", TEMP]);
+            assert!(left_over.is_empty(), "{ctx}: temp files after the rerun: {left_over:?}");
+            check_archive_cache(&home);
+            left
+        },
+    );
+}
+
+/// Every archive in the cache is named by its own SHA-256.
+fn check_archive_cache(home: &Path) {
+    let Ok(listing) = fs::read_dir(home.join("archives")) else {
+        return;
+    };
+    for entry in listing {
+        let entry = entry.unwrap();
+        let bytes = fs::read(entry.path()).unwrap();
+        assert_eq!(
+            entry.file_name().to_string_lossy(),
+            format!("{}.tar.gz", sha256_hex(&bytes)),
+            "archive cache entry"
+        );
+    }
+}
