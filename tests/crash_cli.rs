@@ -117,6 +117,10 @@ enum Left {
     Old,
     /// Killed after the new state was complete.
     New,
+    /// Killed half-way through a commit that is not one rename: a
+    /// consistent part of the new state, which the check accepts only
+    /// where the command documents it (and a rerun completes it).
+    Partial,
     /// The run ended before the kill.
     Finished,
 }
@@ -325,4 +329,102 @@ fn check_archive_cache(home: &Path) {
             "archive cache entry"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// index add
+// ---------------------------------------------------------------------------
+
+/// Packs `packages` with `ggen-market package` into `out`; returns the
+/// archives.
+fn pack_all(registry: &Registry, packages: &[Package], out: &Path) -> Vec<PathBuf> {
+    packages
+        .iter()
+        .map(|package| {
+            let dir = registry.source_dir(package);
+            for (path, contents, _) in package.all_files() {
+                let file = dir.join(&path);
+                fs::create_dir_all(file.parent().unwrap()).unwrap();
+                fs::write(&file, contents).unwrap();
+            }
+            let made: Value = serde_json::from_str(&assert_ok(&registry.publisher(&[
+                "package",
+                s(&dir),
+                "--out",
+                s(out),
+                "--json",
+            ])))
+            .unwrap();
+            PathBuf::from(made["path"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_during_index_add_leaves_a_consistent_index_that_a_rerun_completes() {
+    let mut registry = Registry::new();
+    publish_noisy(&mut registry, "io.crash.old", 3, 1024);
+    // A batch of 30 with dependency chains, so the order of renames matters.
+    let batch: Vec<Package> = (0..30)
+        .map(|i| {
+            let package = Package::new(&format!("io.crash.add{i:02}"), "1.0.0").file("data/noise.bin", noise(100 + i, 48 * 1024));
+            if i % 5 == 0 {
+                package.dep("io.crash.old00", "^1")
+            } else {
+                package.dep(&format!("io.crash.add{:02}", i - 1), "^1")
+            }
+        })
+        .collect();
+    let archives_dir = registry.root.join("batch");
+    pack_all(&registry, &batch, &archives_dir);
+    let index = registry.index.clone();
+    registry.edit_config(|config| config["signatures"] = "optional".into());
+    let pristine = registry.root.join("pristine-index");
+    copy_dir(&index, &pristine);
+    let lock = index.join(".ggen-index.lock");
+    let tree = || without_temps(snapshot(&index, &[&lock]));
+    let old = tree();
+    // Unsigned (so optional above), so that every run writes the same
+    // bytes: a signature's trusted comment holds the time.
+    let add = || command(&registry.root.join("publisher-home"), &["index", "add", s(&index), s(&archives_dir)]);
+    let check = || registry.publisher(&["index", "check", s(&index)]);
+
+    sweep(
+        "index add",
+        10,
+        || copy_dir(&pristine, &index),
+        add,
+        || {
+            let new = tree();
+            let private: Vec<_> = new.iter().filter(|(_, what)| what.starts_with("file 600")).collect();
+            assert!(private.is_empty(), "files the web server cannot read: {private:?}");
+            new
+        },
+        |kill, new, _| {
+            let ctx = kill.context();
+            let now = tree();
+            let left = if now == old {
+                Left::Old
+            } else if now == *new {
+                Left::New
+            } else {
+                // Only whole files, old or new, and only the new archives
+                // and package files of the batch.
+                for (path, what) in &now {
+                    assert!(
+                        old.get(path) == Some(what) || new.get(path) == Some(what),
+                        "{ctx}: {path} is neither old nor new"
+                    );
+                }
+                Left::Partial
+            };
+            assert_ok(&check());
+            assert_ok(&add().output().unwrap());
+            assert_eq!(tree(), *new, "{ctx}: the rerun completes the batch");
+            let left_over = litter(&index, &[TEMP]);
+            assert!(left_over.is_empty(), "{ctx}: temp files after the rerun: {left_over:?}");
+            assert_ok(&check());
+            left
+        },
+    );
 }
