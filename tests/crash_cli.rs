@@ -29,7 +29,7 @@ use serde_json::Value;
 use support::fixture::{
     Package, Registry, assert_ok, check_package_dirs, command, market, sha256_hex, snapshot,
 };
-use support::servers::{GitDaemon, StaticServer, commit_all, git, init_bare_from_worktree, init_worktree, rev_parse};
+use support::servers::{GitDaemon, git, init_bare_from_worktree, init_worktree};
 
 // ---------------------------------------------------------------------------
 // The sweep: run once, then kill at many points
@@ -171,6 +171,7 @@ fn sweep<T>(
             assert!(out.status.success(), "{}: the run ended on its own but failed: {out:?}", kill.context());
         }
         let left = check(&kill, &new_state, ended.as_ref());
+        let left = if ended.is_some() { Left::Finished } else { left };
         *tally.entry(left).or_default() += 1;
     }
     eprintln!(
@@ -427,4 +428,80 @@ fn sigkill_during_index_add_leaves_a_consistent_index_that_a_rerun_completes() {
             left
         },
     );
+}
+
+// ---------------------------------------------------------------------------
+// publish --push
+// ---------------------------------------------------------------------------
+
+#[test]
+fn sigkill_during_publish_leaves_no_branch_or_one_that_a_rerun_pushes() {
+    let registry = Registry::new();
+    // The operator's index in a bare repository behind a git daemon that
+    // accepts pushes; the author's clone of it.
+    let work = init_worktree(&registry.index);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "index init"]);
+    let served = registry.root.join("served");
+    let bare = init_bare_from_worktree(&work, &served.join("index.git"));
+    git(&bare, &["config", "receive.denyCurrentBranch", "ignore"]);
+    let daemon = GitDaemon::start_with_push(&served);
+    let clone = registry.root.join("clone");
+    git(&registry.root, &["clone", "-q", &daemon.repo_url("index.git"), s(&clone)]);
+    // A package whose archive (committed to the index) takes a while to push.
+    let package = Package::new("io.crash.pub", "1.0.0").file("data/noise.bin", noise(7, 2 << 20));
+    let dir = registry.source_dir(&package);
+    for (path, contents, _) in package.all_files() {
+        support::servers::write_file(&dir, &path, contents);
+    }
+    let branch = "publish/io.crash.pub-1.0.0";
+    let key = registry.key.secret.clone();
+    let publish = || {
+        let mut cmd = command(&registry.root.join("author-home"), &["publish", s(&dir), "--index", s(&clone), "--key", s(&key), "--push"]);
+        support::servers::apply_git_env(&mut cmd);
+        cmd
+    };
+    let local = || git(&clone, &["for-each-ref", "--format=%(objectname)", &format!("refs/heads/{branch}")]);
+    let remote = || git(&bare, &["for-each-ref", "--format=%(objectname)", &format!("refs/heads/{branch}")]);
+    let reset = || {
+        for repo in [&clone, &bare] {
+            if !git(repo, &["for-each-ref", &format!("refs/heads/{branch}")]).is_empty() {
+                git(repo, &["update-ref", "-d", &format!("refs/heads/{branch}")]);
+            }
+        }
+    };
+    let gate = || registry.publisher(&["index", "check", s(&clone), "--base", "main", "--head", branch]);
+
+    sweep(
+        "publish --push",
+        10,
+        reset,
+        publish,
+        || assert_ok(&gate()),
+        |kill, _, _| {
+            let ctx = kill.context();
+            let (mine, theirs) = (local(), remote());
+            let left = match (mine.is_empty(), theirs.is_empty()) {
+                (true, true) => Left::Old,
+                (false, false) => {
+                    assert_eq!(mine, theirs, "{ctx}: the pushed branch is the local one");
+                    Left::New
+                }
+                // Documented: the branch is made, not yet pushed.
+                (false, true) => Left::Partial,
+                (true, false) => panic!("{ctx}: pushed a branch the clone does not have"),
+            };
+            git(&clone, &["fsck", "--no-progress", "--connectivity-only"]);
+            git(&bare, &["fsck", "--no-progress", "--connectivity-only"]);
+            if left != Left::Old {
+                assert_ok(&gate());
+            }
+            let out = publish().output().unwrap();
+            assert_ok(&out);
+            assert!(!local().is_empty() && local() == remote(), "{ctx}: the rerun pushed the branch");
+            assert_ok(&gate());
+            left
+        },
+    );
+    drop(daemon);
 }
