@@ -505,3 +505,77 @@ fn sigkill_during_publish_leaves_no_branch_or_one_that_a_rerun_pushes() {
     );
     drop(daemon);
 }
+
+// ---------------------------------------------------------------------------
+// Two processes on one GGEN_HOME
+// ---------------------------------------------------------------------------
+
+#[test]
+fn concurrent_installs_and_a_sync_on_one_home_serialize_and_all_finish() {
+    let mut registry = Registry::new();
+    let packages = publish_noisy(&mut registry, "io.crash.c", 16, 32 * 1024);
+    let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+    let work = init_worktree(&registry.index);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "index"]);
+    let served = registry.root.join("served");
+    let bare = init_bare_from_worktree(&work, &served.join("index.git"));
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.repo_url("index.git");
+    let home = registry.home("shared");
+    let (first, second) = (registry.project("first"), registry.project("second"));
+    fs::write(first.join("ggen.toml"), manifest_of(&names[..10])).unwrap();
+    fs::write(second.join("ggen.toml"), manifest_of(&names[6..])).unwrap();
+
+    // install + install (same project), install (another project) and a
+    // sync, all at once on an empty home: each clones or waits for the
+    // clone, and the installs take turns on the install lock.
+    for round in 0..2 {
+        let runs: Vec<_> = [
+            vec!["--registry", &url, "install", "--project", s(&first)],
+            vec!["--registry", &url, "install", "--project", s(&first)],
+            vec!["--registry", &url, "install", "--project", s(&second)],
+            vec!["--registry", &url, "sync"],
+        ]
+        .into_iter()
+        .map(|args| {
+            command(&home, &args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+        for run in runs {
+            let out = run.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {out:?}");
+        }
+        for project in [&first, &second] {
+            assert_ok(&market(&home, &["verify", "--project", s(project)]));
+        }
+        let installed = check_package_dirs(&home.join("packages"));
+        assert_eq!(installed.len(), 16, "round {round}: each package once: {installed:?}");
+        let left_over = litter(&home, &[".staging-", TEMP, ".clone-"]);
+        assert!(left_over.is_empty(), "round {round}: {left_over:?}");
+        let clones: Vec<PathBuf> = fs::read_dir(home.join("registries"))
+            .unwrap()
+            .map(|e| e.unwrap().path().join("index.git"))
+            .collect();
+        assert_eq!(clones.len(), 1, "one clone: {clones:?}");
+        assert_eq!(
+            git(&clones[0], &["rev-parse", "refs/ggen/index"]),
+            git(&bare, &["rev-parse", "HEAD"]),
+            "round {round}: the sync fetched the remote's HEAD"
+        );
+        let lock = fs::read_to_string(first.join("ggen.lock")).unwrap();
+        assert_eq!(lock.matches("[[package]]").count(), 10);
+        let lock = fs::read_to_string(second.join("ggen.lock")).unwrap();
+        assert_eq!(lock.matches("[[package]]").count(), 10);
+        // Round two: the remote moved on; the sync and installs meet again.
+        fs::write(registry.index.join("NOTES.md"), format!("after round {round}\n")).unwrap();
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-qm", "notes"]);
+        git(&work, &["push", "-q", s(&bare), "main"]);
+    }
+    drop(daemon);
+}
