@@ -26,9 +26,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::fixture::{
-    Package, Registry, assert_ok, check_package_dirs, command, market, sha256_hex, snapshot,
-};
+use support::fixture::{Package, Registry, assert_ok, check_package_dirs, command, market, sha256_hex, snapshot};
 use support::servers::{GitDaemon, git, init_bare_from_worktree, init_worktree};
 
 // ---------------------------------------------------------------------------
@@ -58,7 +56,11 @@ fn seed(label: &str) -> u64 {
     std::env::var("CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| label.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)))
+        .unwrap_or_else(|| {
+            label.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+            })
+        })
 }
 
 /// Kill delays over a run that takes `full`: a third in its first tenth,
@@ -168,7 +170,11 @@ fn sweep<T>(
             ),
         };
         if let Some(out) = &ended {
-            assert!(out.status.success(), "{}: the run ended on its own but failed: {out:?}", kill.context());
+            assert!(
+                out.status.success(),
+                "{}: the run ended on its own but failed: {out:?}",
+                kill.context()
+            );
         }
         let left = check(&kill, &new_state, ended.as_ref());
         let left = if ended.is_some() { Left::Finished } else { left };
@@ -189,7 +195,10 @@ fn sweep<T>(
 /// that the commands take a while.
 fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut rng = Rng(seed);
-    (0..len.div_ceil(8)).flat_map(|_| rng.next().to_le_bytes()).take(len).collect()
+    (0..len.div_ceil(8))
+        .flat_map(|_| rng.next().to_le_bytes())
+        .take(len)
+        .collect()
 }
 
 /// `cp -a from to`, replacing `to`.
@@ -232,9 +241,7 @@ fn s(path: &Path) -> &str {
 /// published to `registry` and signed.
 fn publish_noisy(registry: &mut Registry, prefix: &str, count: usize, size: usize) -> Vec<Package> {
     let packages: Vec<Package> = (0..count)
-        .map(|i| {
-            Package::new(&format!("{prefix}{i:02}"), "1.0.0").file("data/noise.bin", noise(i as u64, size))
-        })
+        .map(|i| Package::new(&format!("{prefix}{i:02}"), "1.0.0").file("data/noise.bin", noise(i as u64, size)))
         .collect();
     for package in &packages {
         registry.publish(package);
@@ -298,7 +305,11 @@ fn sigkill_during_install_leaves_the_old_or_the_new_install() {
                 panic!("{ctx}: the project is neither old nor new: {now:#?}");
             };
             if left == Left::Old {
-                assert_eq!(fs::read_to_string(project.join("ggen.lock")).ok(), Some(old_lock.clone()), "{ctx}");
+                assert_eq!(
+                    fs::read_to_string(project.join("ggen.lock")).ok(),
+                    Some(old_lock.clone()),
+                    "{ctx}"
+                );
             }
             // Every package directory is complete, whatever else is there.
             check_package_dirs(&home.join("packages"));
@@ -368,7 +379,8 @@ fn sigkill_during_index_add_leaves_a_consistent_index_that_a_rerun_completes() {
     // A batch of 30 with dependency chains, so the order of renames matters.
     let batch: Vec<Package> = (0..30)
         .map(|i| {
-            let package = Package::new(&format!("io.crash.add{i:02}"), "1.0.0").file("data/noise.bin", noise(100 + i, 48 * 1024));
+            let package =
+                Package::new(&format!("io.crash.add{i:02}"), "1.0.0").file("data/noise.bin", noise(100 + i, 48 * 1024));
             if i % 5 == 0 {
                 package.dep("io.crash.old00", "^1")
             } else {
@@ -387,7 +399,12 @@ fn sigkill_during_index_add_leaves_a_consistent_index_that_a_rerun_completes() {
     let old = tree();
     // Unsigned (so optional above), so that every run writes the same
     // bytes: a signature's trusted comment holds the time.
-    let add = || command(&registry.root.join("publisher-home"), &["index", "add", s(&index), s(&archives_dir)]);
+    let add = || {
+        command(
+            &registry.root.join("publisher-home"),
+            &["index", "add", s(&index), s(&archives_dir)],
+        )
+    };
     let check = || registry.publisher(&["index", "check", s(&index)]);
 
     sweep(
@@ -447,7 +464,10 @@ fn sigkill_during_publish_leaves_no_branch_or_one_that_a_rerun_pushes() {
     git(&bare, &["config", "receive.denyCurrentBranch", "ignore"]);
     let daemon = GitDaemon::start_with_push(&served);
     let clone = registry.root.join("clone");
-    git(&registry.root, &["clone", "-q", &daemon.repo_url("index.git"), s(&clone)]);
+    git(
+        &registry.root,
+        &["clone", "-q", &daemon.repo_url("index.git"), s(&clone)],
+    );
     // A package whose archive (committed to the index) takes a while to push.
     let package = Package::new("io.crash.pub", "1.0.0").file("data/noise.bin", noise(7, 2 << 20));
     let dir = registry.source_dir(&package);
@@ -457,12 +477,33 @@ fn sigkill_during_publish_leaves_no_branch_or_one_that_a_rerun_pushes() {
     let branch = "publish/io.crash.pub-1.0.0";
     let key = registry.key.secret.clone();
     let publish = || {
-        let mut cmd = command(&registry.root.join("author-home"), &["publish", s(&dir), "--index", s(&clone), "--key", s(&key), "--push"]);
+        let mut cmd = command(
+            &registry.root.join("author-home"),
+            &["publish", s(&dir), "--index", s(&clone), "--key", s(&key), "--push"],
+        );
         support::servers::apply_git_env(&mut cmd);
         cmd
     };
-    let local = || git(&clone, &["for-each-ref", "--format=%(objectname)", &format!("refs/heads/{branch}")]);
-    let remote = || git(&bare, &["for-each-ref", "--format=%(objectname)", &format!("refs/heads/{branch}")]);
+    let local = || {
+        git(
+            &clone,
+            &[
+                "for-each-ref",
+                "--format=%(objectname)",
+                &format!("refs/heads/{branch}"),
+            ],
+        )
+    };
+    let remote = || {
+        git(
+            &bare,
+            &[
+                "for-each-ref",
+                "--format=%(objectname)",
+                &format!("refs/heads/{branch}"),
+            ],
+        )
+    };
     let reset = || {
         for repo in [&clone, &bare] {
             if !git(repo, &["for-each-ref", &format!("refs/heads/{branch}")]).is_empty() {
@@ -498,7 +539,10 @@ fn sigkill_during_publish_leaves_no_branch_or_one_that_a_rerun_pushes() {
             }
             let out = publish().output().unwrap();
             assert_ok(&out);
-            assert!(!local().is_empty() && local() == remote(), "{ctx}: the rerun pushed the branch");
+            assert!(
+                !local().is_empty() && local() == remote(),
+                "{ctx}: the rerun pushed the branch"
+            );
             assert_ok(&gate());
             left
         },

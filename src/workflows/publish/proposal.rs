@@ -114,7 +114,7 @@ pub fn propose(index: &Path, changes: &[FileChange], options: &ProposalOptions) 
     let existing = repo
         .try_find_reference(branch_ref.as_str())
         .map_err(git("look up the branch"))?
-        .map(|mut reference| reference.peel_to_id_in_place().map(gix::Id::detach))
+        .map(|mut reference| reference.peel_to_id().map(gix::Id::detach))
         .transpose()
         .map_err(git("read the branch"))?;
     let commit = match existing {
@@ -219,9 +219,10 @@ fn is_this_proposal(
     let Ok(tree) = commit.tree() else {
         return false;
     };
-    let holds_changes = changes
-        .iter()
-        .all(|change| tree.lookup_entry_by_path(change.path.as_str()).is_ok_and(|e| e.is_some()));
+    let holds_changes = changes.iter().all(|change| {
+        tree.lookup_entry_by_path(change.path.as_str())
+            .is_ok_and(|e| e.is_some())
+    });
     same_message && on_base && holds_changes
 }
 
