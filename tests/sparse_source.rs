@@ -833,7 +833,12 @@ fn two_sources_filling_one_cache_at_once_leave_it_whole() {
     assert_files_equal(&offline, &expected.files);
     let leftovers: Vec<_> = walk(cache.path())
         .into_iter()
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".tmp-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(ggen_marketplace::util::fs::TEMP_PREFIX)
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

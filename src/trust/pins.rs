@@ -50,7 +50,7 @@ use super::keys::{KeyId, PublicKey};
 use super::verify::{AllowedKeys, TrustError, Verified};
 use crate::format::RegistryIdentity;
 use crate::format::name::confusable_key;
-use crate::util::fs::{FileLock, FsError, write_atomic};
+use crate::util::fs::{FileLock, FsError, remove_stale_temp_files, write_atomic};
 
 /// The pin store's file, in the trust directory.
 pub const PINS_FILE: &str = "pins.json";
@@ -220,6 +220,7 @@ impl PinStore {
             return Ok(());
         }
         let _lock = FileLock::exclusive(&self.dir.join(PINS_LOCK_FILE), |_| {})?;
+        remove_stale_temp_files(&self.dir)?;
         let mut file = self.read()?;
         for pin in pins {
             let pinned = file

@@ -3,7 +3,9 @@
 //! Every write of shared state goes through [`write_atomic`] (temp file in the
 //! same directory, fsync, rename) under a [`FileLock`], so a crash leaves the
 //! old file or the new one, never half of either, and concurrent runs wait
-//! for each other instead of interleaving.
+//! for each other instead of interleaving. A run killed mid-write leaves its
+//! temp file (`.ggen-tmp-*`) beside the target; the next writer removes it
+//! under the same lock ([`remove_stale_temp_files`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -32,6 +34,10 @@ impl FsError {
     }
 }
 
+/// The name prefix of [`write_atomic`]'s temp files, so that a leftover one
+/// is recognizably ours.
+pub const TEMP_PREFIX: &str = ".ggen-tmp-";
+
 /// Writes `bytes` to `path` atomically: a temp file beside it, fsync,
 /// rename. Parent directories are created.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
@@ -53,7 +59,7 @@ fn write_via_temp(path: &Path, bytes: &[u8], sync: bool) -> Result<(), FsError> 
         .unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
     let mut temp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(parent)
         .map_err(|e| FsError::new("create temp file in", parent, e))?;
     temp.write_all(bytes)
@@ -67,6 +73,31 @@ fn write_via_temp(path: &Path, bytes: &[u8], sync: bool) -> Result<(), FsError> 
     temp.persist(path)
         .map_err(|e| FsError::new("rename into", path, e.error))?;
     Ok(())
+}
+
+/// Removes the temp files (`.ggen-tmp-*`) a killed [`write_atomic`] left
+/// directly in `dir`; returns how many. Call it only while holding the lock
+/// every writer of `dir` takes: a live writer's temp file looks the same.
+pub fn remove_stale_temp_files(dir: &Path) -> Result<usize, FsError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(FsError::new("read directory", dir, e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| FsError::new("read directory", dir, e))?;
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            let path = entry.path();
+            match fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(FsError::new("remove", &path, e)),
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Temp files are created private (0600); the file that replaces `path`
@@ -179,6 +210,23 @@ mod tests {
             let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
             assert_eq!(leftovers.len(), 1, "no temp files left behind");
         }
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        write_atomic(&dir.path().join("kept.json"), b"{}").unwrap();
+        fs::write(dir.path().join(format!("{TEMP_PREFIX}abc123")), b"half").unwrap();
+        fs::write(dir.path().join(".tmp-not-ours"), b"user").unwrap();
+        fs::create_dir(dir.path().join(format!("{TEMP_PREFIX}dir"))).unwrap();
+        assert_eq!(remove_stale_temp_files(dir.path()).unwrap(), 1);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".ggen-tmp-dir", ".tmp-not-ours", "kept.json"]);
+        assert_eq!(remove_stale_temp_files(&dir.path().join("missing")).unwrap(), 0);
     }
 
     #[cfg(unix)]

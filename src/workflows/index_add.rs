@@ -14,8 +14,9 @@
 //! (the lock file aside, which stays once created):
 //! - an unreadable archive, a bad manifest, or a name that breaks the
 //!   publishing rules;
-//! - a version already in the index, or twice in the batch — compared as
-//!   semver ignoring build metadata, as crates.io does;
+//! - a version already in the index from another archive, or twice in the
+//!   batch — compared as semver ignoring build metadata, as crates.io does
+//!   (the same archive again is skipped: see below);
 //! - a name confusable with another (case and `-`/`_` ignored, see
 //!   [`name::confusable_key`]), in the index or in the batch;
 //! - a dependency on a package that is neither in the index nor in the batch
@@ -30,14 +31,16 @@
 //! Writing: every changed package file is first staged completely, as a
 //! synced temp file beside it; only then are the temp files renamed over
 //! the package files, dependencies before their dependents. A crash while
-//! staging leaves the index unchanged (plus stray `.ggen-add-*` temp files
-//! that `index check` reports as misplaced). A crash between two renames
-//! leaves some packages with their new versions and others without: every
-//! file is whole (old or new, each rename is atomic), and since a package
-//! file is only renamed after the files of the packages its new versions
-//! depend on, every dependency of what is visible is visible too — the
-//! index is consistent and passes `index check`; it just holds part of the
-//! batch (`git status` shows which part; re-add the rest or `git checkout`).
+//! staging leaves the index unchanged (plus `.ggen-tmp-*` temp files, which
+//! `index check` ignores and the next `index add` removes under the lock).
+//! A crash between two renames leaves some packages with their new versions
+//! and others without: every file is whole (old or new, each rename is
+//! atomic), and since a package file is only renamed after the files of the
+//! packages its new versions depend on, every dependency of what is visible
+//! is visible too — the index is consistent and passes `index check`; it
+//! just holds part of the batch. Rerunning the same batch completes it: a
+//! version the index already holds from the very same archive (same
+//! `cksum`) is skipped, not refused.
 //!
 //! ```
 //! use ggen_marketplace::{archive, util::progress::NoProgress, workflows::{index_add, index_init}};
@@ -76,7 +79,7 @@ use crate::format::rules::package_file::is_at_its_shard;
 use crate::format::rules::versions::{already_published, published_versions, same_release};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::trust::{SecretKey, sign_entry_line};
-use crate::util::fs::{FileLock, FsError, write_atomic};
+use crate::util::fs::{FileLock, FsError, TEMP_PREFIX, remove_stale_temp_files, set_final_mode, write_atomic};
 use crate::util::progress::Progress;
 
 /// The lock file every writer of an index takes, in the index root.
@@ -199,7 +202,12 @@ pub fn add(
         progress.start(&format!("Waiting for the lock on {}", path.display()), 0);
     })
     .map_err(AddError::Lock)?;
+    remove_stale_temps(index)?;
     let existing = ExistingIndex::read(index, &candidates)?;
+    let candidates = candidates
+        .into_iter()
+        .filter(|candidate| !existing.holds(candidate))
+        .collect();
     let batch = validate(candidates, &existing, &mut problems);
     if !problems.is_empty() {
         problems.sort_by(|a, b| a.archive.cmp(&b.archive));
@@ -364,6 +372,49 @@ impl ExistingIndex {
         }
         Ok(ExistingIndex { names, packages })
     }
+}
+
+impl ExistingIndex {
+    /// Whether the index already holds `candidate` from the very same
+    /// archive (same version, same `cksum`): a rerun of a batch a crash
+    /// interrupted, which skips it instead of refusing the batch.
+    fn holds(&self, candidate: &Candidate) -> bool {
+        let Some(package) = self.packages.get(&candidate.entry.name) else {
+            return false;
+        };
+        let Some((_, line)) = already_published(&candidate.version, &package.versions) else {
+            return false;
+        };
+        #[derive(serde::Deserialize)]
+        struct Cksum<'a> {
+            cksum: &'a str,
+        }
+        package
+            .bytes
+            .split(|&b| b == b'\n')
+            .nth(line - 1)
+            .and_then(|text| serde_json::from_slice::<Cksum>(text).ok())
+            .is_some_and(|published| published.cksum == candidate.entry.cksum)
+    }
+}
+
+/// Removes the temp files a killed run left anywhere in the index (but
+/// `.git`): staged package files and archives. Under the index's lock.
+fn remove_stale_temps(index: &Path) -> Result<(), AddError> {
+    let mut pending = vec![index.to_owned()];
+    while let Some(dir) = pending.pop() {
+        remove_stale_temp_files(&dir).map_err(AddError::Write)?;
+        let listing = std::fs::read_dir(&dir).map_err(|source| AddError::ReadIndex {
+            path: dir.clone(),
+            source,
+        })?;
+        for entry in listing.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) && entry.file_name() != ".git" {
+                pending.push(entry.path());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The accepted batch: package name → its new entries in semver order.
@@ -557,11 +608,14 @@ fn stage(target: &Path, contents: &[u8]) -> Result<tempfile::NamedTempFile, FsEr
     let dir = target.parent().expect("package files live in shard directories");
     std::fs::create_dir_all(dir).map_err(|e| FsError::new("create directory", dir, e))?;
     let mut temp = tempfile::Builder::new()
-        .prefix(".ggen-add-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(|e| FsError::new("create temp file in", dir, e))?;
     temp.write_all(contents)
         .map_err(|e| FsError::new("write", temp.path(), e))?;
+    // Temp files are private; the package file must stay readable by the
+    // web server that serves the index, as `write_atomic` leaves it.
+    set_final_mode(temp.as_file(), target).map_err(|e| FsError::new("set permissions of", temp.path(), e))?;
     Ok(temp)
 }
 
@@ -713,5 +767,27 @@ mod tests {
             file_contents(b"", &versions),
             format!("{}\n", versions[0].entry.to_line()).into_bytes()
         );
+    }
+
+    #[test]
+    fn the_same_archive_again_is_held_and_another_one_is_not() {
+        let published = candidate("demo", "1.0.0", &[]);
+        let bytes = format!("{}\n", published.entry.to_line()).into_bytes();
+        let existing = ExistingIndex {
+            names: HashMap::new(),
+            packages: HashMap::from([(
+                "demo".to_owned(),
+                ExistingPackage {
+                    versions: published_versions(&bytes),
+                    bytes,
+                },
+            )]),
+        };
+        assert!(existing.holds(&candidate("demo", "1.0.0", &[])), "a rerun");
+        let mut rebuilt = candidate("demo", "1.0.0", &[]);
+        rebuilt.entry.cksum = "cd".repeat(32);
+        assert!(!existing.holds(&rebuilt), "other bytes under a published version");
+        assert!(!existing.holds(&candidate("demo", "1.0.1", &[])));
+        assert!(!existing.holds(&candidate("other", "1.0.0", &[])));
     }
 }

@@ -81,6 +81,7 @@ use serde::Serialize;
 use crate::format::rules::package_file::{self, is_at_its_shard};
 pub use crate::format::rules::{Finding, FindingKind, Severity};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
+use crate::util::fs::TEMP_PREFIX;
 use crate::util::progress::Progress;
 
 /// The result of a whole-index check.
@@ -228,7 +229,9 @@ fn files_under_shard(root: &Path, top: &str) -> Result<Vec<String>, CheckError> 
     let files_in = |dir: &str| -> Result<Vec<String>, CheckError> {
         Ok(list(&root.join(dir))?
             .into_iter()
-            .filter(|(_, is_dir)| !is_dir)
+            // A writer's temp file (in progress, or left by a killed run
+            // for the next writer to remove) is not a package file.
+            .filter(|(file, is_dir)| !is_dir && !file.starts_with(TEMP_PREFIX))
             .map(|(file, _)| format!("{dir}/{file}"))
             .collect())
     };

@@ -50,7 +50,7 @@ use crate::sources::download::DEFAULT_MAX_CONNECTIONS;
 use crate::sources::location::RegistryLocation;
 use crate::sources::{PackageSource, SourceError};
 use crate::trust::{PinStoreError, TrustError};
-use crate::util::fs::{FileLock, FsError};
+use crate::util::fs::{FileLock, FsError, remove_stale_temp_files};
 use crate::util::progress::Progress;
 use crate::workflows::info::{Deprecation, deprecation};
 
@@ -277,7 +277,10 @@ pub fn install(
         });
     }
     let _lock = FileLock::exclusive(&home.install_lock(), |_| {})?;
+    // What a killed run left: staging directories and temp files.
     place::remove_stale_staging(&packages_dir)?;
+    remove_stale_temp_files(&home.archives_dir())?;
+    remove_stale_temp_files(project.dir())?;
     let checker = SignatureCheck::new(source, identity, home, old_lock.as_ref(), options.accept_new_key)?;
     let (signers, new_pins): (Vec<_>, Vec<_>) = plan
         .resolution

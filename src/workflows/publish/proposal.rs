@@ -111,32 +111,41 @@ pub fn propose(index: &Path, changes: &[FileChange], options: &ProposalOptions) 
         reason: format!("it has no commit at HEAD ({e})"),
     })?;
     let branch_ref = format!("refs/heads/{}", options.branch);
-    if repo
+    let existing = repo
         .try_find_reference(branch_ref.as_str())
         .map_err(git("look up the branch"))?
-        .is_some()
-    {
-        return Err(PublishError::BranchExists {
-            branch: options.branch.clone(),
-        });
-    }
-    let base_tree = repo
-        .find_commit(base)
-        .map_err(git("read HEAD"))?
-        .tree_id()
-        .map_err(git("read HEAD's tree"))?;
-    let mut editor = repo.edit_tree(base_tree).map_err(git("edit the tree"))?;
-    for change in changes {
-        let blob = repo.write_blob(&change.contents).map_err(git("write a blob"))?;
-        editor
-            .upsert(change.path.as_str(), EntryKind::Blob, blob)
-            .map_err(git("edit the tree"))?;
-    }
-    let tree = editor.write().map_err(git("write the tree"))?;
-    let commit = repo
-        .new_commit(options.message.as_str(), tree, [base.detach()])
-        .map_err(|e| PublishError::Identity { reason: e.to_string() })?
-        .id;
+        .map(|mut reference| reference.peel_to_id().map(gix::Id::detach))
+        .transpose()
+        .map_err(git("read the branch"))?;
+    let commit = match existing {
+        // A run killed after it made the branch: finish that proposal (gate,
+        // push) instead of refusing, since a rerun cannot make the same
+        // commit again (the signature holds the time).
+        Some(made) if is_this_proposal(&repo, made, base.detach(), changes, &options.message) => made,
+        Some(_) => {
+            return Err(PublishError::BranchExists {
+                branch: options.branch.clone(),
+            });
+        }
+        None => {
+            let base_tree = repo
+                .find_commit(base)
+                .map_err(git("read HEAD"))?
+                .tree_id()
+                .map_err(git("read HEAD's tree"))?;
+            let mut editor = repo.edit_tree(base_tree).map_err(git("edit the tree"))?;
+            for change in changes {
+                let blob = repo.write_blob(&change.contents).map_err(git("write a blob"))?;
+                editor
+                    .upsert(change.path.as_str(), EntryKind::Blob, blob)
+                    .map_err(git("edit the tree"))?;
+            }
+            let tree = editor.write().map_err(git("write the tree"))?;
+            repo.new_commit(options.message.as_str(), tree, [base.detach()])
+                .map_err(|e| PublishError::Identity { reason: e.to_string() })?
+                .id
+        }
+    };
     let gate_options = GateOptions {
         offline: false,
         provided_archives: options.provided_archives.clone(),
@@ -158,8 +167,27 @@ pub fn propose(index: &Path, changes: &[FileChange], options: &ProposalOptions) 
     if options.dry_run {
         return Ok(proposal);
     }
+    if existing.is_none() {
+        create_branch(&repo, &branch_ref, commit, options)?;
+        proposal.branch_created = true;
+    }
+    let origin = origin_url(&repo);
+    if options.push {
+        push(index, &options.branch)?;
+        proposal.pushed = true;
+    }
+    proposal.pull_request_url = origin.as_deref().and_then(|url| pull_request_url(url, &options.branch));
+    Ok(proposal)
+}
+
+fn create_branch(
+    repo: &gix::Repository,
+    branch_ref: &str,
+    commit: gix::ObjectId,
+    options: &ProposalOptions,
+) -> Result<(), PublishError> {
     repo.reference(
-        branch_ref.as_str(),
+        branch_ref,
         commit,
         gix::refs::transaction::PreviousValue::MustNotExist,
         format!("ggen-market: {}", options.message.lines().next().unwrap_or_default()),
@@ -168,14 +196,34 @@ pub fn propose(index: &Path, changes: &[FileChange], options: &ProposalOptions) 
         action: format!("create branch {}", options.branch),
         reason: e.to_string(),
     })?;
-    proposal.branch_created = true;
-    let origin = origin_url(&repo);
-    if options.push {
-        push(index, &options.branch)?;
-        proposal.pushed = true;
-    }
-    proposal.pull_request_url = origin.as_deref().and_then(|url| pull_request_url(url, &options.branch));
-    Ok(proposal)
+    Ok(())
+}
+
+/// Whether the branch's commit `made` is this very proposal, made by an
+/// earlier run that did not finish: one commit on `base` with the same
+/// message, holding every changed path.
+fn is_this_proposal(
+    repo: &gix::Repository,
+    made: gix::ObjectId,
+    base: gix::ObjectId,
+    changes: &[FileChange],
+    message: &str,
+) -> bool {
+    let Ok(commit) = repo.find_commit(made) else {
+        return false;
+    };
+    let same_message = commit
+        .message_raw()
+        .is_ok_and(|raw| raw.to_string().trim_end() == message.trim_end());
+    let on_base = commit.parent_ids().map(gix::Id::detach).eq([base]);
+    let Ok(tree) = commit.tree() else {
+        return false;
+    };
+    let holds_changes = changes.iter().all(|change| {
+        tree.lookup_entry_by_path(change.path.as_str())
+            .is_ok_and(|e| e.is_some())
+    });
+    same_message && on_base && holds_changes
 }
 
 /// The clone's `origin` URL, if any.
