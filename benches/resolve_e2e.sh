@@ -273,57 +273,18 @@ def cargo_lock(name):
         graph[(n, v, registry)] = edges
     return graph
 
-def shard(name):
-    n = name.lower()
-    return {1: f"1/{n}", 2: f"2/{n}", 3: f"3/{n[0]}/{n}"}.get(len(n), f"{n[:2]}/{n[2:4]}/{n}")
-
-entries = {}
-def entry(name, version):
-    if name not in entries:
-        try:
-            lines = open(os.path.join(index, shard(name))).read().splitlines()
-        except OSError:
-            lines = []
-        entries[name] = {e["vers"]: e for e in map(json.loads, filter(None, lines))}
-    return entries[name].get(version)
-
-def required_deps(name, version):
-    """The names a version depends on without any feature: non-optional, non-dev."""
-    e = entry(name, version) or {}
-    return {(d.get("package") or d["name"]).lower() for d in e.get("deps", [])
-            if not d.get("optional") and d.get("kind", "normal") != "dev"}
-
-def without_features(graph):
-    """Cargo's packages reachable from the root over non-optional edges only."""
-    roots = [edge for (n, v, registry), edges in graph.items() if not registry for edge in edges]
-    seen, pending = set(), list(roots)
-    while pending:
-        node = pending.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        needed = required_deps(*node)
-        pending += [edge for edge in graph.get((*node, True), []) if edge[0] in needed]
-    return seen
-
-same = same_core = 0
-feature_only, version_differs = 0, []
+same, differs = 0, []
 for name in roots:
     ours_packages, graph = ours_set(name), cargo_lock(name)
     if ours_packages is None or graph is None:
         continue
     cargo_packages = {(n, v) for (n, v, registry) in graph if registry}
-    core = without_features(graph)
     same += ours_packages == cargo_packages
-    same_core += ours_packages == core
-    feature_only += len(cargo_packages - core)
-    if ours_packages != core:
-        version_differs.append((name, sorted(core - ours_packages), sorted(ours_packages - core)))
-print(f"package sets (`{sys.argv[7]}`): identical for {same} of {len(roots)} roots. Cargo.lock also holds {feature_only} packages "
-      f"reachable only through optional dependencies (features; we ignore optional deps). Without them, identical for "
-      f"{same_core} of {len(roots)} roots")
-for name, only_cargo, only_ours in version_differs[:show]:
-    print(f"  {name}: cargo without features has {', '.join(f'{n} {v}' for n, v in only_cargo) or 'nothing more'}; "
-          f"ours has {', '.join(f'{n} {v}' for n, v in only_ours) or 'nothing more'}")
-sys.exit(1 if failed["ours"] or failed["cargo"] or strange else 0)
+    if ours_packages != cargo_packages:
+        differs.append((name, sorted(cargo_packages - ours_packages), sorted(ours_packages - cargo_packages)))
+print(f"package sets (`{sys.argv[7]}`, default features, all targets): identical to Cargo.lock's for {same} of {len(roots)} roots")
+for name, only_cargo, only_ours in differs[:show]:
+    print(f"  {name}: only in Cargo.lock {', '.join(f'{n} {v}' for n, v in only_cargo) or 'nothing'}; "
+          f"only in ours {', '.join(f'{n} {v}' for n, v in only_ours) or 'nothing'}")
+sys.exit(1 if failed["ours"] or failed["cargo"] or strange or differs else 0)
 PY
