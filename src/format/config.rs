@@ -127,7 +127,10 @@ impl IndexConfig {
     /// Whether `dl` is relative to the index root (no URL scheme, not an
     /// absolute path), so a mirror can move without rewriting it.
     pub fn dl_is_relative(&self) -> bool {
-        is_relative_reference(&self.dl)
+        // Judged on an expansion, as `download_url` judges it: the path
+        // appended to a `dl` without markers can make it absolute (`c:`
+        // becomes `c:/{crate}/…`). Markers never change it.
+        is_relative_reference(&expand_dl(&self.dl, "a", "0.0.0", "0"))
     }
 
     /// Where a relative `dl` puts one archive inside the index itself: a
@@ -312,6 +315,19 @@ mod tests {
                 "{outside}"
             );
         }
+    }
+
+    /// Found by the `config_json` fuzz target: `dl` `h:` looked relative,
+    /// but `download_url` made it `h:/{crate}/…`, a Windows absolute path,
+    /// so a mirror would have put archives elsewhere than clients look.
+    #[test]
+    fn relative_means_what_download_url_does() {
+        for dl in ["h:", "c:{crate}", "archives", "./x/{crate}", "/srv", "https://cdn", "c:/x"] {
+            let config = IndexConfig::with_dl(dl);
+            let url = config.download_url("http://h/index/", "a", "1.0.0", "ff");
+            assert_eq!(config.dl_is_relative(), url.starts_with("http://h/"), "{dl}: {url}");
+        }
+        assert!(!IndexConfig::with_dl("h:").dl_is_relative());
     }
 
     #[test]
