@@ -34,7 +34,10 @@ fn every_fuzz_target_has_a_check_and_a_corpus() {
         .collect();
     targets.sort();
     let checked: Vec<&str> = checks::TARGETS.iter().map(|(name, _)| *name).collect();
-    assert_eq!(targets, checked, "fuzz/fuzz_targets and fuzz/checks/mod.rs TARGETS differ");
+    assert_eq!(
+        targets, checked,
+        "fuzz/fuzz_targets and fuzz/checks/mod.rs TARGETS differ"
+    );
     for name in checked {
         let corpus = fuzz_dir().join("corpus").join(name);
         assert!(!files_in(&corpus).is_empty(), "{} has no seed inputs", corpus.display());
@@ -60,5 +63,10 @@ fn every_corpus_input_passes_its_check() {
         }
     }
     assert!(inputs >= checks::TARGETS.len(), "only {inputs} corpus inputs");
-    assert!(failures.is_empty(), "{} inputs fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} inputs fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

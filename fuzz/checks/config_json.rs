@@ -29,7 +29,10 @@ pub fn check(data: &[u8]) {
     for (name, version, cksum) in PACKAGES {
         let url = config.download_url("http://index.example/reg/index/", name, version, cksum);
         if config.dl_is_relative() {
-            assert!(url.starts_with("http://index.example/"), "relative dl left the host: {url}");
+            assert!(
+                url.starts_with("http://index.example/"),
+                "relative dl left the host: {url}"
+            );
         }
         let _ = config.download_url("/srv/index", name, version, cksum);
         if let Some(path) = config.archive_path_in_index(name, version, cksum) {

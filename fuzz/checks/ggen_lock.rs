@@ -11,7 +11,11 @@ pub fn check(data: &[u8]) {
     let Ok(lock) = Lockfile::parse(text) else {
         return;
     };
-    assert_eq!(Lockfile::new(lock.packages.clone()), lock, "parse left the lock out of order");
+    assert_eq!(
+        Lockfile::new(lock.packages.clone()),
+        lock,
+        "parse left the lock out of order"
+    );
     let written = lock.to_toml();
     assert_eq!(
         Lockfile::parse(&written).expect("a written lockfile parses"),

@@ -25,16 +25,24 @@ pub fn check(data: &[u8]) {
         let _ = manifest.validate_dependencies();
         if let Ok((entry, version)) = manifest.index_entry(&"0".repeat(64)) {
             assert_eq!(entry.version().expect("vers is semver"), version);
-            assert_eq!(IndexEntry::from_line(&entry.to_line()).expect("entry reads back"), entry);
+            assert_eq!(
+                IndexEntry::from_line(&entry.to_line()).expect("entry reads back"),
+                entry
+            );
         }
     }
     let Ok(mut editor) = ManifestEditor::parse(text) else {
         return;
     };
-    editor.set_dependency(FUZZ_DEP, "^1.2").expect("a parsed manifest takes a dependency");
+    editor
+        .set_dependency(FUZZ_DEP, "^1.2")
+        .expect("a parsed manifest takes a dependency");
     let added = editor.manifest().expect("an edited manifest parses");
     assert_eq!(added.dependencies.get(FUZZ_DEP).map(String::as_str), Some("^1.2"));
-    assert!(editor.remove_dependency(FUZZ_DEP), "the dependency just set is not there");
+    assert!(
+        editor.remove_dependency(FUZZ_DEP),
+        "the dependency just set is not there"
+    );
     let removed = editor.manifest().expect("an edited manifest parses");
     assert!(!removed.dependencies.contains_key(FUZZ_DEP));
 }

@@ -36,7 +36,11 @@ pub fn check(data: &[u8]) {
         }
         assert_eq!(strict, expected, "an entry changed on its way through to_line");
         // What a client derives from a name it read.
-        let _ = (index_path(&entry.name), owner_keys_path(&entry.name), notices_path(&entry.name));
+        let _ = (
+            index_path(&entry.name),
+            owner_keys_path(&entry.name),
+            notices_path(&entry.name),
+        );
         let _ = entry.version();
     }
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -73,6 +77,9 @@ fn names(line: &str) -> (String, HashSet<String>) {
     let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
     let text = |value: &serde_json::Value, field: &str| value.get(field)?.as_str().map(str::to_ascii_lowercase);
     let deps = entry.get("deps").and_then(|d| d.as_array()).into_iter().flatten();
-    let known = deps.flat_map(|dep| [text(dep, "name"), text(dep, "package")]).flatten().collect();
+    let known = deps
+        .flat_map(|dep| [text(dep, "name"), text(dep, "package")])
+        .flatten()
+        .collect();
     (text(&entry, "name").unwrap_or_default(), known)
 }

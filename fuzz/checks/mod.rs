@@ -12,8 +12,11 @@ pub mod owner_keys;
 pub mod signature;
 pub mod tar_gz;
 
+/// The body of a fuzz target: returns, or panics on a bug.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (`fuzz_targets/NAME.rs`, `corpus/NAME/`) and its check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("config_json", config_json::check),
     ("ggen_lock", ggen_lock::check),
     ("ggen_toml", ggen_toml::check),

@@ -32,6 +32,9 @@ pub fn check(data: &[u8]) {
     if let Ok(key) = PublicKey::from_minisign_text(text) {
         let again = PublicKey::from_minisign_text(&key.to_minisign_text()).expect("a written key reads back");
         assert_eq!(again, key);
-        assert_eq!(PublicKey::from_base64(key.base64()).expect("base64 reads back").id(), key.id());
+        assert_eq!(
+            PublicKey::from_base64(key.base64()).expect("base64 reads back").id(),
+            key.id()
+        );
     }
 }

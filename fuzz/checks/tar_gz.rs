@@ -74,11 +74,20 @@ fn count_files(dir: &Path) -> u64 {
     for entry in std::fs::read_dir(dir).expect("readable").flatten() {
         let kind = entry.file_type().expect("a file type");
         let mode = std::os::unix::fs::PermissionsExt::mode(&entry.metadata().expect("metadata").permissions());
-        assert_eq!(mode & 0o7000, 0, "{} kept a setuid, setgid or sticky bit", entry.path().display());
+        assert_eq!(
+            mode & 0o7000,
+            0,
+            "{} kept a setuid, setgid or sticky bit",
+            entry.path().display()
+        );
         if kind.is_dir() {
             files += count_files(&entry.path());
         } else {
-            assert!(kind.is_file(), "{} is neither file nor directory", entry.path().display());
+            assert!(
+                kind.is_file(),
+                "{} is neither file nor directory",
+                entry.path().display()
+            );
             files += 1;
         }
     }

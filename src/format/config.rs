@@ -322,7 +322,15 @@ mod tests {
     /// so a mirror would have put archives elsewhere than clients look.
     #[test]
     fn relative_means_what_download_url_does() {
-        for dl in ["h:", "c:{crate}", "archives", "./x/{crate}", "/srv", "https://cdn", "c:/x"] {
+        for dl in [
+            "h:",
+            "c:{crate}",
+            "archives",
+            "./x/{crate}",
+            "/srv",
+            "https://cdn",
+            "c:/x",
+        ] {
             let config = IndexConfig::with_dl(dl);
             let url = config.download_url("http://h/index/", "a", "1.0.0", "ff");
             assert_eq!(config.dl_is_relative(), url.starts_with("http://h/"), "{dl}: {url}");
