@@ -38,8 +38,9 @@ pub fn check(data: &[u8]) {
         if let Some(path) = config.archive_path_in_index(name, version, cksum) {
             assert!(is_relative_reference(&path), "archive path is absolute: {path}");
             assert!(
-                path.split('/').all(|s| !matches!(s, "" | "." | "..")),
-                "archive path has an empty, . or .. segment: {path}"
+                path.split('/')
+                    .all(|s| !matches!(s, "" | "." | "..") && !s.contains(['\\', ':'])),
+                "archive path has an empty, ., .. or Windows segment: {path}"
             );
         }
     }

@@ -138,6 +138,10 @@ impl IndexConfig {
     /// or `None` when `dl` is absolute or climbs out of the index (`../…`).
     /// A git index keeps such archives in its own commits; `index add` and
     /// `publish` write them there.
+    ///
+    /// A segment with `\` or `:` gives `None` too: Windows would read it as
+    /// a separator or a drive (`x/../c:/…` is `c:/…` once `..` is applied),
+    /// a way out of the index on the machines that read or write the path.
     pub fn archive_path_in_index(&self, name: &str, version: &str, cksum: &str) -> Option<String> {
         let expanded = expand_dl(&self.dl, name, version, cksum);
         if !is_relative_reference(&expanded) {
@@ -150,6 +154,7 @@ impl IndexConfig {
                 ".." => {
                     segments.pop()?;
                 }
+                other if other.contains(['\\', ':']) => return None,
                 other => segments.push(other),
             }
         }
@@ -308,6 +313,11 @@ mod tests {
             "https://cdn/{crate}",
             "/srv/{crate}",
             "x/../../{crate}",
+            // Found by the `config_json` fuzz target: `..` brought a drive
+            // letter to the front, an absolute path on Windows.
+            "hr:/../e:/{crate}",
+            "x\\..\\..\\{crate}",
+            "c:{crate}",
         ] {
             assert_eq!(
                 IndexConfig::with_dl(outside).archive_path_in_index("a", "1.0.0", "ff"),
