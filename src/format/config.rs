@@ -127,7 +127,10 @@ impl IndexConfig {
     /// Whether `dl` is relative to the index root (no URL scheme, not an
     /// absolute path), so a mirror can move without rewriting it.
     pub fn dl_is_relative(&self) -> bool {
-        is_relative_reference(&self.dl)
+        // Judged on an expansion, as `download_url` judges it: the path
+        // appended to a `dl` without markers can make it absolute (`c:`
+        // becomes `c:/{crate}/…`). Markers never change it.
+        is_relative_reference(&expand_dl(&self.dl, "a", "0.0.0", "0"))
     }
 
     /// Where a relative `dl` puts one archive inside the index itself: a
@@ -135,6 +138,10 @@ impl IndexConfig {
     /// or `None` when `dl` is absolute or climbs out of the index (`../…`).
     /// A git index keeps such archives in its own commits; `index add` and
     /// `publish` write them there.
+    ///
+    /// A segment with `\` or `:` gives `None` too: Windows would read it as
+    /// a separator or a drive (`x/../c:/…` is `c:/…` once `..` is applied),
+    /// a way out of the index on the machines that read or write the path.
     pub fn archive_path_in_index(&self, name: &str, version: &str, cksum: &str) -> Option<String> {
         let expanded = expand_dl(&self.dl, name, version, cksum);
         if !is_relative_reference(&expanded) {
@@ -147,6 +154,7 @@ impl IndexConfig {
                 ".." => {
                     segments.pop()?;
                 }
+                other if other.contains(['\\', ':']) => return None,
                 other => segments.push(other),
             }
         }
@@ -305,6 +313,11 @@ mod tests {
             "https://cdn/{crate}",
             "/srv/{crate}",
             "x/../../{crate}",
+            // Found by the `config_json` fuzz target: `..` brought a drive
+            // letter to the front, an absolute path on Windows.
+            "hr:/../e:/{crate}",
+            "x\\..\\..\\{crate}",
+            "c:{crate}",
         ] {
             assert_eq!(
                 IndexConfig::with_dl(outside).archive_path_in_index("a", "1.0.0", "ff"),
@@ -312,6 +325,27 @@ mod tests {
                 "{outside}"
             );
         }
+    }
+
+    /// Found by the `config_json` fuzz target: `dl` `h:` looked relative,
+    /// but `download_url` made it `h:/{crate}/…`, a Windows absolute path,
+    /// so a mirror would have put archives elsewhere than clients look.
+    #[test]
+    fn relative_means_what_download_url_does() {
+        for dl in [
+            "h:",
+            "c:{crate}",
+            "archives",
+            "./x/{crate}",
+            "/srv",
+            "https://cdn",
+            "c:/x",
+        ] {
+            let config = IndexConfig::with_dl(dl);
+            let url = config.download_url("http://h/index/", "a", "1.0.0", "ff");
+            assert_eq!(config.dl_is_relative(), url.starts_with("http://h/"), "{dl}: {url}");
+        }
+        assert!(!IndexConfig::with_dl("h:").dl_is_relative());
     }
 
     #[test]

@@ -217,13 +217,17 @@ impl<'a> Shard<'a> {
 
 impl fmt::Display for Shard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Cargo cuts bytes; index names are ASCII, so cutting characters is
+        // the same for every valid name and cannot split a character of an
+        // invalid one (a file name in a hostile index).
         let name = self.0;
-        match name.len() {
+        let cut = |chars: usize| name.char_indices().nth(chars).map_or(name.len(), |(at, _)| at);
+        match name.chars().count() {
             0 => Ok(()),
             1 => f.write_str("1"),
             2 => f.write_str("2"),
-            3 => write!(f, "3/{}", &name[..1]),
-            _ => write!(f, "{}/{}", &name[..2], &name[2..4]),
+            3 => write!(f, "3/{}", &name[..cut(1)]),
+            _ => write!(f, "{}/{}", &name[..cut(2)], &name[cut(2)..cut(4)]),
         }
     }
 }
@@ -338,6 +342,19 @@ mod tests {
         assert_eq!(Shard::of("Inflector").to_string(), "In/fl");
         assert_eq!(index_path("io.ggen.base"), "io/.g/io.ggen.base");
         assert_eq!(index_path("a.bc"), "a./bc/a.bc");
+    }
+
+    /// Found while writing the fuzz targets: a file or entry name whose
+    /// multi-byte character straddled a shard cut made `index check`, the
+    /// gate and the local source panic. Such a name is never valid, but
+    /// its shard must still be computed without panicking.
+    #[test]
+    fn shards_non_ascii_names_without_panicking() {
+        for name in ["aéb", "aé", "é", "éab", "abcé", "a\u{10FFFF}bc", "日本語のパッケージ"] {
+            let _ = index_path(name);
+        }
+        assert_eq!(index_path("aéb"), "3/a/aéb");
+        assert_eq!(index_path("abéd"), "ab/éd/abéd");
     }
 
     #[test]
