@@ -2,6 +2,7 @@
 //! directories) or a project's dependency list (read and edited in place).
 
 use ggen_marketplace::format::entry::IndexEntry;
+use ggen_marketplace::format::features::FeatureAsk;
 use ggen_marketplace::format::manifest::{Manifest, ManifestEditor};
 
 const FUZZ_DEP: &str = "io.ggen.fuzz";
@@ -10,7 +11,7 @@ const FUZZ_DEP: &str = "io.ggen.fuzz";
 /// - a manifest serialized as TOML parses back to itself;
 /// - the index entry of a publishable manifest is a line clients read back;
 /// - editing: after `set_dependency` the file parses and holds the new
-///   requirement, after `remove_dependency` it parses and no longer does.
+///   requirement and features, after `remove_dependency` it parses and no longer does.
 pub fn check(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -35,10 +36,11 @@ pub fn check(data: &[u8]) {
         return;
     };
     editor
-        .set_dependency(FUZZ_DEP, "^1.2")
+        .set_dependency(FUZZ_DEP, "^1.2", &FeatureAsk::none().with("fuzz"))
         .expect("a parsed manifest takes a dependency");
     let added = editor.manifest().expect("an edited manifest parses");
     assert_eq!(added.dependencies.get(FUZZ_DEP).map(String::as_str), Some("^1.2"));
+    assert_eq!(added.ask_of(FUZZ_DEP), FeatureAsk::none().with("fuzz"));
     assert!(
         editor.remove_dependency(FUZZ_DEP),
         "the dependency just set is not there"

@@ -37,8 +37,8 @@ pub const MANIFEST_FILE: &str = "ggen.toml";
 /// A dependency is a requirement (`"io.ggen.base" = "^1"`) or, to ask for
 /// features, a table as in Cargo:
 /// `"io.ggen.web" = { version = "^2", features = ["tls"], default-features = false }`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(from = "RawManifest")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "RawManifest", into = "RawManifest")]
 pub struct Manifest {
     /// Present in a package; absent in a consumer project.
     pub package: Option<PackageMeta>,
@@ -50,16 +50,16 @@ pub struct Manifest {
 }
 
 /// `ggen.toml` as written.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct RawManifest {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     package: Option<PackageMeta>,
     #[serde(default)]
     dependencies: BTreeMap<String, DependencySpec>,
 }
 
 /// One `[dependencies]` value as written.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(
     untagged,
     expecting = "a version requirement such as \"^1.2\", or a table such as { version = \"^1.2\", features = [\"tls\"], default-features = false }"
@@ -69,18 +69,47 @@ enum DependencySpec {
     Table(DependencyTable),
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct DependencyTable {
     version: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     features: Vec<String>,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
     default_features: bool,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
+}
+
+impl From<Manifest> for RawManifest {
+    fn from(manifest: Manifest) -> Self {
+        let mut features = manifest.features;
+        let dependencies = manifest
+            .dependencies
+            .into_iter()
+            .map(|(name, version)| {
+                let spec = match features.remove(&name) {
+                    Some(ask) => DependencySpec::Table(DependencyTable {
+                        version,
+                        features: ask.features,
+                        default_features: ask.default_features,
+                    }),
+                    None => DependencySpec::Requirement(version),
+                };
+                (name, spec)
+            })
+            .collect();
+        RawManifest {
+            package: manifest.package,
+            dependencies,
+        }
+    }
 }
 
 impl From<RawManifest> for Manifest {
