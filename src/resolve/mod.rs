@@ -54,12 +54,19 @@
 //!   version. To update a package, drop its pin.
 //! - **Yanked** versions are never chosen, unless the lockfile pins them.
 //! - **Which dependencies count**: normal and build dependencies; dev
-//!   dependencies of dependencies are ignored. Optional dependencies are
-//!   ignored: features are not resolved (ggen packages have none; for Cargo
-//!   entries, optional dependencies that a default feature would enable are
-//!   not followed either). Target-specific
-//!   dependencies are followed whatever the target, as Cargo's resolver does
-//!   for its lockfile. A renamed dependency (`package`) names the real package.
+//!   dependencies of dependencies are ignored. Optional dependencies count
+//!   when a feature turns them on. Target-specific dependencies are followed
+//!   whatever the target, as Cargo's resolver does for its lockfile. A
+//!   renamed dependency (`package`) names the real package.
+//! - **Features** follow Cargo (`format::features`): a dependent asks for
+//!   features (and `default` unless it opts out); one version per bucket
+//!   serves every dependent with the union of what they ask, and a version
+//!   that lacks an asked feature is passed over. Each (package, bucket,
+//!   feature) is a pubgrub package whose version `v` depends on exactly `v`
+//!   of the bucket and on what the feature turns on there.
+//! - **`links`**: at most one (package, bucket) per `links` value: each
+//!   value is a pubgrub package whose versions stand for the packages
+//!   linking it.
 //! - **Unusable versions**: a version one of whose requirements does not
 //!   parse is skipped (as Cargo does), and so is one that depends on another
 //!   registry (`registry` set): such packages cannot be fetched from this

@@ -436,16 +436,25 @@ impl<'a> IndexProvider<'a> {
         }
     }
 
-    /// The constraints of some dependencies of a version of `own` (the
-    /// version's bucket), each with what it asks, merged per package.
+    /// The constraints of some dependencies of `version` of `current` (a
+    /// bucket or one of its features), each with what it asks, merged per
+    /// package. A dependency on the version's own bucket is met by the
+    /// version itself, and what it asks are features of this very version
+    /// (without the package itself: pubgrub takes no self-dependency).
     fn version_dependencies<'d>(
         &self,
-        own: &Pkg,
+        name: &Arc<str>,
+        bucket: Bucket,
+        current: &Pkg,
         version: &Version,
         deps: impl Iterator<Item = (&'d Dependency, FeatureAsk)>,
     ) -> Result<Result<Vec<(Pkg, VersionSet)>, Unusable>, ResolveError> {
         let deps: Vec<(&Dependency, FeatureAsk)> = deps.collect();
         self.prefetch(deps.iter().map(|(dep, _)| *dep));
+        let own = Pkg::Bucket {
+            name: name.clone(),
+            bucket,
+        };
         let mut constraints: Vec<(Pkg, VersionSet)> = Vec::new();
         for (dep, ask) in deps {
             let (target, versions) = match self.dependency_target(dep)? {
@@ -457,13 +466,23 @@ impl<'a> IndexProvider<'a> {
                 }
                 Target::Constraint { package, versions, .. } => (package, versions),
             };
-            if target == *own {
-                if versions.contains(version) {
-                    continue;
+            if target == own {
+                if !versions.contains(version) {
+                    return Ok(Err(Unusable::ExcludesItself {
+                        requirement: dep.req.clone(),
+                    }));
                 }
-                return Ok(Err(Unusable::ExcludesItself {
-                    requirement: dep.req.clone(),
-                }));
+                for feature in Feature::asked(&ask) {
+                    let package = Pkg::Feature {
+                        name: name.clone(),
+                        bucket,
+                        feature,
+                    };
+                    if package != *current {
+                        add_constraint(&mut constraints, package, VersionSet::singleton(version.clone()));
+                    }
+                }
+                continue;
             }
             add_dependency(&mut constraints, target, versions, &ask);
         }
@@ -509,7 +528,7 @@ impl<'a> IndexProvider<'a> {
             .iter()
             .filter(|d| always_needed(d))
             .map(|d| (d, FeatureAsk::of_dependency(d)));
-        let mut constraints = match self.version_dependencies(&own, version, needed)? {
+        let mut constraints = match self.version_dependencies(name, bucket, &own, version, needed)? {
             Ok(constraints) => constraints,
             Err(why) => return Ok(Err(why)),
         };
@@ -556,7 +575,12 @@ impl<'a> IndexProvider<'a> {
             .iter()
             .filter(|d| d.kind() != DepKind::Dev && enabled.dependencies.contains_key(&d.name))
             .map(|d| (d, enabled.ask_of(d)));
-        let mut constraints = match self.version_dependencies(&own, version, turned_on)? {
+        let current = Pkg::Feature {
+            name: name.clone(),
+            bucket,
+            feature: feature.clone(),
+        };
+        let mut constraints = match self.version_dependencies(name, bucket, &current, version, turned_on)? {
             Ok(constraints) => constraints,
             Err(why) => return Ok(Err(why)),
         };

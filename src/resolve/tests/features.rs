@@ -197,3 +197,30 @@ fn two_packages_linking_one_library_never_meet() {
     let resolution = resolve_ok(&index, &older);
     assert_eq!(chosen(&resolution), ["boring-sys 0.9.0", "ssl-sys 0.10.0"]);
 }
+
+#[test]
+fn features_a_version_asks_of_itself_are_turned_on_or_rule_it_out() {
+    // Found by the oracle: `d`'s default feature asks `f` of `d` itself,
+    // through its dependency on its own series.
+    let mut index = MemoryIndex::new();
+    publish(
+        &mut index,
+        "d",
+        "1.0.0",
+        vec![with_features(dep("d", "1.*"), &[], false)],
+        &[("default", &["d/f"])],
+    );
+    let why = no_solution(&index, &Request::new([("d", "^1")]));
+    assert!(why.contains("it has no feature `f`"), "{why}");
+
+    publish(
+        &mut index,
+        "d",
+        "1.1.0",
+        vec![with_features(dep("d", "^1"), &["g"], false)],
+        &[("default", &["d/f"]), ("f", &[]), ("g", &[])],
+    );
+    let resolution = resolve_ok(&index, &Request::new([("d", "^1")]));
+    assert_eq!(features_of(&resolution, "d 1.1.0"), ["default", "f", "g"]);
+    assert_eq!(resolution.packages[0].dependencies[0].to.to_string(), "d 1.1.0");
+}

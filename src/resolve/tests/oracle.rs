@@ -5,6 +5,10 @@
 //! assignment of at most one version per (package, compatibility bucket).
 //! The oracle shares no code with the resolver: not the ranges, not the
 //! buckets (it computes Cargo's compatibility by hand), not the provider.
+//! [`features`] does the same with features, optional dependencies and
+//! `links`.
+
+mod features;
 
 use std::collections::{BTreeMap, BTreeSet};
 
