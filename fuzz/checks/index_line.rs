@@ -21,7 +21,7 @@ use ggen_marketplace::trust::owner_keys_path;
 ///   canonical form is itself;
 /// - a line `index check` finds nothing wrong with is readable by clients.
 pub fn check(data: &[u8]) {
-    let _ = check_package_file("fu/zz/fuzz", data, &HashSet::from(["fuzz".to_owned()]));
+    let _ = check_package_file("fu/zz/fuzz", data, &HashSet::from(["fuzz"]));
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -60,7 +60,8 @@ fn check_one_line(line: &str) {
     }
     // The file is the line's own and every dependency it names is known,
     // so that a clean verdict is possible.
-    let (file_name, known) = names(line);
+    let (file_name, owned) = names(line);
+    let known: HashSet<&str> = owned.iter().map(String::as_str).collect();
     let ctx = LineContext {
         file_name: &file_name,
         known: &known,

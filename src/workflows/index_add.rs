@@ -351,10 +351,10 @@ struct ExistingPackage {
 impl ExistingIndex {
     fn read(index: &Path, candidates: &[Candidate]) -> Result<Self, AddError> {
         let names: HashMap<String, String> = index_check::shard_files(index)?
-            .into_iter()
+            .iter()
             .filter(|rel| is_at_its_shard(rel))
             .map(|rel| {
-                let file = name::file_name_of(&rel).to_owned();
+                let file = name::file_name_of(rel).to_owned();
                 (name::confusable_key(&file), file)
             })
             .collect();
@@ -462,7 +462,12 @@ fn validate(candidates: Vec<Candidate>, existing: &ExistingIndex, problems: &mut
         }
         report_duplicates(package, versions, existing, &mut problem);
     }
-    let known: HashSet<String> = existing.names.values().chain(batch.keys()).cloned().collect();
+    let known: HashSet<&str> = existing
+        .names
+        .values()
+        .chain(batch.keys())
+        .map(String::as_str)
+        .collect();
     for versions in batch.values() {
         for candidate in versions {
             for dep in candidate.entry.deps.iter().filter(|dep| must_be_present(dep)) {

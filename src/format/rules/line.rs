@@ -33,7 +33,7 @@ pub struct LineContext<'c> {
     pub file_name: &'c str,
     /// Lowercased names of every package file at its shard path: the names a
     /// dependency may point at.
-    pub known: &'c HashSet<String>,
+    pub known: &'c HashSet<&'c str>,
 }
 
 /// Checks one line, pushing every problem found, and returns its version
@@ -249,9 +249,9 @@ fn check_dependency(i: usize, dep: &DepView, ctx: &LineContext, problems: &mut V
 /// Whether `target` (a dependency's package name) has a package file,
 /// looked up as Cargo does: by the lowercased name. `known` holds the
 /// lowercased names of the index's packages.
-pub fn is_known(target: &str, known: &HashSet<String>) -> bool {
+pub fn is_known(target: &str, known: &HashSet<&str>) -> bool {
     if target.bytes().any(|b| b.is_ascii_uppercase()) {
-        known.contains(&target.to_ascii_lowercase())
+        known.contains(target.to_ascii_lowercase().as_str())
     } else {
         known.contains(target)
     }
@@ -746,7 +746,7 @@ mod tests {
     }
 
     fn problems_of(line: &str) -> Vec<Problem> {
-        let known = HashSet::from(["base".to_owned(), "demo".to_owned()]);
+        let known = HashSet::from(["base", "demo"]);
         let ctx = LineContext {
             file_name: "demo",
             known: &known,
@@ -767,7 +767,7 @@ mod tests {
         let line = complete_entry().to_string();
         assert!(serde_json::from_str::<FastEntry>(&line).is_ok(), "takes the fast path");
         assert_eq!(problems_of(&line), vec![]);
-        let known = HashSet::from(["base".to_owned()]);
+        let known = HashSet::from(["base"]);
         let ctx = LineContext {
             file_name: "demo",
             known: &known,

@@ -11,7 +11,7 @@
 //! use std::collections::HashSet;
 //! use ggen_marketplace::format::rules::{FindingKind, package_file::check_package_file};
 //! let line = r#"{"name":"demo","vers":"1.0.0","deps":[],"cksum":"00","features":{},"yanked":false}"#;
-//! let known: HashSet<String> = ["demo".to_string()].into();
+//! let known: HashSet<&str> = ["demo"].into();
 //! let checked = check_package_file("de/mo/demo", format!("{line}\n{line}\n").as_bytes(), &known);
 //! let kinds: Vec<FindingKind> = checked.findings.iter().map(|f| f.kind).collect();
 //! assert_eq!(kinds, [FindingKind::BadChecksum, FindingKind::BadChecksum, FindingKind::DuplicateVersion]);

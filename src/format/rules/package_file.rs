@@ -44,7 +44,7 @@ pub fn misplaced(rel: &str) -> Option<Finding> {
 /// Checks the package file at `rel` holding `bytes`; `known` holds the
 /// lowercased names of every package of the index (what a dependency may
 /// name).
-pub fn check_package_file(rel: &str, bytes: &[u8], known: &HashSet<String>) -> CheckedFile {
+pub fn check_package_file(rel: &str, bytes: &[u8], known: &HashSet<&str>) -> CheckedFile {
     let mut checked = CheckedFile::default();
     checked.findings.extend(misplaced(rel));
     let ctx = LineContext {

@@ -125,16 +125,18 @@ pub fn check(dir: &Path, progress: &dyn Progress) -> Result<CheckReport, CheckEr
     }
     let mut findings = check_config(dir);
     let files = shard_files(dir)?;
-    let known: HashSet<String> = files
+    // Borrowed from the file list: at 300k packages a second copy of every
+    // name would be a third of the check's memory.
+    let known: HashSet<&str> = files
         .iter()
         .filter(|rel| is_at_its_shard(rel))
-        .map(|rel| name::file_name_of(rel).to_owned())
+        .map(|rel| name::file_name_of(rel))
         .collect();
     progress.start("Checking package files", files.len() as u64);
-    let outcome = files
-        .par_iter()
-        .map_init(Vec::new, |buffer, rel| {
-            let outcome = check_file(dir, rel, &known, buffer);
+    let outcome = (0..files.len())
+        .into_par_iter()
+        .map_init(Vec::new, |buffer, at| {
+            let outcome = check_file(dir, files.get(at), &known, buffer);
             progress.advance(1);
             outcome
         })
@@ -183,7 +185,7 @@ impl FileOutcome {
     }
 }
 
-fn check_file(root: &Path, rel: &str, known: &HashSet<String>, buffer: &mut Vec<u8>) -> FileOutcome {
+fn check_file(root: &Path, rel: &str, known: &HashSet<&str>, buffer: &mut Vec<u8>) -> FileOutcome {
     buffer.clear();
     let read = std::fs::File::open(root.join(rel)).and_then(|mut file| file.read_to_end(buffer));
     if let Err(e) = read {
@@ -203,22 +205,71 @@ fn check_file(root: &Path, rel: &str, known: &HashSet<String>, buffer: &mut Vec<
     }
 }
 
+/// The paths of an index's package files, sorted, in one string: a
+/// crates.io-sized index has hundreds of thousands, and a `String` each
+/// would cost more than the paths themselves.
+pub(crate) struct ShardFiles {
+    text: String,
+    /// (start, end) of each path in `text`.
+    spans: Vec<(u32, u32)>,
+}
+
+impl ShardFiles {
+    fn new(mut paths: Vec<String>) -> Self {
+        paths.sort_unstable();
+        let mut text = String::with_capacity(paths.iter().map(String::len).sum());
+        let mut spans = Vec::with_capacity(paths.len());
+        for path in paths {
+            let start = text.len() as u32;
+            text.push_str(&path);
+            spans.push((start, text.len() as u32));
+        }
+        ShardFiles { text, spans }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub(crate) fn get(&self, at: usize) -> &str {
+        let (start, end) = self.spans[at];
+        &self.text[start as usize..end as usize]
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|at| self.get(at))
+    }
+}
+
 /// Every file at a shard-shaped path (`1/*`, `2/*`, `3/?/*`, `??/??/*`),
 /// relative to `root` and `/`-separated, listed in parallel per top-level
 /// directory.
-pub(crate) fn shard_files(root: &Path) -> Result<Vec<String>, CheckError> {
+pub(crate) fn shard_files(root: &Path) -> Result<ShardFiles, CheckError> {
     let top: Vec<String> = list(root)?
         .into_iter()
         .filter(|(entry, is_dir)| *is_dir && is_top_shard(entry))
         .map(|(entry, _)| entry)
         .collect();
-    let per_dir: Vec<Vec<String>> = top
+    let per_dir: Vec<ShardFiles> = top
         .par_iter()
-        .map(|dir| files_under_shard(root, dir))
+        .map(|dir| files_under_shard(root, dir).map(ShardFiles::new))
         .collect::<Result<_, _>>()?;
-    let mut files: Vec<String> = per_dir.into_iter().flatten().collect();
-    files.sort_unstable();
-    Ok(files)
+    // Merged from the compact per-directory lists, so the owned paths of
+    // only one directory exist at a time.
+    let mut text = String::with_capacity(per_dir.iter().map(|files| files.text.len()).sum());
+    let mut spans = Vec::with_capacity(per_dir.iter().map(ShardFiles::len).sum());
+    let mut order: Vec<&ShardFiles> = per_dir.iter().collect();
+    // Paths of one top directory share its prefix: ordering the lists by
+    // their first path orders every path.
+    order.sort_by_key(|files| files.iter().next());
+    for files in order {
+        for path in files.iter() {
+            let start = text.len() as u32;
+            text.push_str(path);
+            spans.push((start, text.len() as u32));
+        }
+    }
+    Ok(ShardFiles { text, spans })
 }
 
 fn is_top_shard(dir: &str) -> bool {

@@ -95,7 +95,8 @@ impl Gate<'_> {
         published: &[(semver::Version, usize)],
     ) -> Result<Option<semver::Version>, GateError> {
         let file_name = name::file_name_of(path);
-        let known = self.known_dependencies(text, file_name)?;
+        let owned = self.known_dependencies(text, file_name)?;
+        let known: HashSet<&str> = owned.iter().map(String::as_str).collect();
         let mut problems = Vec::new();
         let version = check_line(
             text.as_bytes(),
@@ -210,12 +211,12 @@ impl Gate<'_> {
     }
 
     /// The new version's normal dependencies resolve against head.
-    fn resolves(&mut self, path: &str, line: usize, entry: &IndexEntry, known: &HashSet<String>) {
+    fn resolves(&mut self, path: &str, line: usize, entry: &IndexEntry, known: &HashSet<&str>) {
         let all_exist = entry
             .deps
             .iter()
             .filter(|dep| dep.registry.is_none())
-            .all(|dep| known.contains(&dep.package_name().to_ascii_lowercase()));
+            .all(|dep| known.contains(dep.package_name().to_ascii_lowercase().as_str()));
         if !all_exist {
             return; // already a missing_dependency
         }
