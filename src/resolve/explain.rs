@@ -30,7 +30,36 @@ pub fn explain(provider: &IndexProvider<'_>, tree: &Tree) -> String {
         index: provider.describe_source(),
         requirements: provider.requirement_texts(),
     };
-    DefaultStringReporter::report_with_formatter(&words.without_gaps(tree), &words)
+    let trimmed = merge_same_reasons(&words.without_gaps(tree));
+    DefaultStringReporter::report_with_formatter(&trimmed, &words)
+}
+
+/// The tree with each run of "version v of P cannot be used for reason R"
+/// facts (pubgrub rules versions out one by one: a feature no version has
+/// would take a line per version) folded into one fact over all of them.
+fn merge_same_reasons(tree: &Tree) -> Tree {
+    let DerivationTree::Derived(derived) = tree else {
+        return tree.clone();
+    };
+    let cause1 = merge_same_reasons(&derived.cause1);
+    let cause2 = merge_same_reasons(&derived.cause2);
+    if let (
+        DerivationTree::External(External::Custom(p1, _, why1)),
+        DerivationTree::External(External::Custom(p2, _, why2)),
+    ) = (&cause1, &cause2)
+        && p1 == p2
+        && why1 == why2
+        && let [(package, Term::Positive(set))] = derived.terms.iter().collect::<Vec<_>>()[..]
+        && package == p1
+    {
+        return DerivationTree::External(External::Custom(package.clone(), set.clone(), why1.clone()));
+    }
+    DerivationTree::Derived(Derived {
+        terms: derived.terms.clone(),
+        shared_id: derived.shared_id,
+        cause1: Arc::new(cause1),
+        cause2: Arc::new(cause2),
+    })
 }
 
 struct Words<'p, 'a> {

@@ -224,3 +224,18 @@ fn features_a_version_asks_of_itself_are_turned_on_or_rule_it_out() {
     assert_eq!(features_of(&resolution, "d 1.1.0"), ["default", "f", "g"]);
     assert_eq!(resolution.packages[0].dependencies[0].to.to_string(), "d 1.1.0");
 }
+
+#[test]
+fn a_feature_no_version_has_is_explained_once_not_per_version() {
+    let mut index = MemoryIndex::new();
+    for vers in ["1.0.0", "1.0.1", "1.1.0", "1.2.0", "1.2.1", "1.3.0"] {
+        publish(&mut index, "tls", vers, vec![], &[("native", &[])]);
+    }
+    let request = Request::new([("tls", "^1")]).features("tls", FeatureAsk::default_features().with("rustls"));
+    let why = no_solution(&index, &request);
+    assert_eq!(
+        why,
+        "Because `tls ^1` with feature `rustls` cannot be used: it has no feature `rustls` and the project \
+         depends on `tls ^1` with feature `rustls`, the project's requirements cannot be met."
+    );
+}
