@@ -31,9 +31,22 @@ pub type Problem = (FindingKind, String);
 pub struct LineContext<'c> {
     /// The package file's name (the lowercased package name it should hold).
     pub file_name: &'c str,
-    /// Lowercased names of every package file at its shard path: the names a
+    /// The packages of the index (files at their shard path): the names a
     /// dependency may point at.
-    pub known: &'c HashSet<&'c str>,
+    pub known: &'c dyn KnownPackages,
+}
+
+/// The packages an index holds, looked up by lowercased name.
+pub trait KnownPackages: Sync {
+    /// Whether the index has a package file for `lowercased`.
+    fn holds(&self, lowercased: &str) -> bool;
+}
+
+/// A set of lowercased names.
+impl KnownPackages for HashSet<&str> {
+    fn holds(&self, lowercased: &str) -> bool {
+        self.contains(lowercased)
+    }
 }
 
 /// Checks one line, pushing every problem found, and returns its version
@@ -249,11 +262,11 @@ fn check_dependency(i: usize, dep: &DepView, ctx: &LineContext, problems: &mut V
 /// Whether `target` (a dependency's package name) has a package file,
 /// looked up as Cargo does: by the lowercased name. `known` holds the
 /// lowercased names of the index's packages.
-pub fn is_known(target: &str, known: &HashSet<&str>) -> bool {
+pub fn is_known(target: &str, known: &dyn KnownPackages) -> bool {
     if target.bytes().any(|b| b.is_ascii_uppercase()) {
-        known.contains(target.to_ascii_lowercase().as_str())
+        known.holds(&target.to_ascii_lowercase())
     } else {
-        known.contains(target)
+        known.holds(target)
     }
 }
 

@@ -1,9 +1,7 @@
 //! One package file: at its shard path, one valid line per version, no
 //! version twice (build metadata ignored, as crates.io does).
 
-use std::collections::HashSet;
-
-use super::line::{LineContext, check_line};
+use super::line::{KnownPackages, LineContext, check_line};
 use super::versions::release_key;
 use super::{Finding, FindingKind};
 use crate::format::name;
@@ -44,7 +42,7 @@ pub fn misplaced(rel: &str) -> Option<Finding> {
 /// Checks the package file at `rel` holding `bytes`; `known` holds the
 /// lowercased names of every package of the index (what a dependency may
 /// name).
-pub fn check_package_file(rel: &str, bytes: &[u8], known: &HashSet<&str>) -> CheckedFile {
+pub fn check_package_file(rel: &str, bytes: &[u8], known: &dyn KnownPackages) -> CheckedFile {
     let mut checked = CheckedFile::default();
     checked.findings.extend(misplaced(rel));
     let ctx = LineContext {

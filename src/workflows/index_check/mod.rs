@@ -71,14 +71,14 @@
 
 pub mod gate;
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::format::rules::package_file::{self, is_at_its_shard};
+use crate::format::rules::line::KnownPackages;
+use crate::format::rules::package_file;
 pub use crate::format::rules::{Finding, FindingKind, Severity};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::util::fs::TEMP_PREFIX;
@@ -125,18 +125,11 @@ pub fn check(dir: &Path, progress: &dyn Progress) -> Result<CheckReport, CheckEr
     }
     let mut findings = check_config(dir);
     let files = shard_files(dir)?;
-    // Borrowed from the file list: at 300k packages a second copy of every
-    // name would be a third of the check's memory.
-    let known: HashSet<&str> = files
-        .iter()
-        .filter(|rel| is_at_its_shard(rel))
-        .map(|rel| name::file_name_of(rel))
-        .collect();
     progress.start("Checking package files", files.len() as u64);
     let outcome = (0..files.len())
         .into_par_iter()
         .map_init(Vec::new, |buffer, at| {
-            let outcome = check_file(dir, files.get(at), &known, buffer);
+            let outcome = check_file(dir, files.get(at), &files, buffer);
             progress.advance(1);
             outcome
         })
@@ -185,7 +178,7 @@ impl FileOutcome {
     }
 }
 
-fn check_file(root: &Path, rel: &str, known: &HashSet<&str>, buffer: &mut Vec<u8>) -> FileOutcome {
+fn check_file(root: &Path, rel: &str, known: &ShardFiles, buffer: &mut Vec<u8>) -> FileOutcome {
     buffer.clear();
     let read = std::fs::File::open(root.join(rel)).and_then(|mut file| file.read_to_end(buffer));
     if let Err(e) = read {
@@ -238,6 +231,17 @@ impl ShardFiles {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
         (0..self.len()).map(|at| self.get(at))
+    }
+}
+
+/// A package is known when its file is at its shard path: found by binary
+/// search over the sorted paths, so no second set of 300k names is built.
+impl KnownPackages for ShardFiles {
+    fn holds(&self, lowercased: &str) -> bool {
+        let path = name::index_path(lowercased);
+        self.spans
+            .binary_search_by(|&(start, end)| self.text[start as usize..end as usize].cmp(path.as_str()))
+            .is_ok()
     }
 }
 
