@@ -10,6 +10,7 @@
 #[path = "../benches/support/corpus.rs"]
 #[allow(dead_code)] // shared with the benches, which use the rest
 mod corpus;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use serde_json::Value;
+use support::fixture::{command, throwaway_home};
 
 /// Worktrees of the corpus at HEAD (b28bb168) and at 5343e085.
 struct Worktrees {
@@ -170,10 +172,12 @@ fn count_independently(root: &Path) -> Counted {
 
 /// Runs the real binary's `index check --json`; returns its exit code and report.
 fn check(worktree: &Path) -> (i32, Value) {
-    let output = Command::new(env!("CARGO_BIN_EXE_ggen-market"))
-        .args(["index", "check", &worktree.to_string_lossy(), "--json"])
-        .output()
-        .unwrap();
+    let output = command(
+        &throwaway_home(),
+        &["index", "check", &worktree.to_string_lossy(), "--json"],
+    )
+    .output()
+    .unwrap();
     let report = serde_json::from_slice(&output.stdout).expect("exactly one JSON document");
     (output.status.code().unwrap(), report)
 }

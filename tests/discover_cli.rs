@@ -83,22 +83,13 @@ impl User {
         }
     }
 
-    /// The command with an isolated environment: our `GGEN_HOME`, no
-    /// inherited registry or offline setting, git's test environment (no
-    /// user or system git config, no proxies).
+    /// The isolated command of the support harness with our `GGEN_HOME`.
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ggen-market"));
-        apply_git_env(&mut command);
-        command
-            .env("GGEN_HOME", self.home.path())
-            .env_remove("GGEN_REGISTRY")
-            .env_remove("GGEN_OFFLINE")
-            .env_remove("NO_PROXY")
-            .env_remove("no_proxy");
+        let mut command = support::fixture::command(self.home.path(), &[]);
         if let Some(registry) = &self.registry {
             command.arg("--registry").arg(registry);
         }
-        command.args(args).stdin(Stdio::null());
+        command.args(args);
         command
     }
 

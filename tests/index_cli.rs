@@ -1,6 +1,8 @@
 //! `ggen-market index add` and `index check` end to end: the real binary on
 //! real files, with `sha256sum` and GNU `tar` as independent tools.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
@@ -9,9 +11,10 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use support::fixture::{command, isolate, throwaway_home};
 
 fn ggen_market<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ggen-market"))
+    command(&throwaway_home(), &[])
         .args(args)
         .output()
         .expect("the binary runs")
@@ -524,7 +527,7 @@ fn the_template_ci_scripts_check_the_index_and_gate_a_change() {
     git(&["add", "-A"]);
     git(&["commit", "-qm", "base"]);
     let run = |script: &str, args: &[&str]| {
-        Command::new(scene.index().join(script))
+        isolate(&mut Command::new(scene.index().join(script)), &throwaway_home())
             .args(args)
             .env("GGEN_MARKET", env!("CARGO_BIN_EXE_ggen-market"))
             .output()

@@ -1,14 +1,18 @@
 //! `ggen-market package` end to end: the real binary, real files, and
 //! independent tools (`sha256sum`, GNU `tar`) as oracles.
 
+mod support;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
+use support::fixture::{command, throwaway_home};
+
 fn ggen_market(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ggen-market"))
+    command(&throwaway_home(), &[])
         .args(args)
         .output()
         .expect("the binary runs")
@@ -124,13 +128,7 @@ fn the_default_output_directory_is_inside_the_package_and_never_packed() {
     let root = tempfile::tempdir().unwrap();
     let dir = sample_package(root.path());
     // DIR defaults to the working directory.
-    let in_dir = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_ggen-market"))
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .unwrap()
-    };
+    let in_dir = |args: &[&str]| command(&throwaway_home(), args).current_dir(&dir).output().unwrap();
     let first = in_dir(&["package", "--json"]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();

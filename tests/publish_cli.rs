@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::fixture::{assert_ok, assert_refused, command};
-use support::servers::{GitHttpServer, apply_git_env, enable_http_push, git, init_bare_from_worktree, init_worktree};
+use support::fixture::{assert_ok, assert_refused, command, isolate, throwaway_home};
+use support::servers::{GitHttpServer, enable_http_push, git, init_bare_from_worktree, init_worktree};
 
 /// The people and places of one scenario, all under one temp dir.
 struct World {
@@ -40,9 +40,10 @@ impl World {
     /// `ggen-market ARGS` with `GGEN_HOME=homes/LABEL` and git's test
     /// environment (an author identity, no user config), from `root`.
     fn market(&self, home: &str, args: &[&str]) -> Output {
-        let mut cmd = command(&self.path(&format!("homes/{home}")), args);
-        apply_git_env(&mut cmd).current_dir(&self.root);
-        cmd.output().unwrap()
+        command(&self.path(&format!("homes/{home}")), args)
+            .current_dir(&self.root)
+            .output()
+            .unwrap()
     }
 
     /// A key pair made by `keygen --unencrypted`: (secret path, public path, id).
@@ -83,7 +84,7 @@ fn stdout(out: &Output) -> String {
 fn ci_gate(ci: &Path, branch: &str) -> Output {
     git(ci, &["fetch", "--quiet", "origin"]);
     let mut cmd = Command::new(ci.join("ci/check-pr.sh"));
-    apply_git_env(&mut cmd)
+    isolate(&mut cmd, &throwaway_home())
         .current_dir(ci)
         .args(["origin/main", &format!("origin/{branch}")])
         .env("GGEN_MARKET", env!("CARGO_BIN_EXE_ggen-market"));

@@ -7,9 +7,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
+use support::fixture::{command, throwaway_home};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -100,19 +100,20 @@ fn a_lockfile_and_an_owner_key_written_by_the_binary_validate() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("project");
     let registry = repo().join("examples/registry");
-    let out = Command::new(env!("CARGO_BIN_EXE_ggen-market"))
-        .args([
+    let out = command(
+        &dir.path().join("home"),
+        &[
             "--offline",
             "--registry",
             registry.to_str().unwrap(),
             "add",
             "io.ggen.rust.cli",
             "--project",
-        ])
-        .arg(&project)
-        .env("GGEN_HOME", dir.path().join("home"))
-        .output()
-        .unwrap();
+        ],
+    )
+    .arg(&project)
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lockfiles = validator("lockfile.schema.json");
     let lock = toml_as_json(&project.join("ggen.lock"));
@@ -121,11 +122,13 @@ fn a_lockfile_and_an_owner_key_written_by_the_binary_validate() {
     assert!(!lockfiles.is_valid(&json!({"version": 1, "package": [{"name": "a"}]})));
 
     let keys = dir.path().join("keys");
-    let out = Command::new(env!("CARGO_BIN_EXE_ggen-market"))
-        .args(["keygen", "--unencrypted", "--json", "--name", "owner", "--out-dir"])
-        .arg(&keys)
-        .output()
-        .unwrap();
+    let out = command(
+        &throwaway_home(),
+        &["keygen", "--unencrypted", "--json", "--name", "owner", "--out-dir"],
+    )
+    .arg(&keys)
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let generated: Value = serde_json::from_slice(&out.stdout).unwrap();
     let line = json!({"key": generated["public_key"], "id": generated["key_id"], "owner": "alice@example.org"});
@@ -174,11 +177,7 @@ fn a_slice_of_the_real_crates_io_index_validates() {
 fn mirror_export_manifests_written_by_the_binary_validate() {
     let dir = tempfile::tempdir().unwrap();
     let market = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_ggen-market"))
-            .args(args)
-            .env("GGEN_HOME", dir.path().join("home"))
-            .output()
-            .unwrap();
+        let out = command(&dir.path().join("home"), args).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     let registry = repo().join("examples/registry");

@@ -1,13 +1,17 @@
 //! Self-test of the test harness in `tests/support`: every server really
 //! starts on 127.0.0.1, answers as the other integration tests expect, and
-//! leaves no process behind when dropped.
+//! leaves no process behind when dropped; the binary runs isolated from the
+//! test's environment.
 
 mod support;
 
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+use support::fixture::{BIN, assert_ok, assert_refused, command, isolate, serve};
 use support::http::{self, HttpConnection};
 use support::servers::{
     self, AccessLogLine, CORPUS_BRANCH, CORPUS_FILTERED_COMMIT, CORPUS_FULL_COMMIT, Fault, FaultPlan, FaultyServer,
@@ -478,4 +482,68 @@ fn corpus_unpacks_with_both_commits_and_serves_over_git_daemon() {
     let daemon = GitDaemon::start(tmp.path());
     let refs = git(tmp.path(), &["ls-remote", &daemon.repo_url("crates-io-index-2019.git")]);
     assert!(refs.contains(&format!("{CORPUS_FILTERED_COMMIT}\tHEAD")), "{refs}");
+}
+
+/// `fixture::isolate` removes what would change the binary's behaviour,
+/// inherited or set on the command before it. The control: each variable
+/// alone, set after isolation, makes the command fail; all of them set
+/// before isolation change nothing.
+#[test]
+fn the_binary_runs_isolated_from_registry_offline_proxy_and_password_variables() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registry");
+    let server = serve(&examples, &[]);
+    let tmp = TempDir::new().unwrap();
+    // A fresh home per run, its default registry the served examples (no
+    // run finds what another one cached), no retries (a refused connection
+    // fails at once).
+    let mut homes = 0;
+    let mut fresh_home = || -> PathBuf {
+        homes += 1;
+        let home = tmp.path().join(format!("home-{homes}"));
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(
+            home.join("config.toml"),
+            format!("default-registry = {:?}\n[net]\nretries = 0\n", server.url()),
+        )
+        .unwrap();
+        home
+    };
+    // A proxy that refuses connections: nothing listens on a port just freed.
+    let proxy = format!("http://127.0.0.1:{}", servers::free_port());
+    // (variable, value, what the failure it causes names)
+    let hostile = [
+        ("GGEN_REGISTRY", "/nonexistent/registry", "/nonexistent/registry"),
+        ("GGEN_OFFLINE", "1", "offline mode forbids the network"),
+        ("http_proxy", &proxy, "Connection refused"),
+        ("HTTPS_PROXY", &proxy, "Connection refused"),
+        ("all_proxy", &proxy, "Connection refused"),
+    ];
+    let info = ["info", "io.ggen.base", "--json"];
+    for (name, value, named) in hostile {
+        let out = command(&fresh_home(), &info).env(name, value).output().unwrap();
+        assert_refused(&out, &[named]);
+    }
+    let mut before = Command::new(BIN);
+    before
+        .envs(hostile.map(|(name, value, _)| (name, value)))
+        .env("GGEN_HOME", "/nonexistent/ggen-home");
+    let out = isolate(&mut before, &fresh_home()).args(info).output().unwrap();
+    let answer: Value = serde_json::from_str(&assert_ok(&out)).unwrap();
+    assert_eq!(answer["name"], "io.ggen.base", "{answer}");
+
+    // A key password set before isolation is gone: keygen, with stdin
+    // empty, has none and refuses; set after, keygen uses it.
+    let keys = tmp.path().join("keys");
+    let keygen = ["keygen", "--out-dir", keys.to_str().unwrap()];
+    let mut before = Command::new(BIN);
+    before.env("GGEN_KEY_PASSWORD", "not for the binary");
+    let out = isolate(&mut before, &fresh_home()).args(keygen).output().unwrap();
+    assert_refused(&out, &["GGEN_KEY_PASSWORD"]);
+    assert!(!keys.join("ggen.key").exists());
+    let out = command(&fresh_home(), &keygen)
+        .env("GGEN_KEY_PASSWORD", "given on top")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(keys.join("ggen.key").exists());
 }

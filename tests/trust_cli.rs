@@ -2,6 +2,8 @@
 //! `minisign` CLI (apt `minisign`) as an independent implementation: keys
 //! and signatures must work both ways.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -9,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use ggen_marketplace::format::canonical::canonical_form;
 use ggen_marketplace::format::{IndexConfig, IndexEntry, SignaturePolicy};
 use ggen_marketplace::trust::{AllowedKeys, KeyId, OwnerKeys, PublicKey, TrustError, Verified, verify_entry};
+use support::fixture::{command, throwaway_home};
 
 const CKSUM: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const PASSWORD: &str = "interop password";
@@ -81,13 +84,12 @@ impl Index {
     }
 }
 
+/// The isolated binary (no home unless `env` names one) with `env` on top.
 fn ggen(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ggen-market"));
-    command.args(args).env_remove("GGEN_KEY_PASSWORD").stdin(Stdio::null());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().unwrap()
+    command(&throwaway_home(), args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
 }
 
 /// Runs the minisign CLI, feeding `stdin` (passwords) to it.

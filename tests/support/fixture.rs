@@ -1,17 +1,23 @@
 //! Registries, projects and homes for one test, all in one temp dir, built
-//! through the CLI.
+//! through the CLI; and the one way tests run the binary, [`command`] (or
+//! [`market`] to run it to completion), in an isolated environment (see
+//! [`isolate`]).
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ggen_marketplace::format::name::index_path;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::servers::MarketServer;
+use super::servers::{MarketServer, apply_git_env};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ggen-market");
 
@@ -360,8 +366,8 @@ pub fn package_dir_name(name: &str, version: &str) -> String {
     format!("{name}-{version}")
 }
 
-/// Runs `ggen-market` with `GGEN_HOME=home` and nothing from the
-/// caller's environment that could change its behaviour.
+/// Runs `ggen-market ARGS…` to completion with `GGEN_HOME=home`, isolated
+/// as [`command`] is.
 pub fn market(home: &Path, args: &[&str]) -> Output {
     command(home, args).output().unwrap()
 }
@@ -371,19 +377,56 @@ pub fn serve(root: &Path, args: &[&str]) -> MarketServer {
     let mut all = vec!["serve", root.to_str().unwrap(), "--addr", "127.0.0.1:0"];
     all.extend_from_slice(args);
     // serve reads nothing from GGEN_HOME.
-    MarketServer::start(command(Path::new("/nonexistent/ggen-home"), &all))
+    MarketServer::start(command(&throwaway_home(), &all))
 }
 
+/// `ggen-market ARGS…` with `GGEN_HOME=home`, [`isolate`]d. A test that
+/// means to give the binary a variable (`GGEN_KEY_PASSWORD`, say) sets it
+/// on the returned command: what is set after isolation stays.
 pub fn command(home: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
+    isolate(&mut command, home).args(args);
     command
-        .args(args)
-        .env("GGEN_HOME", home)
-        .env_remove("GGEN_REGISTRY")
-        .env_remove("GGEN_OFFLINE")
-        .env_remove("GGEN_KEY_PASSWORD")
-        .stdin(Stdio::null());
-    command
+}
+
+/// Takes from `command` (the binary, or a script that runs it) everything
+/// of the test process's environment, or set on `command` so far, that
+/// could change what the binary does, so that the test alone decides:
+///
+/// - `GGEN_HOME` is `home`; every other `GGEN_*` variable is removed
+///   (the binary reads `GGEN_REGISTRY`, `GGEN_OFFLINE`, `GGEN_KEY_PASSWORD`);
+/// - proxy variables (`http_proxy`, `HTTPS_PROXY`, `no_proxy`, …) are
+///   removed: requests to the test's servers on 127.0.0.1 go there;
+/// - git, and gix inside the binary, see the test git environment of
+///   [`apply_git_env`]: an empty `HOME` and `XDG_CONFIG_HOME` (no user
+///   config, so no `~/.ggen` either), no system config, no inherited
+///   `GIT_DIR` or `GIT_CONFIG_*`, no askpass program, never a prompt,
+///   a fixed identity;
+/// - stdin is empty (`/dev/null`): nothing can wait for a password.
+pub fn isolate<'a>(command: &'a mut Command, home: &Path) -> &'a mut Command {
+    let set_on_command: Vec<OsString> = command.get_envs().map(|(name, _)| name.to_owned()).collect();
+    let inherited = std::env::vars_os().map(|(name, _)| name);
+    for name in inherited.chain(set_on_command) {
+        if name.to_string_lossy().starts_with("GGEN_") {
+            command.env_remove(name);
+        }
+    }
+    apply_git_env(command).env("GGEN_HOME", home).stdin(Stdio::null())
+}
+
+/// A `GGEN_HOME` for a command that should read no home: a fresh path
+/// (unique in this run) under Cargo's temp dir for tests, not created.
+/// Reading it finds nothing; should the command write there, that stays
+/// out of every other test's way and out of the developer's `~/.ggen`.
+pub fn throwaway_home() -> PathBuf {
+    static RUN: OnceLock<u128> = OnceLock::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    // The start time tells this run from an earlier one with the same pid.
+    let run = RUN.get_or_init(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos());
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("ggen-test-throwaway-homes")
+        .join(format!("{}-{run}-{n}", std::process::id()))
 }
 
 fn describe(out: &Output) -> String {

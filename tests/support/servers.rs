@@ -1574,9 +1574,10 @@ const TEST_NAME: &str = "ggen test";
 const TEST_EMAIL: &str = "test@ggen.invalid";
 const TEST_DATE: &str = "2024-01-01T00:00:00Z";
 
-/// Variables of a surrounding git process (tests run from a hook, say) that
-/// would redirect our git commands to another repository.
-const INHERITED_GIT_VARS: [&str; 7] = [
+/// Variables of a surrounding git process (tests run from a hook, say) or
+/// of the developer's shell that would redirect our git commands to another
+/// repository, bring in another config, or ask someone for a password.
+const INHERITED_GIT_VARS: [&str; 11] = [
     "GIT_DIR",
     "GIT_WORK_TREE",
     "GIT_INDEX_FILE",
@@ -1584,16 +1585,23 @@ const INHERITED_GIT_VARS: [&str; 7] = [
     "GIT_OBJECT_DIRECTORY",
     "GIT_ALTERNATE_OBJECT_DIRECTORIES",
     "GIT_NAMESPACE",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
 ];
 
-/// Proxy settings would send the test's requests for 127.0.0.1 elsewhere.
-const PROXY_VARS: [&str; 6] = [
+/// Proxy settings would send the test's requests for 127.0.0.1 elsewhere
+/// (and an inherited exclusion list would hide that the others are gone).
+const PROXY_VARS: [&str; 8] = [
     "http_proxy",
     "https_proxy",
     "all_proxy",
+    "no_proxy",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "ALL_PROXY",
+    "NO_PROXY",
 ];
 
 /// A HOME for git with no config in it, shared by all tests of a run, so a
@@ -1611,8 +1619,8 @@ pub fn git_home() -> &'static Path {
 }
 
 /// Puts the test git environment on `cmd`: fixed identity and dates,
-/// isolated HOME, no system config, no proxy, `main` as default branch,
-/// C locale (stable messages), never prompting.
+/// isolated HOME, no system or user config, no proxy, `main` as default
+/// branch, C locale (stable messages), never prompting.
 pub fn apply_git_env(cmd: &mut Command) -> &mut Command {
     for var in INHERITED_GIT_VARS.iter().chain(&PROXY_VARS) {
         cmd.env_remove(var);
