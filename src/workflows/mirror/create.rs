@@ -4,9 +4,12 @@
 //! A failure at any point — an archive that does not match its `cksum`, a
 //! signature that does not verify, the network — removes the staging
 //! directory and leaves nothing at the destination: there is never a
-//! half-made mirror. (A process killed outright leaves its staging
-//! directory, `.NAME.staging-*` beside the destination; delete it.) Every
-//! file is synced to disk before the rename.
+//! half-made mirror. Every file is synced to disk before the rename.
+//!
+//! Creates of one destination take turns on a lock beside it
+//! (`.NAME.ggen-create-lock`). A process killed outright leaves its
+//! staging directory (`.NAME.staging-*` beside the destination), which the
+//! next create of that destination removes under the lock.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -19,7 +22,7 @@ use super::record::{MirrorRecord, MissingRecord, RECORD_VERSION, UpstreamState};
 use super::selection::{self, Chosen, MissingDependency, Selection};
 use super::upstream::Upstream;
 use super::{MirrorError, mirror_config};
-use crate::util::fs::{FsError, sync_files};
+use crate::util::fs::{FileLock, FsError, sync_files};
 use crate::util::progress::Progress;
 
 /// What to mirror, and how.
@@ -71,19 +74,24 @@ pub fn create(
 ) -> Result<CreateReport, MirrorError> {
     check_options(upstream, options)?;
     let dir = std::path::absolute(dir).map_err(|e| FsError::new("resolve", dir, e))?;
-    if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) || dir.is_file() {
-        return Err(MirrorError::NotEmpty { dir });
-    }
-    let chosen = selection::choose(&options.selection, upstream, progress)?;
-    let kind = ArchiveKind::of_upstream(upstream.config());
     let parent = dir.parent().ok_or_else(|| MirrorError::NotEmpty { dir: dir.clone() })?;
     std::fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
     let dir_name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let _lock = FileLock::exclusive(&parent.join(format!(".{dir_name}.ggen-create-lock")), |path| {
+        progress.start(&format!("waiting for the lock on {}", path.display()), 0);
+    })?;
+    let staging_prefix = format!(".{dir_name}.staging-");
+    remove_stale_staging(parent, &staging_prefix)?;
+    if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) || dir.is_file() {
+        return Err(MirrorError::NotEmpty { dir });
+    }
+    let chosen = selection::choose(&options.selection, upstream, progress)?;
+    let kind = ArchiveKind::of_upstream(upstream.config());
     let staging = tempfile::Builder::new()
-        .prefix(&format!(".{dir_name}.staging-"))
+        .prefix(&staging_prefix)
         .tempdir_in(parent)
         .map_err(|e| FsError::new("create staging directory in", parent, e))?;
     let layout = Layout::new(staging.path(), options.format, kind);
@@ -111,6 +119,20 @@ pub fn create(
         bytes,
         missing_dependencies: chosen.missing,
     })
+}
+
+/// Removes the staging directories (`.NAME.staging-*` in `parent`) of
+/// creates that were killed. Only called under the create lock, so none
+/// of them belongs to a live create.
+fn remove_stale_staging(parent: &Path, prefix: &str) -> Result<(), FsError> {
+    for entry in std::fs::read_dir(parent).map_err(|e| FsError::new("read directory", parent, e))? {
+        let entry = entry.map_err(|e| FsError::new("read directory", parent, e))?;
+        if entry.file_name().to_string_lossy().starts_with(prefix) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(|e| FsError::new("remove", &path, e))?;
+        }
+    }
+    Ok(())
 }
 
 fn check_options(upstream: &Upstream, options: &CreateOptions) -> Result<(), MirrorError> {
@@ -216,4 +238,24 @@ fn build(
     let written: Vec<PathBuf> = written.into_inner().unwrap_or_else(|e| e.into_inner());
     sync_files(&written)?;
     Ok((fetched.fetched + fetched.reused, fetched.bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_staging_of_this_destination_only_is_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        for dir in [".m.staging-Ab12", ".m.staging-x/archives", ".mm.staging-keep", "m2"] {
+            std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        }
+        remove_stale_staging(tmp.path(), ".m.staging-").unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".mm.staging-keep", "m2"]);
+    }
 }

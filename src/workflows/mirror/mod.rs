@@ -138,6 +138,7 @@ pub mod export;
 pub mod import;
 pub mod layout;
 pub mod manifest;
+mod next_tree;
 pub mod record;
 pub mod selection;
 pub mod update;
