@@ -1,6 +1,6 @@
 //! Crash consistency: the real binary is SIGKILLed at many points of
 //! `install`, `sync` (git and sparse), `index add`, `mirror create`,
-//! `mirror update`, `mirror import` and `publish --push`. After each kill
+//! `mirror update`, `mirror export`, `mirror import` and `publish --push`. After each kill
 //! the state is the old one or the new one, the command's own check passes
 //! (`verify`, `index check`, `mirror verify`), and a rerun completes with
 //! the new state and leaves no temp files behind. Then two processes share
@@ -670,7 +670,7 @@ fn sigkill_during_a_git_sync_leaves_the_old_or_the_new_commit() {
     let old = git(&bare, &["rev-parse", "HEAD"]);
     // The new commit: new versions whose archives (committed to the
     // index) make a pack big enough that the fetch takes a while.
-    publish_versions(&mut registry, "io.crash.g", 12, "2.0.0", 160 * 1024, 50);
+    publish_versions(&mut registry, "io.crash.g", 12, "2.0.0", 96 * 1024, 50);
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-qm", "new"]);
     git(&work, &["push", "-q", s(&bare), "main"]);

@@ -222,6 +222,25 @@ impl FileLock {
         })
     }
 
+    /// Takes the exclusive lock on `path` (created if missing) if no one
+    /// holds it; `None` if someone does.
+    pub fn try_exclusive(path: &Path) -> Result<Option<Self>, FsError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| FsError::new("open lock file", path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(FileLock {
+                file,
+                path: path.to_owned(),
+            })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(FsError::new("lock", path, e)),
+        }
+    }
+
     /// The lock file's path.
     pub fn path(&self) -> &Path {
         &self.path

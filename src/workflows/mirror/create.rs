@@ -6,10 +6,10 @@
 //! directory and leaves nothing at the destination: there is never a
 //! half-made mirror. Every file is synced to disk before the rename.
 //!
-//! Creates of one destination take turns on a lock beside it
-//! (`.NAME.ggen-create-lock`). A process killed outright leaves its
-//! staging directory (`.NAME.staging-*` beside the destination), which the
-//! next create of that destination removes under the lock.
+//! A create holds the lock of its staging directory (the mirror's lock
+//! file once renamed into place). A process killed outright leaves its
+//! staging directory (`.NAME.staging-*` beside the destination); the next
+//! create of that destination removes every one whose lock no one holds.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::admit::{self, ArchiveJob, sha256_hex};
-use super::layout::{ArchiveKind, Layout, MirrorFormat};
+use super::layout::{ArchiveKind, LOCK_FILE, Layout, MirrorFormat};
 use super::record::{MirrorRecord, MissingRecord, RECORD_VERSION, UpstreamState};
 use super::selection::{self, Chosen, MissingDependency, Selection};
 use super::upstream::Upstream;
@@ -80,9 +80,6 @@ pub fn create(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let _lock = FileLock::exclusive(&parent.join(format!(".{dir_name}.ggen-create-lock")), |path| {
-        progress.start(&format!("waiting for the lock on {}", path.display()), 0);
-    })?;
     let staging_prefix = format!(".{dir_name}.staging-");
     remove_stale_staging(parent, &staging_prefix)?;
     if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) || dir.is_file() {
@@ -94,6 +91,9 @@ pub fn create(
         .prefix(&staging_prefix)
         .tempdir_in(parent)
         .map_err(|e| FsError::new("create staging directory in", parent, e))?;
+    // Held until the mirror is in place (it becomes the mirror's lock), so
+    // that no other create takes this staging directory for a dead one's.
+    let _lock = FileLock::exclusive(&staging.path().join(LOCK_FILE), |_| {})?;
     let layout = Layout::new(staging.path(), options.format, kind);
     let (archives, bytes) = build(&layout, upstream, options, &chosen, progress)?;
     let staged = staging.keep();
@@ -122,13 +122,18 @@ pub fn create(
 }
 
 /// Removes the staging directories (`.NAME.staging-*` in `parent`) of
-/// creates that were killed. Only called under the create lock, so none
-/// of them belongs to a live create.
+/// creates that were killed: those whose lock no one holds.
 fn remove_stale_staging(parent: &Path, prefix: &str) -> Result<(), FsError> {
     for entry in std::fs::read_dir(parent).map_err(|e| FsError::new("read directory", parent, e))? {
         let entry = entry.map_err(|e| FsError::new("read directory", parent, e))?;
-        if entry.file_name().to_string_lossy().starts_with(prefix) && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            let path = entry.path();
+        if !entry.file_name().to_string_lossy().starts_with(prefix) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = entry.path();
+        // A create that has just made its directory but not yet locked it
+        // loses it here and fails; two creates of one destination cannot
+        // both succeed anyway.
+        if let Some(_dead) = FileLock::try_exclusive(&path.join(LOCK_FILE))? {
             std::fs::remove_dir_all(&path).map_err(|e| FsError::new("remove", &path, e))?;
         }
     }
@@ -245,17 +250,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stale_staging_of_this_destination_only_is_removed() {
+    fn only_stale_staging_of_this_destination_is_removed() {
         let tmp = tempfile::tempdir().unwrap();
-        for dir in [".m.staging-Ab12", ".m.staging-x/archives", ".mm.staging-keep", "m2"] {
+        for dir in [".m.staging-dead/archives", ".m.staging-live", ".mm.staging-other", "m2"] {
             std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
         }
+        let _live = FileLock::exclusive(&tmp.path().join(".m.staging-live").join(LOCK_FILE), |_| {}).unwrap();
         remove_stale_staging(tmp.path(), ".m.staging-").unwrap();
         let mut left: Vec<_> = std::fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, [".mm.staging-keep", "m2"]);
+        assert_eq!(left, [".m.staging-live", ".mm.staging-other", "m2"]);
     }
 }
