@@ -1,6 +1,6 @@
 //! Crash consistency: the real binary is SIGKILLed at many points of
 //! `install`, `sync` (git and sparse), `index add`, `mirror create`,
-//! `mirror update`, `mirror import` and `publish --push`. After each kill
+//! `mirror update`, `mirror export`, `mirror import` and `publish --push`. After each kill
 //! the state is the old one or the new one, the command's own check passes
 //! (`verify`, `index check`, `mirror verify`), and a rerun completes with
 //! the new state and leaves no temp files behind. Then two processes share
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::fixture::{Package, Registry, assert_ok, check_package_dirs, command, market, sha256_hex, snapshot};
-use support::servers::{GitDaemon, git, init_bare_from_worktree, init_worktree};
+use support::servers::{GitDaemon, StaticServer, git, init_bare_from_worktree, init_worktree};
 
 // ---------------------------------------------------------------------------
 // The sweep: run once, then kill at many points
@@ -622,4 +622,455 @@ fn concurrent_installs_and_a_sync_on_one_home_serialize_and_all_finish() {
         git(&work, &["push", "-q", s(&bare), "main"]);
     }
     drop(daemon);
+}
+
+// ---------------------------------------------------------------------------
+// sync: git and sparse
+// ---------------------------------------------------------------------------
+
+/// `count` packages `PREFIXnn` at `version` with `size` bytes of noise
+/// (seeded by `salt`), published to `registry` and signed.
+fn publish_versions(registry: &mut Registry, prefix: &str, count: usize, version: &str, size: usize, salt: u64) {
+    for i in 0..count {
+        let package =
+            Package::new(&format!("{prefix}{i:02}"), version).file("data/noise.bin", noise(salt + i as u64, size));
+        registry.publish(&package);
+    }
+    registry.sign_all(&registry.key.clone());
+}
+
+/// The one registry directory under `home/registries/`.
+fn registry_cache(home: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = fs::read_dir(home.join("registries"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one registry cache: {dirs:?}");
+    dirs.into_iter().next().unwrap()
+}
+
+#[test]
+fn sigkill_during_a_git_sync_leaves_the_old_or_the_new_commit() {
+    let mut registry = Registry::new();
+    publish_versions(&mut registry, "io.crash.g", 12, "1.0.0", 1024, 0);
+    let work = init_worktree(&registry.index);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "old"]);
+    let served = registry.root.join("served");
+    let bare = init_bare_from_worktree(&work, &served.join("index.git"));
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.repo_url("index.git");
+    let home = registry.home("h");
+    let sync = || {
+        let mut cmd = command(&home, &["--registry", &url, "sync"]);
+        support::servers::apply_git_env(&mut cmd);
+        cmd
+    };
+    assert_ok(&sync().output().unwrap());
+    let old = git(&bare, &["rev-parse", "HEAD"]);
+    // The new commit: new versions whose archives (committed to the
+    // index) make a pack big enough that the fetch takes a while.
+    publish_versions(&mut registry, "io.crash.g", 12, "2.0.0", 96 * 1024, 50);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "new"]);
+    git(&work, &["push", "-q", s(&bare), "main"]);
+    let new = git(&bare, &["rev-parse", "HEAD"]);
+    let pristine = registry.root.join("pristine-home");
+    copy_dir(&home, &pristine);
+    let clone = registry_cache(&home).join("index.git");
+    let fetched = || git(&clone, &["rev-parse", "refs/ggen/index"]);
+    let seen = || fs::read_dir(home.join("trust/seen")).map(|d| d.count()).unwrap_or(0);
+
+    sweep(
+        "sync (git)",
+        10,
+        || copy_dir(&pristine, &home),
+        sync,
+        || assert_eq!(fetched(), new),
+        |kill, _, _| {
+            let ctx = kill.context();
+            let now = fetched();
+            let left = if now == old {
+                Left::Old
+            } else if now == new {
+                Left::New
+            } else {
+                panic!("{ctx}: refs/ggen/index is {now}, neither {old} nor {new}");
+            };
+            git(&clone, &["fsck", "--no-progress", "--connectivity-only"]);
+            // The old state still reads: an offline search sees 1.0.0.
+            let info = market(&home, &["--registry", &url, "--offline", "info", "io.crash.g03"]);
+            let listed = assert_ok(&info);
+            assert!(listed.contains("1.0.0"), "{ctx}: {listed}");
+            assert_ok(&sync().output().unwrap());
+            assert_eq!(fetched(), new, "{ctx}: the rerun fetched the new commit");
+            assert!(seen() > 0, "{ctx}: the rerun recorded what it saw");
+            let info = assert_ok(&market(
+                &home,
+                &["--registry", &url, "--offline", "info", "io.crash.g03"],
+            ));
+            assert!(info.contains("2.0.0"), "{ctx}: {info}");
+            let left_over = litter(&registry_cache(&home), &[".clone-", ".tmp", TEMP]);
+            let ref_locks: Vec<String> = snapshot(&clone, &[])
+                .into_keys()
+                .filter(|path| path.ends_with(".lock"))
+                .collect();
+            assert!(
+                left_over.is_empty() && ref_locks.is_empty(),
+                "{ctx}: left after the rerun: {left_over:?} {ref_locks:?}"
+            );
+            left
+        },
+    );
+    drop(daemon);
+}
+
+#[test]
+fn sigkill_during_a_sparse_sync_leaves_whole_old_or_new_cache_files() {
+    let mut registry = Registry::new();
+    registry.edit_config(|config| config["signatures"] = "optional".into());
+    // Many small package files: a revalidation is one request each.
+    for i in 0..80 {
+        let package = Package::new(&format!("io.crash.s{i:02}"), "1.0.0");
+        let package = if i > 0 {
+            package.dep(&format!("io.crash.s{:02}", i - 1), "^1")
+        } else {
+            package
+        };
+        registry.publish(&package);
+    }
+    let server = StaticServer::start(&registry.index);
+    let url = format!("sparse+{}", server.url());
+    let home = registry.home("h");
+    let sync = || command(&home, &["--registry", &url, "sync"]);
+    assert_ok(&market(&home, &["--registry", &url, "sync", "io.crash.s79"]));
+    let cache = registry_cache(&home);
+    let files = || without_temps(snapshot(&cache, &[&cache.join(".locks")]));
+    let old = files();
+    assert!(old.len() > 80, "the closure is cached: {}", old.len());
+    // Every package gains a version: every cached file changes.
+    for i in 0..80 {
+        registry.publish(&Package::new(&format!("io.crash.s{i:02}"), "1.1.0"));
+    }
+    let pristine = registry.root.join("pristine-home");
+    copy_dir(&home, &pristine);
+
+    sweep(
+        "sync (sparse)",
+        12,
+        || copy_dir(&pristine, &home),
+        sync,
+        files,
+        |kill, new, _| {
+            let ctx = kill.context();
+            let now = files();
+            let left = if now == old {
+                Left::Old
+            } else if now == *new {
+                Left::New
+            } else {
+                // Each file is refreshed on its own: a mix of whole files.
+                for (path, what) in &now {
+                    assert!(
+                        old.get(path) == Some(what) || new.get(path) == Some(what),
+                        "{ctx}: {path} is neither the old nor the new copy"
+                    );
+                }
+                assert_eq!(now.len(), new.len(), "{ctx}: no cached file vanished");
+                Left::Partial
+            };
+            // Offline reads work on whatever is there.
+            assert_ok(&market(
+                &home,
+                &["--registry", &url, "--offline", "info", "io.crash.s40"],
+            ));
+            assert_ok(&sync().output().unwrap());
+            assert_eq!(files(), *new, "{ctx}: the rerun refreshed every file");
+            let left_over = litter(&cache, &[TEMP]);
+            assert!(left_over.is_empty(), "{ctx}: temp files after the rerun: {left_over:?}");
+            left
+        },
+    );
+    drop(server);
+}
+
+// ---------------------------------------------------------------------------
+// mirror create, update, export, import
+// ---------------------------------------------------------------------------
+
+/// An upstream of `count` packages with noisy archives, at 1.0.0 ("old")
+/// and with 2.0.0 of each added by `grow` ("new"), read from its
+/// directory; the operator's home.
+struct Upstream {
+    registry: Registry,
+    count: usize,
+    operator: PathBuf,
+}
+
+impl Upstream {
+    fn new(count: usize) -> Upstream {
+        let mut registry = Registry::new();
+        publish_versions(&mut registry, "io.crash.m", count, "1.0.0", 160 * 1024, 200);
+        let operator = registry.home("operator");
+        Upstream {
+            registry,
+            count,
+            operator,
+        }
+    }
+
+    fn grow(&mut self) {
+        publish_versions(&mut self.registry, "io.crash.m", self.count, "2.0.0", 160 * 1024, 300);
+    }
+
+    fn mirror(&self, args: &[&str]) -> Command {
+        let mut all = vec!["mirror"];
+        all.extend_from_slice(args);
+        command(&self.operator, &all)
+    }
+
+    fn create(&self, dir: &Path) -> Command {
+        self.mirror(&["create", s(dir), "--from", s(&self.registry.index), "--all"])
+    }
+
+    fn verify(&self, dir: &Path) {
+        assert_ok(&self.mirror(&["verify", s(dir)]).output().unwrap());
+    }
+}
+
+/// The mirror's files (but its lock file).
+fn mirror_tree(dir: &Path) -> BTreeMap<String, String> {
+    snapshot(dir, &[&dir.join(".ggen-mirror.lock")])
+}
+
+/// Entries beside `dir` (in its parent) whose names start with `.NAME.`:
+/// staging trees and the like, but lock files.
+fn beside(dir: &Path) -> Vec<String> {
+    let prefix = format!(".{}.", dir.file_name().unwrap().to_string_lossy());
+    fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&prefix) && !name.ends_with("-lock"))
+        .collect()
+}
+
+#[test]
+fn sigkill_during_mirror_create_leaves_no_mirror_or_a_whole_one() {
+    let upstream = Upstream::new(32);
+    let dir = upstream.registry.root.join("mirrors/m");
+    let parent = dir.parent().unwrap().to_owned();
+
+    sweep(
+        "mirror create",
+        10,
+        || {
+            // Only the mirror: what a killed run left beside it stays, for
+            // the rerun to clear.
+            if dir.exists() {
+                fs::remove_dir_all(&dir).unwrap();
+            }
+        },
+        || upstream.create(&dir),
+        || {
+            upstream.verify(&dir);
+            mirror_tree(&dir)
+        },
+        |kill, new, _| {
+            let ctx = kill.context();
+            let left = if !dir.exists() {
+                Left::Old
+            } else {
+                assert_eq!(
+                    mirror_tree(&dir),
+                    *new,
+                    "{ctx}: a mirror appeared, but not the whole one"
+                );
+                upstream.verify(&dir);
+                Left::New
+            };
+            if left == Left::Old {
+                assert_ok(&upstream.create(&dir).output().unwrap());
+            } else {
+                // Created: the rerun is an update, which finds nothing new.
+                assert_ok(&upstream.mirror(&["update", s(&dir)]).output().unwrap());
+            }
+            assert_eq!(mirror_tree(&dir), *new, "{ctx}: rerun");
+            upstream.verify(&dir);
+            let left_over = beside(&dir);
+            assert!(left_over.is_empty(), "{ctx}: left beside the mirror: {left_over:?}");
+            assert!(litter(&parent, &[TEMP]).is_empty(), "{ctx}");
+            left
+        },
+    );
+}
+
+#[test]
+fn sigkill_during_mirror_update_leaves_the_old_or_the_new_mirror() {
+    let mut upstream = Upstream::new(16);
+    let dir = upstream.registry.root.join("mirrors/m");
+    assert_ok(&upstream.create(&dir).output().unwrap());
+    let old = mirror_tree(&dir);
+    upstream.grow();
+    let pristine = upstream.registry.root.join("pristine-mirror");
+    copy_dir(&dir, &pristine);
+    let update = || upstream.mirror(&["update", s(&dir)]);
+
+    sweep(
+        "mirror update",
+        10,
+        || {
+            copy_dir(&pristine, &dir);
+            for name in beside(&dir) {
+                fs::remove_dir_all(dir.parent().unwrap().join(name)).unwrap();
+            }
+        },
+        update,
+        || {
+            upstream.verify(&dir);
+            mirror_tree(&dir)
+        },
+        |kill, new, _| {
+            let ctx = kill.context();
+            let now = mirror_tree(&dir);
+            let left = if now == old {
+                Left::Old
+            } else if now == *new {
+                Left::New
+            } else {
+                panic!(
+                    "{ctx}: the mirror is neither old nor new; differs from new in {:?}",
+                    now.iter().filter(|(p, w)| new.get(*p) != Some(w)).collect::<Vec<_>>()
+                );
+            };
+            upstream.verify(&dir);
+            assert_ok(&update().output().unwrap());
+            assert_eq!(mirror_tree(&dir), *new, "{ctx}: rerun");
+            upstream.verify(&dir);
+            let left_over = beside(&dir);
+            assert!(left_over.is_empty(), "{ctx}: left beside the mirror: {left_over:?}");
+            left
+        },
+    );
+}
+
+#[test]
+fn sigkill_during_mirror_export_and_import_leaves_old_or_whole_new_files() {
+    let mut upstream = Upstream::new(16);
+    let dir = upstream.registry.root.join("mirrors/m");
+    assert_ok(&upstream.create(&dir).output().unwrap());
+    let usb = upstream.registry.root.join("usb");
+    let file = usb.join("mirror.tar");
+    let manifest = usb.join("mirror.tar.manifest.json");
+    assert_ok(&upstream.mirror(&["export", s(&dir), s(&file)]).output().unwrap());
+    let old_file = fs::read(&file).unwrap();
+    let old_manifest = fs::read(&manifest).unwrap();
+    let old_tree = mirror_tree(&dir);
+    upstream.grow();
+    assert_ok(&upstream.mirror(&["update", s(&dir)]).output().unwrap());
+    let new_tree = mirror_tree(&dir);
+    assert_ne!(new_tree, old_tree);
+    let upstream = upstream;
+    let export = || upstream.mirror(&["export", s(&dir), s(&file)]);
+    let pristine_usb = upstream.registry.root.join("pristine-usb");
+    copy_dir(&usb, &pristine_usb);
+    // An export holds the tree it was made from: imported into an empty
+    // directory, it gives that tree back.
+    let unpack = |label: &str| -> BTreeMap<String, String> {
+        let into = upstream.registry.root.join("unpacked").join(label);
+        if into.exists() {
+            fs::remove_dir_all(&into).unwrap();
+        }
+        assert_ok(&upstream.mirror(&["import", s(&file), s(&into)]).output().unwrap());
+        mirror_tree(&into)
+    };
+    // The manifest written beside an export is the one inside it.
+    let inner_manifest = || {
+        let mut archive = tar::Archive::new(fs::File::open(&file).unwrap());
+        let mut first = archive.entries().unwrap().next().unwrap().unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut first, &mut bytes).unwrap();
+        bytes
+    };
+
+    sweep(
+        "mirror export",
+        10,
+        || copy_dir(&pristine_usb, &usb),
+        export,
+        || assert_eq!(unpack("full"), new_tree),
+        |kill, _, _| {
+            let ctx = kill.context();
+            let is_old = fs::read(&file).unwrap() == old_file;
+            let left = if is_old {
+                assert_eq!(
+                    fs::read(&manifest).unwrap(),
+                    old_manifest,
+                    "{ctx}: the old export's manifest"
+                );
+                Left::Old
+            } else {
+                assert_eq!(unpack("killed"), new_tree, "{ctx}: a new export is whole");
+                let beside = fs::read(&manifest).unwrap();
+                if beside == inner_manifest() {
+                    Left::New
+                } else {
+                    // Documented: the export is written, its manifest copy not yet.
+                    assert_eq!(beside, old_manifest, "{ctx}: the manifest is the old or the new one");
+                    Left::Partial
+                }
+            };
+            assert_ok(&export().output().unwrap());
+            assert_eq!(unpack("rerun"), new_tree, "{ctx}: rerun");
+            assert_eq!(fs::read(&manifest).unwrap(), inner_manifest(), "{ctx}: rerun");
+            let left_over = litter(&usb, &[".ggen-export-", TEMP]);
+            assert!(left_over.is_empty(), "{ctx}: temp files after the rerun: {left_over:?}");
+            left
+        },
+    );
+
+    // Import the new export over a copy of the old tree.
+    assert_ok(&export().output().unwrap());
+    let target = upstream.registry.root.join("airgap/m");
+    let import = || upstream.mirror(&["import", s(&file), s(&target)]);
+    let pristine_usb_old = upstream.registry.root.join("old-usb");
+    fs::create_dir_all(&pristine_usb_old).unwrap();
+    fs::write(pristine_usb_old.join("mirror.tar"), &old_file).unwrap();
+    let old_import = |into: &Path| {
+        let out = upstream
+            .mirror(&["import", s(&pristine_usb_old.join("mirror.tar")), s(into)])
+            .output()
+            .unwrap();
+        assert_ok(&out);
+    };
+    old_import(&target);
+    assert_eq!(mirror_tree(&target), old_tree);
+    let pristine_target = upstream.registry.root.join("pristine-airgap");
+    copy_dir(&target, &pristine_target);
+
+    sweep(
+        "mirror import",
+        10,
+        || copy_dir(&pristine_target, &target),
+        import,
+        || mirror_tree(&target),
+        |kill, new, _| {
+            let ctx = kill.context();
+            let now = mirror_tree(&target);
+            let left = if now == old_tree {
+                Left::Old
+            } else if now == *new {
+                Left::New
+            } else {
+                panic!("{ctx}: the imported tree is neither old nor new");
+            };
+            upstream.verify(&target);
+            assert_ok(&import().output().unwrap());
+            assert_eq!(mirror_tree(&target), *new, "{ctx}: rerun");
+            assert_eq!(*new, new_tree, "{ctx}: the import is the exported tree");
+            upstream.verify(&target);
+            let left_over = beside(&target);
+            assert!(left_over.is_empty(), "{ctx}: left beside the tree: {left_over:?}");
+            left
+        },
+    );
 }

@@ -144,6 +144,49 @@ pub fn sync_files(paths: &[PathBuf]) -> Result<(), FsError> {
     })
 }
 
+/// Swaps the directory entries `a` and `b` (both must exist): in one
+/// atomic step where the system can (Linux: `renameat2` with
+/// `RENAME_EXCHANGE`), so that every reader and a crash see one or the
+/// other; elsewhere, or on a file system without it, with three renames
+/// through `aside`, between which a crash leaves `a` missing (it is then at
+/// `aside` or `b`).
+pub fn exchange(a: &Path, b: &Path, aside: &Path) -> Result<(), FsError> {
+    #[cfg(target_os = "linux")]
+    match exchange_atomically(a, b) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {}
+        other => return other.map_err(|e| FsError::new("exchange", a, e)),
+    }
+    fs::rename(a, aside).map_err(|e| FsError::new("move aside", a, e))?;
+    if let Err(e) = fs::rename(b, a) {
+        let _ = fs::rename(aside, a);
+        return Err(FsError::new("rename into", a, e));
+    }
+    fs::rename(aside, b).map_err(|e| FsError::new("rename into", b, e))
+}
+
+#[cfg(target_os = "linux")]
+fn exchange_atomically(a: &Path, b: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = |path: &Path| CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other);
+    let (a, b) = (c_path(a)?, c_path(b)?);
+    // SAFETY: two NUL-terminated paths that live across the call.
+    let done = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// An exclusive advisory lock on a lock file, held until dropped.
 #[derive(Debug)]
 pub struct FileLock {
@@ -179,6 +222,25 @@ impl FileLock {
         })
     }
 
+    /// Takes the exclusive lock on `path` (created if missing) if no one
+    /// holds it; `None` if someone does.
+    pub fn try_exclusive(path: &Path) -> Result<Option<Self>, FsError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| FsError::new("open lock file", path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(FileLock {
+                file,
+                path: path.to_owned(),
+            })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(FsError::new("lock", path, e)),
+        }
+    }
+
     /// The lock file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -196,6 +258,26 @@ impl Drop for FileLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exchange_swaps_two_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b, aside) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("aside"));
+        for (dir, text) in [(&a, "old"), (&b, "new")] {
+            fs::create_dir(dir).unwrap();
+            fs::write(dir.join("f"), text).unwrap();
+        }
+        exchange(&a, &b, &aside).unwrap();
+        assert_eq!(fs::read_to_string(a.join("f")).unwrap(), "new");
+        assert_eq!(fs::read_to_string(b.join("f")).unwrap(), "old");
+        assert!(!aside.exists());
+        assert!(exchange(&a, &tmp.path().join("missing"), &aside).is_err());
+        assert_eq!(
+            fs::read_to_string(a.join("f")).unwrap(),
+            "new",
+            "a failed exchange changes nothing"
+        );
+    }
     use std::sync::mpsc;
     use std::time::Duration;
 

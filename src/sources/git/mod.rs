@@ -46,7 +46,8 @@
 //! - `index.git/objects/pack/.tmp*`: a pack being received; it becomes a
 //!   pack (and the ref moves) only once complete.
 //!
-//! Leftovers of a killed update (`.clone-*`, `.tmp*`) are removed by the
+//! Leftovers of a killed update (`.clone-*`, `.tmp*`, the ref lock files
+//! `refs/ggen/*.lock`) are removed by the
 //! next update, under the lock. Each incremental fetch adds a pack; beyond
 //! [`MAX_PACKS`] of them the clone is repacked into one (`git repack`), so
 //! its size stays near a fresh clone's however often it is fetched.
@@ -245,6 +246,7 @@ impl GitSource {
         }
         remove_leftovers(&self.cache_dir, CLONE_IN_PROGRESS_PREFIX).map_err(cache_error)?;
         remove_leftovers(&self.clone_dir().join("objects/pack"), UNFINISHED_PACK_PREFIX).map_err(cache_error)?;
+        remove_stale_ref_locks(&self.clone_dir()).map_err(cache_error)?;
         // Read the state on disk, not ours: another process may have
         // updated while we waited for the lock.
         let before = self.load_snapshot()?;
@@ -439,6 +441,24 @@ fn remove_leftovers(dir: &Path, prefix: &str) -> Result<(), FsError> {
     Ok(())
 }
 
+/// The lock files of gix's ref edits: held only while a ref moves, left
+/// by a process killed meanwhile, and then in the way of every later
+/// fetch ("the lock … could not be obtained").
+const REF_LOCKS: [&str; 3] = ["refs/ggen/fetched.lock", "refs/ggen/index.lock", "packed-refs.lock"];
+
+/// Removes the ref lock files a killed update left in the clone. Only
+/// called under the lock, so no update is editing refs.
+fn remove_stale_ref_locks(git_dir: &Path) -> Result<(), FsError> {
+    for lock in REF_LOCKS {
+        let path = git_dir.join(lock);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(FsError::new("remove", &path, e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn short(commit: &str) -> &str {
     &commit[..SHORT_ID_LEN.min(commit.len())]
 }
@@ -519,5 +539,66 @@ impl PackageSource for GitSource {
                 summary: format!("fetched {}..{}", short(&old), short(&new)),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::progress::NoProgress;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let status = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "-c",
+                "user.name=a",
+                "-c",
+                "user.email=a@b",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    /// A fetch killed while gix moved a ref leaves its lock file; the next
+    /// update must not be stopped by it.
+    #[test]
+    fn an_update_removes_ref_locks_a_killed_one_left() {
+        let index = tempfile::tempdir().unwrap();
+        git(index.path(), &["init", "-q", "-b", "main"]);
+        fs::write(
+            index.path().join("config.json"),
+            r#"{"dl":"archives/{crate}-{version}.tar.gz"}"#,
+        )
+        .unwrap();
+        git(index.path(), &["add", "."]);
+        git(index.path(), &["commit", "-q", "-m", "first"]);
+        let cache = tempfile::tempdir().unwrap();
+        let url = index.path().to_str().unwrap();
+        GitSource::open(url, cache.path(), false)
+            .unwrap()
+            .update(&NoProgress)
+            .unwrap();
+        let clone = cache.path().join(CLONE_DIR);
+        for lock in REF_LOCKS {
+            fs::write(clone.join(lock), "0000000000000000000000000000000000000000\n").unwrap();
+        }
+        fs::write(index.path().join("NOTES.md"), "later\n").unwrap();
+        git(index.path(), &["add", "."]);
+        git(index.path(), &["commit", "-q", "-m", "second"]);
+        let report = GitSource::open(url, cache.path(), false)
+            .unwrap()
+            .update(&NoProgress)
+            .unwrap();
+        assert!(report.changed, "{}", report.summary);
+        for lock in REF_LOCKS {
+            assert!(!clone.join(lock).exists(), "{lock}");
+        }
     }
 }

@@ -17,6 +17,10 @@
 //! the header records the SHA-256 of the content, and a file that does not
 //! match it (torn by a power loss) counts as never fetched. A missing
 //! package is a header alone with its 404/410/451.
+//!
+//! A process killed mid-write leaves its temp file (`.ggen-tmp-*`) beside
+//! the file; a revalidation (`sync`) removes them all, holding every lock
+//! stripe so that no live write loses its temp file.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -30,7 +34,7 @@ use crate::format::name::index_path;
 use crate::sources::SourceError;
 use crate::sources::http::{MISSING_STATUSES, Validators};
 use crate::sources::local::collect_package_files;
-use crate::util::fs::{FileLock, FsError, write_atomic_unsynced};
+use crate::util::fs::{FileLock, FsError, remove_stale_temp_files, write_atomic_unsynced};
 
 /// The version of the header layout; a file with another is ignored (and
 /// refetched).
@@ -163,6 +167,28 @@ impl DiskCache {
         Ok(files)
     }
 
+    /// Removes the temp files killed writes left anywhere in the cache;
+    /// returns how many. Holds every lock stripe (taken in order, while a
+    /// writer holds one at a time), so no write is under way meanwhile.
+    pub(super) fn remove_stale_temp_files(&self) -> Result<usize, FsError> {
+        let _locks: Vec<FileLock> = (0..LOCK_STRIPES)
+            .map(|stripe| FileLock::exclusive(&self.root.join(LOCK_DIR).join(stripe.to_string()), |_| {}))
+            .collect::<Result<_, _>>()?;
+        let mut removed = 0;
+        let mut pending = vec![self.root.clone()];
+        while let Some(dir) = pending.pop() {
+            removed += remove_stale_temp_files(&dir)?;
+            let listing = std::fs::read_dir(&dir).map_err(|e| FsError::new("read directory", &dir, e))?;
+            for entry in listing {
+                let entry = entry.map_err(|e| FsError::new("read directory", &dir, e))?;
+                if entry.file_type().is_ok_and(|t| t.is_dir()) && entry.file_name() != LOCK_DIR {
+                    pending.push(entry.path());
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn lock(&self, rel: &str) -> Result<FileLock, FsError> {
         let stripe = fnv1a(rel.as_bytes()) % LOCK_STRIPES;
         FileLock::exclusive(&self.root.join(LOCK_DIR).join(stripe.to_string()), |_| {})
@@ -203,6 +229,41 @@ mod tests {
             etag: Some(tag.into()),
             last_modified: None,
         }
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_everywhere_but_cached_files_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::new(dir.path());
+        cache.store_present("se/rd/serde", b"line\n", &etag("\"a\"")).unwrap();
+        for temp in ["se/rd/.ggen-tmp-x1", ".ggen-tmp-x2", "_keys/se/rd/.ggen-tmp-x3"] {
+            let path = dir.path().join(temp);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"half").unwrap();
+        }
+        assert_eq!(cache.remove_stale_temp_files().unwrap(), 3);
+        assert_eq!(cache.packages().unwrap(), [("serde".to_string(), true)]);
+        let left: Vec<_> = walk(dir.path())
+            .into_iter()
+            .filter(|p| p.contains(".ggen-tmp-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    fn walk(root: &Path) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut pending = vec![root.to_owned()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    found.push(path.to_string_lossy().into_owned());
+                }
+            }
+        }
+        found
     }
 
     #[test]

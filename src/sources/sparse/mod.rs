@@ -552,6 +552,10 @@ impl PackageSource for SparseSource {
                 summary: "offline: nothing fetched; the cached index files are used as they are (run without --offline to revalidate)".into(),
             });
         }
+        // Left by killed runs; nothing else removes them.
+        self.cache
+            .remove_stale_temp_files()
+            .map_err(|source| SourceError::Cache { source })?;
         let paths = self.cached_paths()?;
         progress.start("revalidating index files", paths.len() as u64);
         let tally = Tally::default();

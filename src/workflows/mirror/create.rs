@@ -4,9 +4,12 @@
 //! A failure at any point — an archive that does not match its `cksum`, a
 //! signature that does not verify, the network — removes the staging
 //! directory and leaves nothing at the destination: there is never a
-//! half-made mirror. (A process killed outright leaves its staging
-//! directory, `.NAME.staging-*` beside the destination; delete it.) Every
-//! file is synced to disk before the rename.
+//! half-made mirror. Every file is synced to disk before the rename.
+//!
+//! A create holds the lock of its staging directory (the mirror's lock
+//! file once renamed into place). A process killed outright leaves its
+//! staging directory (`.NAME.staging-*` beside the destination); the next
+//! create of that destination removes every one whose lock no one holds.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,12 +17,12 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::admit::{self, ArchiveJob, sha256_hex};
-use super::layout::{ArchiveKind, Layout, MirrorFormat};
+use super::layout::{ArchiveKind, LOCK_FILE, Layout, MirrorFormat};
 use super::record::{MirrorRecord, MissingRecord, RECORD_VERSION, UpstreamState};
 use super::selection::{self, Chosen, MissingDependency, Selection};
 use super::upstream::Upstream;
 use super::{MirrorError, mirror_config};
-use crate::util::fs::{FsError, sync_files};
+use crate::util::fs::{FileLock, FsError, sync_files};
 use crate::util::progress::Progress;
 
 /// What to mirror, and how.
@@ -71,21 +74,26 @@ pub fn create(
 ) -> Result<CreateReport, MirrorError> {
     check_options(upstream, options)?;
     let dir = std::path::absolute(dir).map_err(|e| FsError::new("resolve", dir, e))?;
-    if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) || dir.is_file() {
-        return Err(MirrorError::NotEmpty { dir });
-    }
-    let chosen = selection::choose(&options.selection, upstream, progress)?;
-    let kind = ArchiveKind::of_upstream(upstream.config());
     let parent = dir.parent().ok_or_else(|| MirrorError::NotEmpty { dir: dir.clone() })?;
     std::fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
     let dir_name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let staging_prefix = format!(".{dir_name}.staging-");
+    remove_stale_staging(parent, &staging_prefix)?;
+    if std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some()) || dir.is_file() {
+        return Err(MirrorError::NotEmpty { dir });
+    }
+    let chosen = selection::choose(&options.selection, upstream, progress)?;
+    let kind = ArchiveKind::of_upstream(upstream.config());
     let staging = tempfile::Builder::new()
-        .prefix(&format!(".{dir_name}.staging-"))
+        .prefix(&staging_prefix)
         .tempdir_in(parent)
         .map_err(|e| FsError::new("create staging directory in", parent, e))?;
+    // Held until the mirror is in place (it becomes the mirror's lock), so
+    // that no other create takes this staging directory for a dead one's.
+    let _lock = FileLock::exclusive(&staging.path().join(LOCK_FILE), |_| {})?;
     let layout = Layout::new(staging.path(), options.format, kind);
     let (archives, bytes) = build(&layout, upstream, options, &chosen, progress)?;
     let staged = staging.keep();
@@ -111,6 +119,25 @@ pub fn create(
         bytes,
         missing_dependencies: chosen.missing,
     })
+}
+
+/// Removes the staging directories (`.NAME.staging-*` in `parent`) of
+/// creates that were killed: those whose lock no one holds.
+fn remove_stale_staging(parent: &Path, prefix: &str) -> Result<(), FsError> {
+    for entry in std::fs::read_dir(parent).map_err(|e| FsError::new("read directory", parent, e))? {
+        let entry = entry.map_err(|e| FsError::new("read directory", parent, e))?;
+        if !entry.file_name().to_string_lossy().starts_with(prefix) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = entry.path();
+        // A create that has just made its directory but not yet locked it
+        // loses it here and fails; two creates of one destination cannot
+        // both succeed anyway.
+        if let Some(_dead) = FileLock::try_exclusive(&path.join(LOCK_FILE))? {
+            std::fs::remove_dir_all(&path).map_err(|e| FsError::new("remove", &path, e))?;
+        }
+    }
+    Ok(())
 }
 
 fn check_options(upstream: &Upstream, options: &CreateOptions) -> Result<(), MirrorError> {
@@ -216,4 +243,25 @@ fn build(
     let written: Vec<PathBuf> = written.into_inner().unwrap_or_else(|e| e.into_inner());
     sync_files(&written)?;
     Ok((fetched.fetched + fetched.reused, fetched.bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_stale_staging_of_this_destination_is_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        for dir in [".m.staging-dead/archives", ".m.staging-live", ".mm.staging-other", "m2"] {
+            std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        }
+        let _live = FileLock::exclusive(&tmp.path().join(".m.staging-live").join(LOCK_FILE), |_| {}).unwrap();
+        remove_stale_staging(tmp.path(), ".m.staging-").unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".m.staging-live", ".mm.staging-other", "m2"]);
+    }
 }

@@ -17,7 +17,7 @@ use super::manifest::{
 use crate::archive::unpack::{MeteredReader, StreamMeter};
 use crate::format::CONFIG_FILE;
 use crate::trust::keys::{KeyError, KeyId, PublicKey, Signature};
-use crate::util::fs::{FileLock, FsError};
+use crate::util::fs::{FileLock, FsError, exchange};
 use crate::util::progress::Progress;
 
 /// The largest manifest read (a tree of a few million files).
@@ -195,7 +195,8 @@ impl Target {
     /// Finishes or undoes a swap a crash interrupted: with the previous
     /// tree still beside the directory, either the new tree is in place
     /// (remove the previous one) or the directory is missing (put the
-    /// previous one back). A staging tree left behind is incomplete.
+    /// previous one back). A staging tree left behind is incomplete, or
+    /// the previous tree after an exchange: removed either way.
     fn recover(&self) -> Result<(), ImportError> {
         if self.previous.symlink_metadata().is_ok() {
             if self.dir.symlink_metadata().is_ok() {
@@ -698,27 +699,24 @@ impl Staging {
         sync_all(&files)
     }
 
-    /// Swaps the new tree into place: the directory (if any) is renamed
-    /// aside, the new tree renamed to its name, the parent synced, and
-    /// the previous tree removed. A crash in between is mended by the next
-    /// import's [`Target::recover`].
+    /// Swaps the new tree into place: exchanged with the directory in one
+    /// step ([`exchange`]), or renamed to its name if there is none; the
+    /// parent synced, and the previous tree (now at the staging name)
+    /// removed. A crash in between is mended by the next import's
+    /// [`Target::recover`].
     fn swap_into(mut self, target: &Target) -> Result<(), ImportError> {
         let parent = target.dir.parent().expect("the target has a parent");
         let had_tree = target.dir.symlink_metadata().is_ok();
         if had_tree {
-            fs::rename(&target.dir, &target.previous).map_err(|e| FsError::new("move aside", &target.dir, e))?;
-        }
-        if let Err(e) = fs::rename(&self.root, &target.dir) {
-            if had_tree {
-                let _ = fs::rename(&target.previous, &target.dir);
-            }
-            return Err(FsError::new("rename into", &target.dir, e).into());
+            exchange(&target.dir, &self.root, &target.previous)?;
+        } else {
+            fs::rename(&self.root, &target.dir).map_err(|e| FsError::new("rename into", &target.dir, e))?;
         }
         self.swapped = true;
         sync_path(parent)?;
         if had_tree {
-            // The new tree is in place; a leftover is removed next time.
-            let _ = fs::remove_dir_all(&target.previous);
+            // The previous tree; a leftover is removed next time.
+            let _ = fs::remove_dir_all(&self.root);
         }
         Ok(())
     }

@@ -94,10 +94,11 @@
 //! member the manifest does not list as carried and none missing. Members
 //! are checked as they are written into a staging tree beside the
 //! directory; unchanged files of a delta are hard-linked in from the
-//! current tree. Then the staging tree is synced and swapped in with
-//! renames under a lock (`.DIR.ggen-import-lock` beside it), so a crash
-//! leaves the old tree or the new one, never a mix; the next import
-//! finishes or undoes an interrupted swap. The directory becomes exactly
+//! current tree. Then the staging tree is synced and exchanged with the
+//! directory in one step (`renameat2` on Linux; elsewhere renames) under a
+//! lock (`.DIR.ggen-import-lock` beside it), so a crash leaves the old tree
+//! or the new one, never a mix; the next import removes what is left
+//! beside it, or finishes an interrupted swap. The directory becomes exactly
 //! the exported tree.
 //!
 //! ```
@@ -138,6 +139,7 @@ pub mod export;
 pub mod import;
 pub mod layout;
 pub mod manifest;
+mod next_tree;
 pub mod record;
 pub mod selection;
 pub mod update;

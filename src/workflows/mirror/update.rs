@@ -16,12 +16,13 @@
 //!   version of it (archives of vanished versions are removed).
 //!
 //! Only new archives are fetched: one already in place with the right
-//! checksum is kept. New archives are staged inside the mirror and moved
-//! into place once all of them are fetched and checked; then the package
-//! files are rewritten (each atomically), config.json, and `mirror.toml`
-//! last. A failure before the moves changes nothing; a crash after them
-//! leaves at most archives that no line names yet, which the next update
-//! adopts. The mirror's lock is held throughout.
+//! checksum is kept. When more than `mirror.toml` changes, the changes are
+//! made in a next tree beside the mirror (its files hard-linked) and
+//! swapped in with one atomic exchange (the private `next_tree` module),
+//! so readers and a crash see the old mirror or the new one, never a mix;
+//! the next update removes what a killed one left beside the mirror. A
+//! failure before the exchange changes nothing. The mirror's lock is held
+//! throughout.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ use serde::Serialize;
 
 use super::admit::{self, ArchiveJob, sha256_hex};
 use super::layout::{LOCK_FILE, Layout};
+use super::next_tree::NextTree;
 use super::record::{MirrorRecord, MissingRecord};
 use super::selection::{self, ChosenPackage, MissingDependency};
 use super::upstream::{Upstream, UpstreamFile};
@@ -187,22 +189,37 @@ pub fn update(
         }
     }
 
-    let fetched = stage_and_place_archives(&layout, &upstream, &record, &plans, progress)?;
+    // More than mirror.toml changes: the changes go into a next tree,
+    // swapped in whole (see `next_tree`); mirror.toml alone is one
+    // atomic write in place.
+    let config_text = mirror_config(&upstream, &layout, record.base_url.as_deref(), record.index_only)?.to_json();
+    let config_changes = std::fs::read_to_string(layout.config_file()).ok().as_deref() != Some(config_text.as_str());
+    let archives_enter = !record.index_only && plans.iter().any(|plan| !plan.entering.is_empty());
+    let next = if config_changes || archives_enter || plans.iter().any(PackagePlan::writes_files) {
+        Some(NextTree::begin(dir)?)
+    } else {
+        None
+    };
+    let target = next
+        .as_ref()
+        .map_or_else(|| layout.clone(), |next| layout.at(next.root()));
+    let fetched = fetch_new_archives(&target, &upstream, &record, &plans, progress)?;
     let mut record = record;
     let mut changed = fetched.fetched > 0;
     for plan in &plans {
-        changed |= apply(plan, &layout, &mut record)?;
+        changed |= apply(plan, &target, &mut record)?;
     }
-    let config = mirror_config(&upstream, &layout, record.base_url.as_deref(), record.index_only)?;
-    let config_text = config.to_json();
-    if std::fs::read_to_string(layout.config_file()).ok().as_deref() != Some(config_text.as_str()) {
-        write_atomic(&layout.config_file(), config_text.as_bytes())?;
+    if config_changes {
+        write_atomic(&target.config_file(), config_text.as_bytes())?;
         changed = true;
     }
     let previous_commit = record.upstream.commit.clone();
     record.upstream.commit = upstream.commit().map(str::to_owned);
     record.missing = MissingRecord::of(&chosen.missing);
-    write_atomic(&layout.record_file(), record.to_toml().as_bytes())?;
+    write_atomic(&target.record_file(), record.to_toml().as_bytes())?;
+    if let Some(next) = next {
+        next.swap_in()?;
+    }
 
     let mut report = UpdateReport {
         upstream: url,
@@ -264,6 +281,11 @@ impl PackagePlan {
     /// Whether the package stays exactly as it is (a refused rewrite).
     fn kept_as_is(&self) -> bool {
         self.rewrite.as_ref().is_some_and(|r| !r.accepted)
+    }
+
+    /// Whether applying the plan writes or removes a file of the mirror.
+    fn writes_files(&self) -> bool {
+        !self.kept_as_is() && (self.text.is_some() || self.keys.is_some() || !self.leaving.is_empty())
     }
 
     /// Records a rewrite; if accepted, the package becomes the upstream's.
@@ -416,10 +438,9 @@ fn keys_change(old: Option<&str>, new: Option<&str>) -> KeysChange {
     }
 }
 
-/// Fetches the archives of every entering line into a staging directory
-/// inside the mirror (one already in place with the right checksum is
-/// kept), then moves them all into place.
-fn stage_and_place_archives(
+/// Fetches the archive of every entering line into `layout` (the next
+/// tree); one already there with the right checksum is kept.
+fn fetch_new_archives(
     layout: &Layout,
     upstream: &Upstream,
     record: &MirrorRecord,
@@ -437,35 +458,22 @@ fn stage_and_place_archives(
             dest: layout.archive_file(&line.entry.name, &line.entry.vers),
         })
         .collect();
-    if jobs.is_empty() {
-        return Ok(admit::Fetched::default());
-    }
-    let root = layout.root();
-    let staging = tempfile::Builder::new()
-        .prefix(".ggen-update-")
-        .tempdir_in(root)
-        .map_err(|e| FsError::new("create staging directory in", root, e))?;
-    let staged = Mutex::new(Vec::new());
+    let written = Mutex::new(Vec::new());
     let store = |dest: &Path, bytes: &[u8]| -> Result<(), FsError> {
-        let relative = dest.strip_prefix(root).expect("archives live in the mirror");
-        let temp = staging.path().join(relative);
-        let parent = temp.parent().expect("archive paths have directories");
+        let parent = dest.parent().expect("archive paths have directories");
         std::fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
-        std::fs::write(&temp, bytes).map_err(|e| FsError::new("write", &temp, e))?;
-        staged
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((temp, dest.to_owned()));
+        // A file of the live tree is linked here: replace it, never write
+        // through it.
+        match std::fs::remove_file(dest) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(FsError::new("remove", dest, e)),
+            _ => {}
+        }
+        std::fs::write(dest, bytes).map_err(|e| FsError::new("write", dest, e))?;
+        written.lock().unwrap_or_else(|e| e.into_inner()).push(dest.to_owned());
         Ok(())
     };
     let fetched = admit::fetch_archives(upstream, &jobs, &store, progress)?;
-    let staged: Vec<(PathBuf, PathBuf)> = staged.into_inner().unwrap_or_else(|e| e.into_inner());
-    sync_files(&staged.iter().map(|(temp, _)| temp.clone()).collect::<Vec<_>>())?;
-    for (temp, dest) in &staged {
-        let parent = dest.parent().expect("archive paths have directories");
-        std::fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
-        std::fs::rename(temp, dest).map_err(|e| FsError::new("move into place", dest, e))?;
-    }
+    sync_files(&written.into_inner().unwrap_or_else(|e| e.into_inner()))?;
     Ok(fetched)
 }
 
