@@ -1022,7 +1022,7 @@ fn sigkill_during_mirror_export_and_import_leaves_old_or_whole_new_files() {
             assert_ok(&export().output().unwrap());
             assert_eq!(unpack("rerun"), new_tree, "{ctx}: rerun");
             assert_eq!(fs::read(&manifest).unwrap(), inner_manifest(), "{ctx}: rerun");
-            let left_over = litter(&usb, &[".ggen-export-", TEMP]);
+            let left_over = litter(&usb, &[TEMP]);
             assert!(left_over.is_empty(), "{ctx}: temp files after the rerun: {left_over:?}");
             left
         },

@@ -110,6 +110,7 @@ use crate::format::features::FeatureAsk;
 use crate::sources::{EntryLine, PackageSource, SourceError};
 use provider::{Feature, IndexProvider, Pkg, RootRequirement, Target, read_requirement, root_version};
 use ranges::Bucket;
+use versions::PackageVersions;
 
 /// What to resolve.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -300,19 +301,10 @@ fn build_resolution(
         let Pkg::Bucket { name, bucket } = package else {
             continue;
         };
-        let versions = provider.loaded(name);
-        let candidate = versions
-            .candidate(version)
-            .expect("pubgrub only picks offered versions");
-        let source_error = |source| ResolveError::Source {
-            name: name.to_string(),
-            source,
-        };
-        let entry = versions.entry_line(candidate).map_err(source_error)?;
+        let entry = provider.read_version(name, version, PackageVersions::entry_line)?;
         let ask = asked.remove(&(&**name, *bucket)).unwrap_or_default();
-        let enabled = versions
-            .features(candidate)
-            .map_err(source_error)?
+        let enabled = provider
+            .read_version(name, version, PackageVersions::features)?
             .enable(&ask)
             .expect("pubgrub only chooses features a version has");
         let mut dependencies = Vec::new();

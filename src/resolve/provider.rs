@@ -17,7 +17,7 @@ use semver::{Version, VersionReq};
 
 use super::ResolveError;
 use super::ranges::{Bucket, VersionSet, requirement_ranges};
-use super::versions::PackageVersions;
+use super::versions::{Candidate, PackageVersions};
 use crate::format::features::{FeatureAsk, FeatureError};
 use crate::format::{DepKind, Dependency, name, req};
 use crate::sources::{PackageSource, SourceError};
@@ -274,6 +274,24 @@ impl<'a> IndexProvider<'a> {
         Ok(None)
     }
 
+    /// Reads something of a version pubgrub picked (its dependencies, its
+    /// features, its entry), with a source error naming the package.
+    pub fn read_version<T>(
+        &self,
+        name: &str,
+        version: &Version,
+        read: impl FnOnce(&PackageVersions, &Candidate) -> Result<T, SourceError>,
+    ) -> Result<T, ResolveError> {
+        let versions = self.loaded(name);
+        let candidate = versions
+            .candidate(version)
+            .expect("pubgrub only picks offered versions");
+        read(&versions, candidate).map_err(|source| ResolveError::Source {
+            name: name.to_owned(),
+            source,
+        })
+    }
+
     /// A package already read, by its published name.
     pub fn loaded(&self, published: &str) -> Rc<PackageVersions> {
         Rc::clone(&self.packages.borrow()[published])
@@ -511,14 +529,7 @@ impl<'a> IndexProvider<'a> {
         bucket: Bucket,
         version: &Version,
     ) -> Result<Result<Vec<(Pkg, VersionSet)>, Unusable>, ResolveError> {
-        let versions = self.loaded(name);
-        let candidate = versions
-            .candidate(version)
-            .expect("pubgrub only picks offered versions");
-        let details = versions.details(candidate).map_err(|source| ResolveError::Source {
-            name: name.to_string(),
-            source,
-        })?;
+        let details = self.read_version(name, version, PackageVersions::details)?;
         let own = Pkg::Bucket {
             name: name.clone(),
             bucket,
@@ -552,16 +563,8 @@ impl<'a> IndexProvider<'a> {
         feature: &Feature,
         version: &Version,
     ) -> Result<Result<Vec<(Pkg, VersionSet)>, Unusable>, ResolveError> {
-        let versions = self.loaded(name);
-        let candidate = versions
-            .candidate(version)
-            .expect("pubgrub only picks offered versions");
-        let source_error = |source| ResolveError::Source {
-            name: name.to_string(),
-            source,
-        };
-        let details = versions.details(candidate).map_err(source_error)?;
-        let table = versions.features(candidate).map_err(source_error)?;
+        let details = self.read_version(name, version, PackageVersions::details)?;
+        let table = self.read_version(name, version, PackageVersions::features)?;
         let enabled = match table.enable(&feature.ask()) {
             Ok(enabled) => enabled,
             Err(why) => return Ok(Err(Unusable::Features(why))),

@@ -194,6 +194,16 @@ pub struct FileLock {
     path: PathBuf,
 }
 
+/// Opens (creating it if missing, never truncating) a lock file.
+fn open_lock_file(path: &Path) -> Result<fs::File, FsError> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| FsError::new("open lock file", path, e))
+}
+
 impl FileLock {
     /// Takes the exclusive lock on `path` (created if missing), waiting for
     /// any other holder. Calls `on_wait` once if it has to wait, so a CLI
@@ -202,12 +212,7 @@ impl FileLock {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|e| FsError::new("create directory", parent, e))?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| FsError::new("open lock file", path, e))?;
+        let file = open_lock_file(path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -225,12 +230,7 @@ impl FileLock {
     /// Takes the exclusive lock on `path` (created if missing) if no one
     /// holds it; `None` if someone does.
     pub fn try_exclusive(path: &Path) -> Result<Option<Self>, FsError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| FsError::new("open lock file", path, e))?;
+        let file = open_lock_file(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(FileLock {
                 file,

@@ -16,7 +16,7 @@ use super::manifest::{
 };
 use crate::archive::lower_hex;
 use crate::trust::keys::{KeyError, KeyId, SecretKey};
-use crate::util::fs::{FileLock, FsError, set_final_mode};
+use crate::util::fs::{FileLock, FsError, TEMP_PREFIX, remove_stale_temp_files, set_final_mode};
 use crate::util::progress::Progress;
 use crate::util::time::rfc3339_utc;
 
@@ -106,42 +106,6 @@ pub enum ExportError {
 
 /// The lock exports into one directory take, in that directory.
 const EXPORT_LOCK: &str = ".ggen-export.lock";
-/// The prefix of an export's temp files (the file and its manifest copy),
-/// renamed into place when complete. A killed export leaves them; the next
-/// export into the same directory removes them.
-const TEMP_PREFIX: &str = ".ggen-export-";
-
-/// Removes the temp files of killed exports from `dir`. Only called under
-/// [`EXPORT_LOCK`], so none belongs to a live export.
-fn remove_stale_temps(dir: &Path) -> Result<(), FsError> {
-    for entry in fs::read_dir(dir).map_err(|e| FsError::new("read directory", dir, e))? {
-        let entry = entry.map_err(|e| FsError::new("read directory", dir, e))?;
-        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) && entry.file_type().is_ok_and(|t| t.is_file())
-        {
-            let path = entry.path();
-            fs::remove_file(&path).map_err(|e| FsError::new("remove", &path, e))?;
-        }
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` through a temp file in `parent` (synced, then
-/// renamed), named so that the next export removes it if this one is killed.
-fn write_beside(path: &Path, parent: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    let mut temp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(parent)
-        .map_err(|e| FsError::new("create temp file in", parent, e))?;
-    temp.write_all(bytes)
-        .map_err(|e| FsError::new("write", temp.path(), e))?;
-    set_final_mode(temp.as_file(), path).map_err(|e| FsError::new("set permissions of", temp.path(), e))?;
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| FsError::new("sync", temp.path(), e))?;
-    temp.persist(path)
-        .map_err(|e| FsError::new("rename into", path, e.error))?;
-    Ok(())
-}
 
 /// A file found in the tree, before hashing.
 struct Found {
@@ -180,7 +144,8 @@ pub fn export(
     // Exports into one directory take turns, so that each may remove the
     // temp files a killed one left there.
     let _lock = FileLock::exclusive(&parent.join(EXPORT_LOCK), |_| {})?;
-    remove_stale_temps(&parent)?;
+    // Under the lock: every temp file there is a killed export's.
+    remove_stale_temp_files(&parent)?;
     let base = options.since.map(read_base).transpose()?;
 
     let found = walk(&root)?;
@@ -235,7 +200,8 @@ pub fn export(
         progress,
     )?;
     let manifest_file = PathBuf::from(format!("{}.manifest.json", file.display()));
-    write_beside(&manifest_file, &parent, &manifest_bytes)?;
+    // Its temp file is named as the next export's clean-up expects.
+    crate::util::fs::write_atomic(&manifest_file, &manifest_bytes)?;
 
     Ok(ExportReport {
         file: file.to_owned(),
@@ -475,16 +441,16 @@ mod tests {
     #[test]
     fn only_the_temp_files_of_exports_are_removed() {
         let tmp = tempfile::tempdir().unwrap();
-        for name in [".ggen-export-Ab12", ".ggen-export.lock", "mirror.tar", ".ggen-tmp-x"] {
+        for name in [".ggen-tmp-Ab12", ".ggen-export.lock", "mirror.tar", "notes.tmp"] {
             fs::write(tmp.path().join(name), b"x").unwrap();
         }
-        remove_stale_temps(tmp.path()).unwrap();
+        remove_stale_temp_files(tmp.path()).unwrap();
         let mut left: Vec<_> = fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, [".ggen-export.lock", ".ggen-tmp-x", "mirror.tar"]);
+        assert_eq!(left, [".ggen-export.lock", "mirror.tar", "notes.tmp"]);
     }
 
     #[test]
