@@ -127,6 +127,28 @@ enum Left {
     Finished,
 }
 
+/// Old, new, or (asserting every file is a whole old or new copy) partial.
+fn whole_files<V: PartialEq + std::fmt::Debug>(
+    ctx: &str,
+    now: &BTreeMap<String, V>,
+    old: &BTreeMap<String, V>,
+    new: &BTreeMap<String, V>,
+) -> Left {
+    if now == old {
+        return Left::Old;
+    }
+    if now == new {
+        return Left::New;
+    }
+    for (path, what) in now {
+        assert!(
+            old.get(path) == Some(what) || new.get(path) == Some(what),
+            "{ctx}: {path} is neither the old nor the new copy"
+        );
+    }
+    Left::Partial
+}
+
 /// Where a kill landed, for failure messages.
 struct Kill {
     label: String,
@@ -420,22 +442,9 @@ fn sigkill_during_index_add_leaves_a_consistent_index_that_a_rerun_completes() {
         },
         |kill, new, _| {
             let ctx = kill.context();
-            let now = tree();
-            let left = if now == old {
-                Left::Old
-            } else if now == *new {
-                Left::New
-            } else {
-                // Only whole files, old or new, and only the new archives
-                // and package files of the batch.
-                for (path, what) in &now {
-                    assert!(
-                        old.get(path) == Some(what) || new.get(path) == Some(what),
-                        "{ctx}: {path} is neither old nor new"
-                    );
-                }
-                Left::Partial
-            };
+            // Only whole files, old or new, and only the new archives and
+            // package files of the batch.
+            let left = whole_files(ctx, &tree(), &old, new);
             assert_ok(&check());
             assert_ok(&add().output().unwrap());
             assert_eq!(tree(), *new, "{ctx}: the rerun completes the batch");
@@ -763,22 +772,10 @@ fn sigkill_during_a_sparse_sync_leaves_whole_old_or_new_cache_files() {
         files,
         |kill, new, _| {
             let ctx = kill.context();
+            // Each file is refreshed on its own: a mix of whole files.
             let now = files();
-            let left = if now == old {
-                Left::Old
-            } else if now == *new {
-                Left::New
-            } else {
-                // Each file is refreshed on its own: a mix of whole files.
-                for (path, what) in &now {
-                    assert!(
-                        old.get(path) == Some(what) || new.get(path) == Some(what),
-                        "{ctx}: {path} is neither the old nor the new copy"
-                    );
-                }
-                assert_eq!(now.len(), new.len(), "{ctx}: no cached file vanished");
-                Left::Partial
-            };
+            let left = whole_files(ctx, &now, &old, new);
+            assert_eq!(now.len(), new.len(), "{ctx}: no cached file vanished");
             // Offline reads work on whatever is there.
             assert_ok(&market(
                 &home,
