@@ -74,11 +74,14 @@ pub mod gate;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::format::rules::line::KnownPackages;
-use crate::format::rules::package_file;
+use crate::format::rules::package_file::{self, is_at_its_shard};
 pub use crate::format::rules::{Finding, FindingKind, Severity};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::util::fs::TEMP_PREFIX;
@@ -198,26 +201,50 @@ fn check_file(root: &Path, rel: &str, known: &ShardFiles, buffer: &mut Vec<u8>) 
     }
 }
 
-/// The paths of an index's package files, sorted, in one string: a
-/// crates.io-sized index has hundreds of thousands, and a `String` each
-/// would cost more than the paths themselves.
+/// The paths of an index's package files, sorted, in one string per top
+/// directory: a crates.io-sized index has hundreds of thousands, and a
+/// `String` each would cost more than the paths themselves.
 pub(crate) struct ShardFiles {
-    text: String,
-    /// (start, end) of each path in `text`.
-    spans: Vec<(u32, u32)>,
+    /// Per top-level directory, its paths, sorted, each ended by NUL (no
+    /// file name holds one).
+    texts: Vec<String>,
+    /// (text, start, end) of each path, in order.
+    spans: Vec<(u32, u32, u32)>,
+    /// The files at their shard path, by file name: indices into `spans`
+    /// (4 bytes a package where a set of `&str` takes 16).
+    by_name: HashTable<u32>,
+    hasher: DefaultHashBuilder,
 }
 
 impl ShardFiles {
-    fn new(mut paths: Vec<String>) -> Self {
-        paths.sort_unstable();
-        let mut text = String::with_capacity(paths.iter().map(String::len).sum());
-        let mut spans = Vec::with_capacity(paths.len());
-        for path in paths {
-            let start = text.len() as u32;
-            text.push_str(&path);
-            spans.push((start, text.len() as u32));
+    /// The files of `texts` (in order), with their names indexed.
+    fn indexed(texts: Vec<String>) -> Self {
+        let mut spans = Vec::new();
+        for (at, text) in texts.iter().enumerate() {
+            let mut start = 0;
+            for (end, _) in text.match_indices('\0') {
+                spans.push((at as u32, start as u32, end as u32));
+                start = end + 1;
+            }
         }
-        ShardFiles { text, spans }
+        let mut files = ShardFiles {
+            texts,
+            spans,
+            by_name: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+        };
+        let mut by_name = HashTable::with_capacity(files.len());
+        for at in 0..files.len() {
+            let path = files.get(at);
+            if is_at_its_shard(path) {
+                let hash = files.hasher.hash_one(name::file_name_of(path));
+                by_name.insert_unique(hash, at as u32, |&other| {
+                    files.hasher.hash_one(name::file_name_of(files.get(other as usize)))
+                });
+            }
+        }
+        files.by_name = by_name;
+        files
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -225,8 +252,8 @@ impl ShardFiles {
     }
 
     pub(crate) fn get(&self, at: usize) -> &str {
-        let (start, end) = self.spans[at];
-        &self.text[start as usize..end as usize]
+        let (text, start, end) = self.spans[at];
+        &self.texts[text as usize][start as usize..end as usize]
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
@@ -234,14 +261,13 @@ impl ShardFiles {
     }
 }
 
-/// A package is known when its file is at its shard path: found by binary
-/// search over the sorted paths, so no second set of 300k names is built.
+/// A package is known when its file is at its shard path.
 impl KnownPackages for ShardFiles {
     fn holds(&self, lowercased: &str) -> bool {
-        let path = name::index_path(lowercased);
-        self.spans
-            .binary_search_by(|&(start, end)| self.text[start as usize..end as usize].cmp(path.as_str()))
-            .is_ok()
+        let hash = self.hasher.hash_one(lowercased);
+        self.by_name
+            .find(hash, |&at| name::file_name_of(self.get(at as usize)) == lowercased)
+            .is_some()
     }
 }
 
@@ -254,26 +280,21 @@ pub(crate) fn shard_files(root: &Path) -> Result<ShardFiles, CheckError> {
         .filter(|(entry, is_dir)| *is_dir && is_top_shard(entry))
         .map(|(entry, _)| entry)
         .collect();
-    let per_dir: Vec<ShardFiles> = top
+    // Each directory's paths, sorted, as one string: the owned paths of only
+    // one directory exist at a time per thread, and nothing is copied after.
+    let mut per_dir: Vec<String> = top
         .par_iter()
-        .map(|dir| files_under_shard(root, dir).map(ShardFiles::new))
-        .collect::<Result<_, _>>()?;
-    // Merged from the compact per-directory lists, so the owned paths of
-    // only one directory exist at a time.
-    let mut text = String::with_capacity(per_dir.iter().map(|files| files.text.len()).sum());
-    let mut spans = Vec::with_capacity(per_dir.iter().map(ShardFiles::len).sum());
-    let mut order: Vec<&ShardFiles> = per_dir.iter().collect();
+        .map(|dir| {
+            let mut paths = files_under_shard(root, dir)?;
+            paths.sort_unstable();
+            // NUL ends each path: no file name holds one.
+            Ok(paths.iter().map(|path| format!("{path}\0")).collect())
+        })
+        .collect::<Result<_, CheckError>>()?;
     // Paths of one top directory share its prefix: ordering the lists by
     // their first path orders every path.
-    order.sort_by_key(|files| files.iter().next());
-    for files in order {
-        for path in files.iter() {
-            let start = text.len() as u32;
-            text.push_str(path);
-            spans.push((start, text.len() as u32));
-        }
-    }
-    Ok(ShardFiles { text, spans })
+    per_dir.sort_unstable();
+    Ok(ShardFiles::indexed(per_dir))
 }
 
 fn is_top_shard(dir: &str) -> bool {
