@@ -452,19 +452,7 @@ fn mirror_create_matrix(target: Target) {
             fs::create_dir_all(&mirrors).unwrap();
             vec![copy_tree(&warm, &dir.join("home")), mirrors]
         },
-        run: &|dir| {
-            let mirror = dir.join("mirrors/m");
-            let args = [
-                "mirror",
-                "create",
-                mirror.to_str().unwrap(),
-                "--from",
-                &url,
-                "--closure",
-                PACKAGE,
-            ];
-            market(&dir.join("home"), &args)
-        },
+        run: &|dir| mirror_create(&dir.join("home"), &dir.join("mirrors/m"), &url),
         check: &|dir| check_mirror(&dir.join("home"), &dir.join("mirrors/m")),
     };
     run_matrix(&upstream, &command, target);
@@ -480,23 +468,27 @@ fn mirror_create_faces_every_fault_on_an_archive() {
     mirror_create_matrix(Target::Archive);
 }
 
+/// `mirror create MIRROR --from URL --closure PACKAGE` with `home`.
+fn mirror_create(home: &Path, mirror: &Path, url: &str) -> Output {
+    let args = [
+        "mirror",
+        "create",
+        mirror.to_str().unwrap(),
+        "--from",
+        url,
+        "--closure",
+        PACKAGE,
+    ];
+    market(home, &args)
+}
+
 /// `mirror update` of a mirror made from the old state.
 fn mirror_update_matrix(target: Target) {
     let upstream = Upstream::start();
     let root = upstream.registry.root.join("warm");
     let warm = upstream.new_home(&root);
     let mirror = root.join("mirror");
-    let url = upstream.url();
-    let create = [
-        "mirror",
-        "create",
-        mirror.to_str().unwrap(),
-        "--from",
-        &url,
-        "--closure",
-        PACKAGE,
-    ];
-    assert_ok(&market(&warm, &create));
+    assert_ok(&mirror_create(&warm, &mirror, &upstream.url()));
     // An update with nothing new leaves the mirror's lock file, as any
     // update does: the trees compared below start with it.
     assert_ok(&market(&warm, &["mirror", "update", mirror.to_str().unwrap()]));
