@@ -201,59 +201,55 @@ fn check_file(root: &Path, rel: &str, known: &ShardFiles, buffer: &mut Vec<u8>) 
     }
 }
 
-/// The paths of an index's package files, sorted, in one string per top
-/// directory: a crates.io-sized index has hundreds of thousands, and a
-/// `String` each would cost more than the paths themselves.
+/// The paths of an index's package files, sorted, in one string: a
+/// crates.io-sized index has hundreds of thousands, and a `String` each
+/// would cost more than the paths themselves.
 pub(crate) struct ShardFiles {
-    /// Per top-level directory, its paths, sorted, each ended by NUL (no
-    /// file name holds one).
-    texts: Vec<String>,
-    /// (text, start, end) of each path, in order.
-    spans: Vec<(u32, u32, u32)>,
-    /// The files at their shard path, by file name: indices into `spans`
+    /// Every path, each ended by NUL (no file name holds one).
+    text: String,
+    /// Where each path starts in `text`: 4 bytes a package.
+    starts: Vec<u32>,
+    /// The files at their shard path, by file name: indices into `starts`
     /// (4 bytes a package where a set of `&str` takes 16).
     by_name: HashTable<u32>,
     hasher: DefaultHashBuilder,
 }
 
 impl ShardFiles {
-    /// The files of `texts` (in order), with their names indexed.
-    fn indexed(texts: Vec<String>) -> Self {
-        let mut spans = Vec::new();
-        for (at, text) in texts.iter().enumerate() {
-            let mut start = 0;
-            for (end, _) in text.match_indices('\0') {
-                spans.push((at as u32, start as u32, end as u32));
-                start = end + 1;
-            }
+    /// Appends the paths of one top directory, sorted.
+    fn push_directory(&mut self, mut paths: Vec<String>) {
+        paths.sort_unstable();
+        for path in paths {
+            self.starts.push(self.text.len() as u32);
+            self.text.push_str(&path);
+            self.text.push('\0');
         }
-        let mut files = ShardFiles {
-            texts,
-            spans,
-            by_name: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
-        };
-        let mut by_name = HashTable::with_capacity(files.len());
-        for at in 0..files.len() {
-            let path = files.get(at);
+    }
+
+    /// Indexes the files at their shard path by file name.
+    fn index_names(&mut self) {
+        let mut by_name = HashTable::with_capacity(self.len());
+        for at in 0..self.len() {
+            let path = self.get(at);
             if is_at_its_shard(path) {
-                let hash = files.hasher.hash_one(name::file_name_of(path));
+                let hash = self.hasher.hash_one(name::file_name_of(path));
                 by_name.insert_unique(hash, at as u32, |&other| {
-                    files.hasher.hash_one(name::file_name_of(files.get(other as usize)))
+                    self.hasher.hash_one(name::file_name_of(self.get(other as usize)))
                 });
             }
         }
-        files.by_name = by_name;
-        files
+        self.by_name = by_name;
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.spans.len()
+        self.starts.len()
     }
 
     pub(crate) fn get(&self, at: usize) -> &str {
-        let (text, start, end) = self.spans[at];
-        &self.texts[text as usize][start as usize..end as usize]
+        let start = self.starts[at] as usize;
+        // The next path starts right after this one's NUL.
+        let end = self.starts.get(at + 1).map_or(self.text.len(), |&next| next as usize) - 1;
+        &self.text[start..end]
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
@@ -271,30 +267,40 @@ impl KnownPackages for ShardFiles {
     }
 }
 
+/// Top directories listed in parallel at a time (of about 1,300 in a
+/// crates.io-sized index).
+const LISTED_AT_ONCE: usize = 16;
+
 /// Every file at a shard-shaped path (`1/*`, `2/*`, `3/?/*`, `??/??/*`),
-/// relative to `root` and `/`-separated, listed in parallel per top-level
-/// directory.
+/// relative to `root` and `/`-separated.
 pub(crate) fn shard_files(root: &Path) -> Result<ShardFiles, CheckError> {
-    let top: Vec<String> = list(root)?
+    let mut top: Vec<String> = list(root)?
         .into_iter()
         .filter(|(entry, is_dir)| *is_dir && is_top_shard(entry))
         .map(|(entry, _)| entry)
         .collect();
-    // Each directory's paths, sorted, as one string: the owned paths of only
-    // one directory exist at a time per thread, and nothing is copied after.
-    let mut per_dir: Vec<String> = top
-        .par_iter()
-        .map(|dir| {
-            let mut paths = files_under_shard(root, dir)?;
-            paths.sort_unstable();
-            // NUL ends each path: no file name holds one.
-            Ok(paths.iter().map(|path| format!("{path}\0")).collect())
-        })
-        .collect::<Result<_, CheckError>>()?;
-    // Paths of one top directory share its prefix: ordering the lists by
-    // their first path orders every path.
-    per_dir.sort_unstable();
-    Ok(ShardFiles::indexed(per_dir))
+    // Paths of one top directory share its prefix: in the order of the
+    // directories, sorted within each, every path is in order. Listed a few
+    // directories at a time, in parallel, so only their paths exist as
+    // `String`s at once.
+    top.sort_unstable();
+    let mut files = ShardFiles {
+        text: String::new(),
+        starts: Vec::new(),
+        by_name: HashTable::new(),
+        hasher: DefaultHashBuilder::default(),
+    };
+    for some in top.chunks(LISTED_AT_ONCE) {
+        let listed: Vec<Vec<String>> = some
+            .par_iter()
+            .map(|dir| files_under_shard(root, dir))
+            .collect::<Result<_, _>>()?;
+        for paths in listed {
+            files.push_directory(paths);
+        }
+    }
+    files.index_names();
+    Ok(files)
 }
 
 fn is_top_shard(dir: &str) -> bool {
