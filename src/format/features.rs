@@ -238,11 +238,6 @@ impl FeatureTable {
         self.features.contains_key(name)
     }
 
-    /// Every feature name, sorted.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.features.keys().map(String::as_str)
-    }
-
     /// Every feature with what it turns on, sorted by name.
     pub fn features(&self) -> &BTreeMap<String, Vec<String>> {
         &self.features
@@ -362,7 +357,7 @@ mod tests {
     fn optional_dependencies_get_implicit_features_unless_named_with_dep() {
         let deps = [dep("a", true), dep("b", true), dep("c", false)];
         let table = FeatureTable::new(&map(&[("with-b", &["dep:b"])]), None, &deps);
-        let names: Vec<&str> = table.names().collect();
+        let names: Vec<&str> = table.features().keys().map(String::as_str).collect();
         assert_eq!(names, ["a", "with-b"]);
         assert_eq!(
             on(&table, &FeatureAsk::none().with("a")),
