@@ -161,30 +161,23 @@ impl PackageVersions {
     /// The dependencies and `links` of a candidate, parsed from its line
     /// on first use.
     pub fn details(&self, candidate: &Candidate) -> Result<Rc<VersionDetails>, SourceError> {
-        if let Some(known) = self.details.borrow().get(&candidate.number) {
-            return Ok(Rc::clone(known));
-        }
-        let details: VersionDetails =
-            serde_json::from_str(self.line(candidate)).map_err(|e| self.error(candidate, e))?;
-        let details = Rc::new(details);
-        self.details.borrow_mut().insert(candidate.number, Rc::clone(&details));
-        Ok(details)
+        parsed_once(&self.details, candidate.number, || {
+            serde_json::from_str(self.line(candidate)).map_err(|e| self.error(candidate, e))
+        })
     }
 
     /// The features of a candidate, parsed from its line on first use.
     pub fn features(&self, candidate: &Candidate) -> Result<Rc<FeatureTable>, SourceError> {
-        if let Some(known) = self.features.borrow().get(&candidate.number) {
-            return Ok(Rc::clone(known));
-        }
-        let fields: FeatureFields = serde_json::from_str(self.line(candidate)).map_err(|e| self.error(candidate, e))?;
-        let details = self.details(candidate)?;
-        let table = Rc::new(FeatureTable::new(
-            &fields.features,
-            fields.features2.as_ref(),
-            &details.deps,
-        ));
-        self.features.borrow_mut().insert(candidate.number, Rc::clone(&table));
-        Ok(table)
+        parsed_once(&self.features, candidate.number, || {
+            let fields: FeatureFields =
+                serde_json::from_str(self.line(candidate)).map_err(|e| self.error(candidate, e))?;
+            let details = self.details(candidate)?;
+            Ok(FeatureTable::new(
+                &fields.features,
+                fields.features2.as_ref(),
+                &details.deps,
+            ))
+        })
     }
 
     /// A candidate's line with its full entry.
@@ -208,6 +201,20 @@ impl PackageVersions {
             source: EntryParseError(source),
         }
     }
+}
+
+/// What `cache` holds under `key`, made by `make` on first use.
+fn parsed_once<T>(
+    cache: &RefCell<HashMap<usize, Rc<T>>>,
+    key: usize,
+    make: impl FnOnce() -> Result<T, SourceError>,
+) -> Result<Rc<T>, SourceError> {
+    if let Some(known) = cache.borrow().get(&key) {
+        return Ok(Rc::clone(known));
+    }
+    let made = Rc::new(make()?);
+    cache.borrow_mut().insert(key, Rc::clone(&made));
+    Ok(made)
 }
 
 /// The byte range of every non-blank line, with its 0-based index (the
