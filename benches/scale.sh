@@ -77,6 +77,8 @@ PY
 echo "W6: index check, median of $runs runs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 check "$index"
 check "$scaled"
-echo "W6: resolution of the 100 most depended-upon roots, 1x then ${copies}x"
-GGEN_BENCH_INDEX=$index cargo bench --quiet --bench resolve 2>/dev/null | sed -n 1,3p
-GGEN_BENCH_INDEX=$scaled cargo bench --quiet --bench resolve 2>/dev/null | sed -n 1,3p
+# The same roots on both: the 1x ranking (the copies would crowd the 10x one).
+roots=$(GGEN_CORPUS_WORKTREE=$index cargo bench --quiet --bench resolve -- --list-roots 100 2>/dev/null | awk 'NF {print $1}' | paste -sd,)
+echo "W6: resolution of the 100 most depended-upon roots of 1x, on 1x then ${copies}x"
+GGEN_CORPUS_WORKTREE=$index GGEN_BENCH_ROOTS=$roots cargo bench --quiet --bench resolve 2>/dev/null | sed -n 1,3p
+GGEN_CORPUS_WORKTREE=$scaled GGEN_BENCH_ROOTS=$roots cargo bench --quiet --bench resolve 2>/dev/null | sed -n 1,3p
