@@ -60,7 +60,9 @@ check() {
     local dir=$1 walls=() rss=0
     for _ in $(seq "$runs"); do
         /usr/bin/time -f "%e %M" -o "$work/time" "$market" index check "$dir" --json >"$work/report.json" || true
-        read -r wall peak <"$work/time"
+        # GNU time says "Command exited with non-zero status 1" first when the
+        # index has errors (the corpus has some): the figures are the last line.
+        read -r wall peak < <(tail -n 1 "$work/time")
         walls+=("$wall")
         [ "$peak" -gt "$rss" ] && rss=$peak
     done
