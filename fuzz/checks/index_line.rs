@@ -9,8 +9,8 @@ use ggen_marketplace::format::canonical::canonical_form;
 use ggen_marketplace::format::entry::IndexEntry;
 use ggen_marketplace::format::name::index_path;
 use ggen_marketplace::format::notice::notices_path;
-use ggen_marketplace::format::rules::line::{LineContext, check_line};
-use ggen_marketplace::format::rules::package_file::check_package_file;
+use ggen_marketplace::format::rules::line::{CleanDependencies, LineContext, check_line};
+use ggen_marketplace::format::rules::package_file::{check_package_file, lines};
 use ggen_marketplace::trust::owner_keys_path;
 
 /// No panic, and:
@@ -19,9 +19,13 @@ use ggen_marketplace::trust::owner_keys_path;
 ///   adds), and `to_line` is a fixed point;
 /// - a readable entry has a canonical form, and the canonical form of a
 ///   canonical form is itself;
-/// - a line `index check` finds nothing wrong with is readable by clients.
+/// - a line `index check` finds nothing wrong with is readable by clients;
+/// - a line checked after the file's earlier lines (skipping dependencies
+///   they found clean) gets the verdict it gets checked alone.
 pub fn check(data: &[u8]) {
-    let _ = check_package_file("fu/zz/fuzz", data, &HashSet::from(["fuzz"]));
+    let known = HashSet::from(["fuzz"]);
+    let _ = check_package_file("fu/zz/fuzz", data, &known);
+    check_lines_alone_and_in_order(data, &known);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -48,6 +52,24 @@ pub fn check(data: &[u8]) {
     }
 }
 
+fn check_lines_alone_and_in_order(data: &[u8], known: &HashSet<&str>) {
+    let ctx = LineContext {
+        file_name: "fuzz",
+        known,
+    };
+    let mut clean = CleanDependencies::default();
+    for (_, line) in lines(data) {
+        let (mut in_order, mut alone) = (Vec::new(), Vec::new());
+        let version_in_order = check_line(line, &ctx, &mut clean, &mut in_order);
+        let version_alone = check_line(line, &ctx, &mut CleanDependencies::default(), &mut alone);
+        assert_eq!(
+            (version_in_order, in_order),
+            (version_alone, alone),
+            "a line's verdict depends on the lines before it"
+        );
+    }
+}
+
 fn check_one_line(line: &str) {
     let readable = IndexEntry::from_line(line).is_ok();
     match canonical_form(line) {
@@ -67,7 +89,7 @@ fn check_one_line(line: &str) {
         known: &known,
     };
     let mut problems = Vec::new();
-    let _ = check_line(line.as_bytes(), &ctx, &mut problems);
+    let _ = check_line(line.as_bytes(), &ctx, &mut CleanDependencies::default(), &mut problems);
     if problems.is_empty() {
         assert!(readable, "index check accepts a line clients cannot read");
     }

@@ -10,6 +10,11 @@
 //! is missing or of the wrong type. The value rules (name pattern, checksum,
 //! semver, requirements, dependency targets) are then the same code for
 //! both paths.
+//!
+//! The versions of one package mostly repeat the same dependencies, byte
+//! for byte: the fast path keeps each dependency as its JSON text first, and
+//! one found clean in a file ([`CleanDependencies`]) is not parsed or
+//! checked again on the file's later lines.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -18,6 +23,7 @@ use std::marker::PhantomData;
 use std::num::NonZeroU64;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::FindingKind;
@@ -49,16 +55,63 @@ impl KnownPackages for HashSet<&str> {
     }
 }
 
+/// The dependencies of one package file found clean so far, as their JSON
+/// text: the same text on a later line of the file is the same dependency
+/// with the same verdict.
+#[derive(Default)]
+pub struct CleanDependencies<'l>(hashbrown::HashSet<&'l str>);
+
 /// Checks one line, pushing every problem found, and returns its version
 /// when `vers` is valid semver (for the per-file duplicate check).
-pub fn check_line(line: &[u8], ctx: &LineContext, problems: &mut Vec<Problem>) -> Option<semver::Version> {
-    match serde_json::from_slice::<FastEntry>(line) {
-        Ok(entry) => {
-            let deps = entry.deps.iter().map(FastDep::view);
-            check_values(&entry.view(), deps, ctx, problems)
+/// `clean` carries what earlier lines of the same file found clean; give a
+/// fresh one to each file.
+pub fn check_line<'l>(
+    line: &'l [u8],
+    ctx: &LineContext,
+    clean: &mut CleanDependencies<'l>,
+    problems: &mut Vec<Problem>,
+) -> Option<semver::Version> {
+    match parse_fast(line, clean) {
+        Ok((entry, fresh)) => {
+            let view = entry.view();
+            let is_this_package = check_entry_fields(&view, ctx, problems);
+            for (i, text, dep) in fresh {
+                let before = problems.len();
+                check_dependency(i, &dep.view(), ctx, problems);
+                if problems.len() == before {
+                    clean.0.insert(text);
+                }
+            }
+            check_vers(view.vers, is_this_package, problems)
         }
         Err(fast_error) => check_slowly(line, &fast_error, ctx, problems),
     }
+}
+
+/// A dependency parsed by the fast path: its index in `deps`, its JSON
+/// text and its fields.
+type FreshDependency<'l> = (usize, &'l str, FastDep<'l>);
+
+/// The fast path: the entry, and those of its dependencies not already in
+/// `clean`; an error when any of them breaks the schema's types.
+fn parse_fast<'l>(
+    line: &'l [u8],
+    clean: &CleanDependencies<'l>,
+) -> Result<(FastEntry<'l>, Vec<FreshDependency<'l>>), serde_json::Error> {
+    let entry: FastEntry = match std::str::from_utf8(line) {
+        // Validated once here, the line's strings need no check of their own.
+        Ok(text) => serde_json::from_str(text)?,
+        // JSON is UTF-8: this fails, and its error says where.
+        Err(_) => serde_json::from_slice(line)?,
+    };
+    let mut fresh = Vec::new();
+    for (i, raw) in entry.deps.iter().enumerate() {
+        let text = raw.get();
+        if !clean.0.contains(text) {
+            fresh.push((i, text, serde_json::from_str(text)?));
+        }
+    }
+    Ok((entry, fresh))
 }
 
 /// The line the fast path refused: say exactly why.
@@ -104,21 +157,25 @@ fn check_slowly(
         pubtime: text("pubtime"),
         sig: text("sig"),
     };
-    let dep_views = deps.iter().map(|dep| DepView {
-        name: dep.get("name").and_then(Value::as_str),
-        req: dep.get("req").and_then(Value::as_str),
-        package: dep.get("package").and_then(Value::as_str),
-        registry: dep.get("registry").is_some_and(Value::is_string),
-        required: entry::is_required(
-            match dep.get("kind").and_then(Value::as_str) {
-                Some("dev") => DepKind::Dev,
-                Some("build") => DepKind::Build,
-                _ => DepKind::Normal,
-            },
-            dep.get("optional").and_then(Value::as_bool).unwrap_or(false),
-        ),
-    });
-    check_values(&view, dep_views, ctx, problems)
+    let is_this_package = check_entry_fields(&view, ctx, problems);
+    for (i, dep) in deps.iter().enumerate() {
+        let dep = DepView {
+            name: dep.get("name").and_then(Value::as_str),
+            req: dep.get("req").and_then(Value::as_str),
+            package: dep.get("package").and_then(Value::as_str),
+            registry: dep.get("registry").is_some_and(Value::is_string),
+            required: entry::is_required(
+                match dep.get("kind").and_then(Value::as_str) {
+                    Some("dev") => DepKind::Dev,
+                    Some("build") => DepKind::Build,
+                    _ => DepKind::Normal,
+                },
+                dep.get("optional").and_then(Value::as_bool).unwrap_or(false),
+            ),
+        };
+        check_dependency(i, &dep, ctx, problems);
+    }
+    check_vers(view.vers, is_this_package, problems)
 }
 
 /// The fields of an entry that value rules look at, however it was parsed.
@@ -142,13 +199,9 @@ struct DepView<'a> {
     required: bool,
 }
 
-/// The rules on values, beyond their types.
-fn check_values<'a>(
-    entry: &EntryView,
-    deps: impl Iterator<Item = DepView<'a>>,
-    ctx: &LineContext,
-    problems: &mut Vec<Problem>,
-) -> Option<semver::Version> {
+/// The rules on the entry's own values, beyond their types (`vers` comes
+/// last, in [`check_vers`]); true when the entry names the file's package.
+fn check_entry_fields(entry: &EntryView, ctx: &LineContext, problems: &mut Vec<Problem>) -> bool {
     // A line of another package must not count in this package's duplicate check.
     let is_this_package = entry
         .name
@@ -177,10 +230,12 @@ fn check_values<'a>(
             "`sig` is not the text of a minisign signature file (untrusted comment, signature, trusted comment, global signature, one per line)".to_owned(),
         ));
     }
-    for (i, dep) in deps.enumerate() {
-        check_dependency(i, &dep, ctx, problems);
-    }
-    match entry.vers {
+    is_this_package
+}
+
+/// `vers` is semver: the version, when the line is also the file's package.
+fn check_vers(vers: Option<&str>, is_this_package: bool, problems: &mut Vec<Problem>) -> Option<semver::Version> {
+    match vers {
         Some("") => {
             problems.push((FindingKind::InvalidField, "`vers` is empty".to_owned()));
             None
@@ -376,8 +431,10 @@ struct FastEntry<'a> {
     name: Text<'a>,
     #[serde(borrow)]
     vers: Text<'a>,
+    /// Each dependency's JSON text, parsed as a [`FastDep`] unless already
+    /// found clean.
     #[serde(borrow)]
-    deps: Vec<FastDep<'a>>,
+    deps: Vec<&'a RawValue>,
     #[serde(borrow)]
     cksum: Text<'a>,
     #[serde(rename = "features")]
@@ -765,7 +822,7 @@ mod tests {
             known: &known,
         };
         let mut problems = Vec::new();
-        check_line(line.as_bytes(), &ctx, &mut problems);
+        check_line(line.as_bytes(), &ctx, &mut CleanDependencies::default(), &mut problems);
         problems
     }
 
@@ -778,14 +835,23 @@ mod tests {
     #[test]
     fn a_complete_line_passes_and_yields_its_version() {
         let line = complete_entry().to_string();
-        assert!(serde_json::from_str::<FastEntry>(&line).is_ok(), "takes the fast path");
+        assert!(
+            parse_fast(line.as_bytes(), &CleanDependencies::default()).is_ok(),
+            "takes the fast path"
+        );
         assert_eq!(problems_of(&line), vec![]);
         let known = HashSet::from(["base"]);
         let ctx = LineContext {
             file_name: "demo",
             known: &known,
         };
-        let version = check_line(line.as_bytes(), &ctx, &mut Vec::new()).unwrap();
+        let version = check_line(
+            line.as_bytes(),
+            &ctx,
+            &mut CleanDependencies::default(),
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert_eq!(version, semver::Version::parse("1.2.3-beta.1+build.5").unwrap());
     }
 
@@ -1105,7 +1171,7 @@ mod tests {
         ) {
             let entry = with_field_changed(in_dep, field, replacement);
             let line = entry.to_string();
-            let fast_ok = serde_json::from_str::<FastEntry>(&line).is_ok();
+            let fast_ok = parse_fast(line.as_bytes(), &CleanDependencies::default()).is_ok();
             let mut problems = Vec::new();
             check_entry_shapes(entry.as_object().unwrap(), &mut problems);
             prop_assert_eq!(fast_ok, problems.is_empty(), "{} {:?}", line, problems);

@@ -1,7 +1,7 @@
 //! One package file: at its shard path, one valid line per version, no
 //! version twice (build metadata ignored, as crates.io does).
 
-use super::line::{KnownPackages, LineContext, check_line};
+use super::line::{CleanDependencies, KnownPackages, LineContext, check_line};
 use super::versions::release_key;
 use super::{Finding, FindingKind};
 use crate::format::name;
@@ -50,6 +50,7 @@ pub fn check_package_file(rel: &str, bytes: &[u8], known: &dyn KnownPackages) ->
         known,
     };
     let mut problems = Vec::new();
+    let mut clean = CleanDependencies::default();
     for (number, text) in lines(bytes) {
         if text.iter().all(u8::is_ascii_whitespace) {
             checked.findings.push(Finding::new(
@@ -61,7 +62,7 @@ pub fn check_package_file(rel: &str, bytes: &[u8], known: &dyn KnownPackages) ->
             continue;
         }
         checked.lines += 1;
-        if let Some(version) = check_line(text, &ctx, &mut problems) {
+        if let Some(version) = check_line(text, &ctx, &mut clean, &mut problems) {
             checked.versions.push((version, number));
         }
         for (kind, message) in problems.drain(..) {
@@ -84,11 +85,16 @@ pub fn check_package_file(rel: &str, bytes: &[u8], known: &dyn KnownPackages) ->
 /// last line does not start another.
 pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, line)| (i + 1, line))
-        .filter(move |_| !bytes.is_empty())
+    let ends = memchr::memchr_iter(b'\n', bytes).chain([bytes.len()]);
+    let mut start = 0;
+    ends.map(move |end| {
+        let line = &bytes[start..end];
+        start = end + 1;
+        line
+    })
+    .enumerate()
+    .map(|(i, line)| (i + 1, line))
+    .filter(move |_| !bytes.is_empty())
 }
 
 /// The same `vers` again is an error, the same version with other build
@@ -111,5 +117,72 @@ fn report_duplicates(rel: &str, versions: &[(semver::Version, usize)], findings:
             };
             findings.push(Finding::new(rel, Some(*line), kind, message));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered(bytes: &[u8]) -> Vec<(usize, &str)> {
+        lines(bytes)
+            .map(|(n, line)| (n, std::str::from_utf8(line).unwrap()))
+            .collect()
+    }
+
+    fn entry(vers: &str, deps: &[(&str, &str)]) -> String {
+        let deps: Vec<String> = deps
+            .iter()
+            .map(|(name, req)| {
+                format!(
+                    r#"{{"name":"{name}","req":"{req}","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal"}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"name":"demo","vers":"{vers}","deps":[{}],"cksum":"{}","features":{{}},"yanked":false}}"#,
+            deps.join(","),
+            "0f".repeat(32)
+        )
+    }
+
+    /// A dependency found clean once is skipped on later lines; one with a
+    /// problem is checked, and reported, on every line that has it.
+    #[test]
+    fn a_repeated_dependency_keeps_its_verdict_on_every_line() {
+        let known = std::collections::HashSet::from(["demo", "base"]);
+        let file = [
+            entry("1.0.0", &[("base", "^1"), ("gone", "^1")]),
+            entry("1.0.1", &[("base", "^1"), ("gone", "^1")]),
+            entry("1.0.2", &[("gone", "^1"), ("base", "^1"), ("base", "not a req")]),
+        ]
+        .join("\n");
+        let checked = check_package_file("de/mo/demo", file.as_bytes(), &known);
+        let found: Vec<(Option<usize>, FindingKind, &str)> = checked
+            .findings
+            .iter()
+            .map(|f| (f.line, f.kind, f.message.split(':').next().unwrap_or_default()))
+            .collect();
+        let missing = "dependency `gone` names package `gone`, which is not in this index (no file go/ne/gone)";
+        assert_eq!(
+            found,
+            [
+                (Some(1), FindingKind::MissingDependency, missing),
+                (Some(2), FindingKind::MissingDependency, missing),
+                (Some(3), FindingKind::MissingDependency, missing),
+                (Some(3), FindingKind::BadRequirement, "dependency `base`"),
+            ]
+        );
+        assert_eq!(checked.versions.len(), 3);
+    }
+
+    #[test]
+    fn lines_are_numbered_from_one_and_the_final_newline_ends_the_last() {
+        assert_eq!(numbered(b""), []);
+        assert_eq!(numbered(b"\n"), []);
+        assert_eq!(numbered(b"a"), [(1, "a")]);
+        assert_eq!(numbered(b"a\n"), [(1, "a")]);
+        assert_eq!(numbered(b"a\n\nb"), [(1, "a"), (2, ""), (3, "b")]);
+        assert_eq!(numbered(b"a\nb\n\n"), [(1, "a"), (2, "b"), (3, "")]);
     }
 }

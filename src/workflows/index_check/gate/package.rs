@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{Gate, GateError, PublishedVersion, YankFlip, text_lines};
 use crate::format::name::{self, confusable_with};
 use crate::format::rules::FindingKind;
-use crate::format::rules::line::{LineContext, check_line};
+use crate::format::rules::line::{CleanDependencies, LineContext, check_line};
 use crate::format::rules::publishing::{description_problem, follows, license_problem};
 use crate::format::rules::versions::already_published;
 use crate::format::{IndexEntry, SignaturePolicy};
@@ -104,6 +104,7 @@ impl Gate<'_> {
                 file_name,
                 known: &known,
             },
+            &mut CleanDependencies::default(),
             &mut problems,
         );
         for (kind, message) in problems {
