@@ -75,7 +75,6 @@ use crate::archive::inspect::{ArchiveSummary, ReadArchiveError, read_package_arc
 use crate::format::config::ConfigError;
 use crate::format::entry::{Dependency, IndexEntry};
 use crate::format::rules::line::is_known;
-use crate::format::rules::package_file::is_at_its_shard;
 use crate::format::rules::versions::{already_published, published_versions, same_release};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::trust::{SecretKey, sign_entry_line};
@@ -351,12 +350,8 @@ struct ExistingPackage {
 impl ExistingIndex {
     fn read(index: &Path, candidates: &[Candidate]) -> Result<Self, AddError> {
         let names: HashMap<String, String> = index_check::shard_files(index)?
-            .iter()
-            .filter(|rel| is_at_its_shard(rel))
-            .map(|rel| {
-                let file = name::file_name_of(rel).to_owned();
-                (name::confusable_key(&file), file)
-            })
+            .packages()
+            .map(|file| (name::confusable_key(file), file.to_owned()))
             .collect();
         let touched: HashSet<&str> = candidates
             .iter()

@@ -83,7 +83,7 @@ use serde::Serialize;
 use crate::format::rules::line::KnownPackages;
 use crate::format::rules::package_file::{self, is_at_its_shard};
 pub use crate::format::rules::{Finding, FindingKind, Severity};
-use crate::format::{CONFIG_FILE, IndexConfig, name};
+use crate::format::{CONFIG_FILE, IndexConfig};
 use crate::util::fs::TEMP_PREFIX;
 use crate::util::progress::Progress;
 
@@ -129,11 +129,16 @@ pub fn check(dir: &Path, progress: &dyn Progress) -> Result<CheckReport, CheckEr
     let mut findings = check_config(dir);
     let files = shard_files(dir)?;
     progress.start("Checking package files", files.len() as u64);
-    let outcome = (0..files.len())
-        .into_par_iter()
-        .map_init(Vec::new, |buffer, at| {
-            let outcome = check_file(dir, files.get(at), &files, buffer);
-            progress.advance(1);
+    let outcome = files
+        .dirs
+        .par_iter()
+        .map_init(Vec::new, |buffer, shard_dir| {
+            let mut outcome = FileOutcome::default();
+            for name in files.names_in(shard_dir) {
+                let rel = format!("{}/{name}", shard_dir.path);
+                outcome = outcome.merge(check_file(dir, &rel, &files, buffer));
+                progress.advance(1);
+            }
             outcome
         })
         .reduce(FileOutcome::default, FileOutcome::merge);
@@ -210,59 +215,84 @@ fn read_whole(path: &Path, buffer: &mut Vec<u8>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The paths of an index's package files, sorted, in one string: a
-/// crates.io-sized index has hundreds of thousands, and a `String` each
-/// would cost more than the paths themselves.
+/// The package files of an index, in one string: a crates.io-sized index
+/// has hundreds of thousands, and a `String` each would cost more than the
+/// paths themselves. Only file names are stored; the directory part,
+/// shared by many files, is stored once a directory.
 pub(crate) struct ShardFiles {
-    /// Every path, each ended by NUL (no file name holds one).
-    text: String,
-    /// Where each path starts in `text`: 4 bytes a package.
-    starts: Vec<u32>,
-    /// The files at their shard path, by file name: indices into `starts`
-    /// (4 bytes a package where a set of `&str` takes 16).
+    /// Every file name, each ended by NUL (no file name holds one), sorted
+    /// by path.
+    names: String,
+    /// The directories holding files, sorted.
+    dirs: Vec<ShardDir>,
+    /// Files in all.
+    count: usize,
+    /// The files at their shard path, by file name: where each name starts
+    /// in `names` (4 bytes a package where a set of `&str` takes 16).
     by_name: HashTable<u32>,
     hasher: DefaultHashBuilder,
 }
 
+/// A directory of package files.
+struct ShardDir {
+    /// `1`, `2`, `3/a` or `ab/cd`.
+    path: String,
+    /// Where its names are in [`ShardFiles::names`].
+    names: std::ops::Range<usize>,
+}
+
 impl ShardFiles {
-    /// Appends the paths of one top directory, sorted.
-    fn push_directory(&mut self, mut paths: Vec<String>) {
-        paths.sort_unstable();
-        for path in paths {
-            self.starts.push(self.text.len() as u32);
-            self.text.push_str(&path);
-            self.text.push('\0');
+    /// Appends the files of one directory, sorted.
+    fn push_directory(&mut self, path: String, mut names: Vec<String>) {
+        names.sort_unstable();
+        let start = self.names.len();
+        self.count += names.len();
+        for name in names {
+            self.names.push_str(&name);
+            self.names.push('\0');
         }
+        self.dirs.push(ShardDir {
+            path,
+            names: start..self.names.len(),
+        });
     }
 
     /// Indexes the files at their shard path by file name.
     fn index_names(&mut self) {
-        let mut by_name = HashTable::with_capacity(self.len());
-        for at in 0..self.len() {
-            let path = self.get(at);
-            if is_at_its_shard(path) {
-                let hash = self.hasher.hash_one(name::file_name_of(path));
-                by_name.insert_unique(hash, at as u32, |&other| {
-                    self.hasher.hash_one(name::file_name_of(self.get(other as usize)))
-                });
+        let mut by_name = HashTable::with_capacity(self.count);
+        for dir in &self.dirs {
+            for name in self.names_in(dir) {
+                if is_at_its_shard(&format!("{}/{name}", dir.path)) {
+                    let at = (name.as_ptr() as usize - self.names.as_ptr() as usize) as u32;
+                    by_name.insert_unique(self.hasher.hash_one(name), at, |&other| {
+                        self.hasher.hash_one(self.name_at(other))
+                    });
+                }
             }
         }
         self.by_name = by_name;
     }
 
+    /// The number of files.
     pub(crate) fn len(&self) -> usize {
-        self.starts.len()
+        self.count
     }
 
-    pub(crate) fn get(&self, at: usize) -> &str {
-        let start = self.starts[at] as usize;
-        // The next path starts right after this one's NUL.
-        let end = self.starts.get(at + 1).map_or(self.text.len(), |&next| next as usize) - 1;
-        &self.text[start..end]
+    /// The names of the files in `dir` (which has one at least).
+    fn names_in<'s>(&'s self, dir: &ShardDir) -> impl Iterator<Item = &'s str> + use<'s> {
+        // Each name ends with NUL: leave the last one out, split at the others.
+        self.names[dir.names.start..dir.names.end - 1].split('\0')
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|at| self.get(at))
+    /// The name starting at byte `at` of `names`.
+    fn name_at(&self, at: u32) -> &str {
+        let rest = &self.names[at as usize..];
+        &rest[..memchr::memchr(0, rest.as_bytes()).unwrap_or(rest.len())]
+    }
+
+    /// The names of the packages: the files at their shard path.
+    pub(crate) fn packages(&self) -> impl Iterator<Item = &str> {
+        self.by_name.iter().map(|&at| self.name_at(at))
     }
 }
 
@@ -270,9 +300,7 @@ impl ShardFiles {
 impl KnownPackages for ShardFiles {
     fn holds(&self, lowercased: &str) -> bool {
         let hash = self.hasher.hash_one(lowercased);
-        self.by_name
-            .find(hash, |&at| name::file_name_of(self.get(at as usize)) == lowercased)
-            .is_some()
+        self.by_name.find(hash, |&at| self.name_at(at) == lowercased).is_some()
     }
 }
 
@@ -280,32 +308,32 @@ impl KnownPackages for ShardFiles {
 /// crates.io-sized index).
 const LISTED_AT_ONCE: usize = 16;
 
-/// Every file at a shard-shaped path (`1/*`, `2/*`, `3/?/*`, `??/??/*`),
-/// relative to `root` and `/`-separated.
+/// Every file at a shard-shaped path (`1/*`, `2/*`, `3/?/*`, `??/??/*`).
 pub(crate) fn shard_files(root: &Path) -> Result<ShardFiles, CheckError> {
     let mut top: Vec<String> = list(root)?
         .into_iter()
         .filter(|(entry, is_dir)| *is_dir && is_top_shard(entry))
         .map(|(entry, _)| entry)
         .collect();
-    // Paths of one top directory share its prefix: in the order of the
-    // directories, sorted within each, every path is in order. Listed a few
-    // directories at a time, in parallel, so only their paths exist as
-    // `String`s at once.
+    // Directories of one top directory share its prefix: in the order of
+    // the top directories, each sorted within, every path is in order.
+    // Listed a few top directories at a time, in parallel, so only their
+    // names exist as `String`s at once.
     top.sort_unstable();
     let mut files = ShardFiles {
-        text: String::new(),
-        starts: Vec::new(),
+        names: String::new(),
+        dirs: Vec::new(),
+        count: 0,
         by_name: HashTable::new(),
         hasher: DefaultHashBuilder::default(),
     };
     for some in top.chunks(LISTED_AT_ONCE) {
-        let listed: Vec<Vec<String>> = some
+        let listed: Vec<Vec<(String, Vec<String>)>> = some
             .par_iter()
             .map(|dir| files_under_shard(root, dir))
             .collect::<Result<_, _>>()?;
-        for paths in listed {
-            files.push_directory(paths);
+        for (dir, names) in listed.into_iter().flatten() {
+            files.push_directory(dir, names);
         }
     }
     files.index_names();
@@ -316,27 +344,34 @@ fn is_top_shard(dir: &str) -> bool {
     matches!(dir, "1" | "2" | "3") || (dir.len() == 2 && !dir.starts_with('.'))
 }
 
-fn files_under_shard(root: &Path, top: &str) -> Result<Vec<String>, CheckError> {
-    let files_in = |dir: &str| -> Result<Vec<String>, CheckError> {
-        Ok(list(&root.join(dir))?
+/// The directories under top directory `top` that hold package files
+/// (`top` itself for `1` and `2`), sorted, with the names of their files.
+fn files_under_shard(root: &Path, top: &str) -> Result<Vec<(String, Vec<String>)>, CheckError> {
+    let files_in = |dir: String| -> Result<(String, Vec<String>), CheckError> {
+        let names = list(&root.join(&dir))?
             .into_iter()
             // A writer's temp file (in progress, or left by a killed run
             // for the next writer to remove) is not a package file.
             .filter(|(file, is_dir)| !is_dir && !file.starts_with(TEMP_PREFIX))
-            .map(|(file, _)| format!("{dir}/{file}"))
-            .collect())
+            .map(|(file, _)| file)
+            .collect();
+        Ok((dir, names))
     };
-    if matches!(top, "1" | "2") {
-        return files_in(top);
-    }
-    let second_len = if top == "3" { 1 } else { 2 };
-    let mut files = Vec::new();
-    for (sub, is_dir) in list(&root.join(top))? {
-        if is_dir && sub.len() == second_len {
-            files.extend(files_in(&format!("{top}/{sub}"))?);
+    let mut dirs = if matches!(top, "1" | "2") {
+        vec![files_in(top.to_owned())?]
+    } else {
+        let second_len = if top == "3" { 1 } else { 2 };
+        let mut dirs = Vec::new();
+        for (sub, is_dir) in list(&root.join(top))? {
+            if is_dir && sub.len() == second_len {
+                dirs.push(files_in(format!("{top}/{sub}"))?);
+            }
         }
-    }
-    Ok(files)
+        dirs
+    };
+    dirs.retain(|(_, names)| !names.is_empty());
+    dirs.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    Ok(dirs)
 }
 
 /// The entries of `dir` as (name, is a directory); symlinks and other
@@ -439,6 +474,49 @@ mod tests {
         let report = run(&dir);
         assert_eq!(report.findings, vec![]);
         assert_eq!(report.packages, 1);
+    }
+
+    #[test]
+    fn the_known_packages_are_the_files_at_their_shard_path() {
+        let dir = index(&[
+            ("ba/se/base", String::new()),
+            ("ba/se/based", String::new()),
+            ("se/rd/Serde", String::new()),
+            ("1/ab", String::new()),
+            ("2/ab", String::new()),
+            ("3/b/bar", String::new()),
+            (&format!("ba/se/{TEMP_PREFIX}base"), String::new()),
+        ]);
+        std::fs::create_dir_all(dir.path().join("xx/yy")).unwrap();
+        let files = shard_files(dir.path()).unwrap();
+        assert_eq!(files.len(), 6, "every file at a shard-shaped path but the temp file");
+        let mut packages: Vec<&str> = files.packages().collect();
+        packages.sort_unstable();
+        assert_eq!(packages, ["ab", "bar", "base", "based"]);
+        for (name, known) in [
+            ("base", true),
+            ("ab", true),
+            ("serde", false),
+            ("Serde", false),
+            ("bas", false),
+        ] {
+            assert_eq!(files.holds(name), known, "{name}");
+        }
+        let dirs: Vec<(&str, Vec<&str>)> = files
+            .dirs
+            .iter()
+            .map(|dir| (dir.path.as_str(), files.names_in(dir).collect()))
+            .collect();
+        assert_eq!(
+            dirs,
+            [
+                ("1", vec!["ab"]),
+                ("2", vec!["ab"]),
+                ("3/b", vec!["bar"]),
+                ("ba/se", vec!["base", "based"]),
+                ("se/rd", vec!["Serde"]),
+            ]
+        );
     }
 
     #[test]
