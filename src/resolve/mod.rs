@@ -95,7 +95,7 @@
 mod explain;
 mod provider;
 pub mod ranges;
-mod versions;
+pub(crate) mod versions;
 
 #[cfg(test)]
 mod tests;

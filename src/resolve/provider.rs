@@ -257,21 +257,18 @@ impl<'a> IndexProvider<'a> {
         Ok(published.map(|published| self.loaded(&published)))
     }
 
-    /// Looks a package file up the way `PackageSource::entry_lines` does
-    /// (lowercased, then the `-`/`_` variants), but lists its versions
-    /// without parsing every entry in full (see [`super::versions`]).
+    /// Looks a package file up as Cargo does ([`PackageSource::package_file`])
+    /// and lists its versions without parsing every entry in full (see
+    /// [`super::versions`]).
     fn read_package(&self, name: &str) -> Result<Option<PackageVersions>, SourceError> {
         let locked = self
             .locked
             .get(&name::confusable_key(name))
             .map_or(&[][..], Vec::as_slice);
-        for variant in name::lookup_variants(name) {
-            if let Some(text) = self.source.read_package_file(&variant)? {
-                let location = format!("{} {}", self.source.describe(), name::index_path(&variant));
-                return PackageVersions::read(name, location, text, locked).map(Some);
-            }
-        }
-        Ok(None)
+        self.source
+            .package_file(name)?
+            .map(|file| PackageVersions::read(name, file.location, file.text, locked))
+            .transpose()
     }
 
     /// Reads something of a version pubgrub picked (its dependencies, its

@@ -44,6 +44,15 @@ pub struct EntryLine {
     pub entry: IndexEntry,
 }
 
+/// A package file's text and where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageFile {
+    /// "<index> <path>", for messages.
+    pub location: String,
+    /// The whole file.
+    pub text: String,
+}
+
 /// Package names known to a source.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NameListing {
@@ -222,10 +231,19 @@ pub trait PackageSource: Sync {
     /// has no such package. Unreadable lines are errors: a caller that wants
     /// to skip them, like `index check`, reads the file itself.
     fn entry_lines(&self, name: &str) -> Result<Option<Vec<EntryLine>>, SourceError> {
+        self.package_file(name)?
+            .map(|file| parse_entry_lines(&file.location, &file.text))
+            .transpose()
+    }
+
+    /// The package file of `name`, looked up the way Cargo does
+    /// (lowercased, then the `-`/`_` variants), unparsed; `None` if the
+    /// index has no such package.
+    fn package_file(&self, name: &str) -> Result<Option<PackageFile>, SourceError> {
         for variant in name::lookup_variants(name) {
             if let Some(text) = self.read_package_file(&variant)? {
                 let location = format!("{} {}", self.describe(), name::index_path(&variant));
-                return parse_entry_lines(&location, &text).map(Some);
+                return Ok(Some(PackageFile { location, text }));
             }
         }
         Ok(None)

@@ -2,7 +2,7 @@
 //! before an install. Nothing is written here: the install writes the
 //! edited manifest only once every package is in place.
 
-use super::info::{InfoError, PackageInfo, info};
+use super::info::{InfoError, PublishedVersions, published_versions};
 use super::project::{Project, ProjectError};
 use crate::format::features::FeatureAsk;
 use crate::format::manifest::ManifestEditor;
@@ -66,7 +66,7 @@ pub fn add(
             Some((name, requirement)) => (name, Some(requirement)),
             None => (spec.as_str(), None),
         };
-        let package = info(source, name, requirement)?;
+        let package = published_versions(source, name, requirement)?;
         let requirement = match requirement {
             Some(requirement) => requirement.to_owned(),
             None => format!("^{}", newest_to_add(&package)?),
@@ -85,13 +85,11 @@ pub fn add(
 /// The version a bare `add NAME` asks for, as `cargo add` picks it: the
 /// newest stable version that is not yanked, or the newest pre-release if
 /// the package has nothing else. `versions` are newest first.
-fn newest_to_add(package: &PackageInfo) -> Result<&str, EditError> {
-    let available = || package.versions.iter().filter(|v| !v.yanked);
-    let is_stable = |version: &str| semver::Version::parse(version).is_ok_and(|v| v.pre.is_empty());
+fn newest_to_add(package: &PublishedVersions) -> Result<&semver::Version, EditError> {
+    let available = || package.versions.iter().filter(|(_, yanked)| !yanked).map(|(v, _)| v);
     available()
-        .find(|v| is_stable(&v.version))
+        .find(|v| v.pre.is_empty())
         .or_else(|| available().next())
-        .map(|v| v.version.as_str())
         .ok_or_else(|| EditError::AllYanked(package.name.clone()))
 }
 
@@ -113,27 +111,13 @@ pub fn remove(project: &Project, names: &[String]) -> Result<ManifestEditor, Edi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflows::info::VersionInfo;
 
-    fn package(versions: &[(&str, bool)]) -> PackageInfo {
-        PackageInfo {
+    fn package(versions: &[(&str, bool)]) -> PublishedVersions {
+        PublishedVersions {
             name: "p".into(),
-            requirement: None,
-            deprecated: None,
             versions: versions
                 .iter()
-                .map(|(version, yanked)| VersionInfo {
-                    version: (*version).into(),
-                    yanked: *yanked,
-                    checksum: String::new(),
-                    signer: None,
-                    description: None,
-                    license: None,
-                    keywords: vec![],
-                    repository: None,
-                    features: Default::default(),
-                    dependencies: vec![],
-                })
+                .map(|(version, yanked)| (semver::Version::parse(version).unwrap(), *yanked))
                 .collect(),
         }
     }
@@ -141,9 +125,9 @@ mod tests {
     #[test]
     fn a_bare_add_prefers_the_newest_stable_version() {
         let p = package(&[("0.13.0-alpha.4", false), ("0.12.36", true), ("0.12.35", false)]);
-        assert_eq!(newest_to_add(&p).unwrap(), "0.12.35");
+        assert_eq!(newest_to_add(&p).unwrap().to_string(), "0.12.35");
         let only_pre = package(&[("2.0.0-beta.2", false), ("2.0.0-beta.1", false)]);
-        assert_eq!(newest_to_add(&only_pre).unwrap(), "2.0.0-beta.2");
+        assert_eq!(newest_to_add(&only_pre).unwrap().to_string(), "2.0.0-beta.2");
         assert!(matches!(
             newest_to_add(&package(&[("1.0.0", true)])),
             Err(EditError::AllYanked(_))

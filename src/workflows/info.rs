@@ -30,6 +30,7 @@ use crate::format::features::FeatureTable;
 use crate::format::name::closest_names;
 use crate::format::notice::{Action, Notices, notices_path};
 use crate::format::req::{self, RequirementError};
+use crate::resolve::versions::PackageVersions;
 use crate::sources::{EntryLine, PackageSource, SourceError};
 use crate::trust::notices::verify_notice;
 use crate::trust::{AllowedKeys, OwnerKeys, Signature, owner_keys_path};
@@ -195,6 +196,50 @@ pub fn info(source: &dyn PackageSource, name: &str, requirement: Option<&str>) -
     })
 }
 
+/// A package's versions as numbers and yanked flags: what `add` needs to
+/// write a requirement, without the cost of whole entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedVersions {
+    /// The name as published.
+    pub name: String,
+    /// The versions matching the requirement, newest first, each with
+    /// whether it is yanked.
+    pub versions: Vec<(semver::Version, bool)>,
+}
+
+/// The versions of `name` matching `requirement` (all when `None`), read for
+/// their number and yanked flag only (as the resolver first reads a file);
+/// the same errors as [`info`].
+pub fn published_versions(
+    source: &dyn PackageSource,
+    name: &str,
+    requirement: Option<&str>,
+) -> Result<PublishedVersions, InfoError> {
+    let matcher = requirement.map(req::parse).transpose()?;
+    let file = source
+        .package_file(name)?
+        .filter(|file| !file.text.trim().is_empty())
+        .ok_or_else(|| not_found(source, name))?;
+    let listed = PackageVersions::read(name, file.location, file.text, &[])?;
+    let available = listed.candidates.iter().map(|c| (c.version.clone(), false));
+    let yanked = listed.yanked.iter().map(|v| (v.clone(), true));
+    let mut versions: Vec<(semver::Version, bool)> = available
+        .chain(yanked)
+        .filter(|(v, _)| matcher.as_ref().is_none_or(|m| m.matches(v)))
+        .collect();
+    if versions.is_empty() {
+        return Err(InfoError::NoMatchingVersion {
+            name: name.to_owned(),
+            wanted: requirement.unwrap_or("*").to_owned(),
+        });
+    }
+    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(PublishedVersions {
+        name: listed.name.to_string(),
+        versions,
+    })
+}
+
 /// The canonical message of `name@version`: the exact bytes its signature
 /// covers (`format::canonical`).
 pub fn canonical_message(source: &dyn PackageSource, name: &str, version: &str) -> Result<String, InfoError> {
@@ -214,19 +259,24 @@ pub fn canonical_message(source: &dyn PackageSource, name: &str, version: &str) 
 }
 
 fn lines_of(source: &dyn PackageSource, name: &str) -> Result<Vec<EntryLine>, InfoError> {
-    if let Some(lines) = source.entry_lines(name)?.filter(|lines| !lines.is_empty()) {
-        return Ok(lines);
+    match source.entry_lines(name)?.filter(|lines| !lines.is_empty()) {
+        Some(lines) => Ok(lines),
+        None => Err(not_found(source, name)),
     }
+}
+
+/// `name` is not in the index: the names closest to it.
+fn not_found(source: &dyn PackageSource, name: &str) -> InfoError {
     // A sparse index offers what it has cached; that is still a help.
     let names = source
         .searchable_names()
         .map(|listing| listing.names)
         .unwrap_or_default();
-    Err(InfoError::NotFound {
+    InfoError::NotFound {
         name: name.to_owned(),
         index: source.describe(),
         suggestions: closest_names(name, &names, 3).into_iter().map(str::to_owned).collect(),
-    })
+    }
 }
 
 fn did_you_mean(name: &str, suggestions: &[String]) -> String {
@@ -271,5 +321,70 @@ fn version_info(line: &EntryLine) -> VersionInfo {
                 target: dep.target.clone(),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::local::LocalSource;
+
+    fn index(files: &[(&str, &str)]) -> (tempfile::TempDir, LocalSource) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), r#"{"dl":"a/{crate}"}"#).unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let source = LocalSource::open(dir.path()).unwrap();
+        (dir, source)
+    }
+
+    fn line(name: &str, vers: &str, yanked: bool) -> String {
+        format!(r#"{{"name":"{name}","vers":"{vers}","deps":[],"cksum":"aa","features":{{}},"yanked":{yanked}}}"#)
+    }
+
+    #[test]
+    fn published_versions_are_newest_first_with_their_yanked_flag() {
+        let file = [
+            line("Foo_Bar", "1.0.0", false),
+            line("Foo_Bar", "2.0.0-rc.1", false),
+            line("Foo_Bar", "1.1.0", true),
+            line("Foo_Bar", "not semver", false),
+        ]
+        .join("\n");
+        let (_dir, source) = index(&[("fo/o_/foo_bar", &file)]);
+        let listed = published_versions(&source, "foo-bar", None).unwrap();
+        assert_eq!(
+            listed.name, "Foo_Bar",
+            "found through the `-`/`_` variant, named as published"
+        );
+        let versions: Vec<(String, bool)> = listed.versions.iter().map(|(v, y)| (v.to_string(), *y)).collect();
+        assert_eq!(
+            versions,
+            [
+                ("2.0.0-rc.1".to_owned(), false),
+                ("1.1.0".to_owned(), true),
+                ("1.0.0".to_owned(), false)
+            ]
+        );
+        let matching = published_versions(&source, "foo_bar", Some("~1.0")).unwrap();
+        assert_eq!(matching.versions, [(semver::Version::new(1, 0, 0), false)]);
+    }
+
+    #[test]
+    fn published_versions_fail_as_info_does() {
+        let (_dir, source) = index(&[("de/mo/demo", &line("demo", "1.0.0", false)), ("em/pt/empty", "\n")]);
+        assert!(matches!(
+            published_versions(&source, "demo", Some("^2")),
+            Err(InfoError::NoMatchingVersion { .. })
+        ));
+        for missing in ["dem", "empty"] {
+            let err = published_versions(&source, missing, None).unwrap_err();
+            assert!(matches!(err, InfoError::NotFound { .. }), "{missing}: {err}");
+        }
+        let err = published_versions(&source, "dem", None).unwrap_err();
+        assert!(err.to_string().contains("did you mean `demo`?"), "{err}");
     }
 }
