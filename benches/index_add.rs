@@ -1,7 +1,11 @@
 //! W5: batch indexing against plain hashing of the same bytes.
 //!
 //! Two workloads, each timed side by side with its limit — reading every
-//! archive and hashing it with `sha2` on all cores (rayon), nothing else:
+//! archive and hashing it with `sha2` on all cores (rayon), nothing else.
+//! `index add` runs into an index whose `dl` points elsewhere (the goal's
+//! case: archives are read, not moved) and into one whose relative `dl`
+//! points inside it (each archive is copied in too, beside the time of the
+//! copies alone):
 //! (a) 10,000 small archives made from crates.io entries of the corpus
 //!     (5343e085): real names, versions and dependencies, as a `ggen.toml`
 //!     plus a README and a template file each. Goal: >= 10,000 archives/s.
@@ -32,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use ggen_marketplace::archive::pack;
 use ggen_marketplace::format::name;
+use ggen_marketplace::util::fs::copy_atomic;
 use ggen_marketplace::util::progress::NoProgress;
 use ggen_marketplace::workflows::{index_add, index_init};
 use rayon::prelude::*;
@@ -58,6 +63,7 @@ fn main() {
         &small_dir,
         scratch.path(),
         runs,
+        Inputs::Kept,
         |archives, bytes, time| {
             format!(
                 "{:>9.0} archives/s ({:.1} MB/s, {:.3} s)",
@@ -77,6 +83,7 @@ fn main() {
         &large_dir,
         scratch.path(),
         runs.min(3),
+        Inputs::Dropped,
         |_, bytes, time| {
             format!(
                 "{:>9.1} MB/s ({:.3} s)",
@@ -89,12 +96,16 @@ fn main() {
 }
 
 /// Times `index add` of every archive in `archives` and the hashing limit,
-/// and prints both with the ratio of their throughputs.
+/// and prints both with the ratio of their throughputs. `index add` is
+/// timed twice: into an index whose `dl` points outside it (archives are
+/// only read), and into one whose relative `dl` points inside it (each
+/// archive is also copied in), with that copy's own floor beside it.
 fn compare(
     label: &str,
     archives: &Path,
     scratch: &Path,
     runs: usize,
+    inputs: Inputs,
     rate: impl Fn(usize, u64, Duration) -> String,
     goal: &str,
 ) {
@@ -103,42 +114,83 @@ fn compare(
         .map(|e| e.unwrap().path())
         .collect();
     let bytes: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
-    let hashing = median(runs, || (), |_| hash_all(&files));
-    let adding = median(
+    let hashing = median(runs, inputs, || (), |_| hash_all(&files));
+    let add = |dl: Option<&str>| {
+        median(
+            runs,
+            inputs,
+            || fresh_index(scratch, dl),
+            |dir| {
+                let index = dir.path().join("index");
+                let report = index_add::add(&index, &[archives.to_owned()], None, &NoProgress).unwrap();
+                assert_eq!(report.added.len(), files.len());
+            },
+        )
+    };
+    let adding_outside = add(Some("https://downloads.example.com/{crate}/{version}"));
+    let adding_inside = add(None);
+    let copying = median(
         runs,
-        || {
-            let dir = tempfile::tempdir_in(scratch).unwrap();
-            index_init::init(&dir.path().join("index"), None, None).unwrap();
-            dir
-        },
-        |dir| {
-            let index = dir.path().join("index");
-            let report = index_add::add(&index, &[archives.to_owned()], None, &NoProgress).unwrap();
-            assert_eq!(report.added.len(), files.len());
-        },
+        inputs,
+        || tempfile::tempdir_in(scratch).unwrap(),
+        |dir| copy_all(&files, dir.path()),
     );
     println!("{label}: {} archives, {:.1} MB", files.len(), bytes as f64 / 1e6);
     println!(
-        "  read + sha2 on all cores (limit): {}",
+        "  read + sha2 on all cores (limit):         {}",
         rate(files.len(), bytes, hashing)
     );
     println!(
-        "  index add:                        {}",
-        rate(files.len(), bytes, adding)
+        "  index add, dl outside the index:          {}",
+        rate(files.len(), bytes, adding_outside)
     );
     println!(
         "  ratio: {:.2} of the limit ({goal})",
-        hashing.as_secs_f64() / adding.as_secs_f64()
+        hashing.as_secs_f64() / adding_outside.as_secs_f64()
+    );
+    println!(
+        "  index add, relative dl (archives copied): {}",
+        rate(files.len(), bytes, adding_inside)
+    );
+    println!(
+        "  copying alone (copy_atomic, all cores):   {}",
+        rate(files.len(), bytes, copying)
     );
 }
 
+/// An empty index made by `index init` in a temp dir, with `dl` replaced
+/// when given.
+fn fresh_index(scratch: &Path, dl: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir_in(scratch).unwrap();
+    let index = dir.path().join("index");
+    index_init::init(&index, None, None).unwrap();
+    if let Some(dl) = dl {
+        let config = index.join("config.json");
+        let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+        json["dl"] = dl.into();
+        std::fs::write(&config, json.to_string()).unwrap();
+    }
+    dir
+}
+
+/// What placing the archives costs by itself: each copied, as `index add`
+/// places it, into `dir`.
+fn copy_all(files: &[PathBuf], dir: &Path) {
+    files.par_iter().for_each(|file| {
+        copy_atomic(file, &dir.join(file.file_name().unwrap())).unwrap();
+    });
+}
+
 /// Median wall time of `work` over `runs` runs (after one warm-up), each
-/// given a fresh input from the untimed `setup`. Inputs are dropped only
-/// after the last run: deleting thousands of files just before a timed run
-/// slows the filesystem's next allocations (ext4 skips recently freed
-/// inodes), which would be the bench's doing, not the workload's.
-fn median<T>(runs: usize, mut setup: impl FnMut() -> T, mut work: impl FnMut(&T)) -> Duration {
-    let mut inputs = Vec::new();
+/// given a fresh input from the untimed `setup`. With [`Inputs::Kept`],
+/// inputs are dropped only after the last run: deleting thousands of files
+/// just before a timed run slows the filesystem's next allocations (ext4
+/// skips recently freed inodes), which would be the bench's doing, not the
+/// workload's. With [`Inputs::Dropped`], each is dropped after its run
+/// (untimed): gigabytes of copies kept on tmpfs make the kernel reclaim
+/// memory during later runs (the fourth 1 GB run took 2.0 s, the first 0.6 s).
+fn median<T>(runs: usize, inputs: Inputs, mut setup: impl FnMut() -> T, mut work: impl FnMut(&T)) -> Duration {
+    let mut kept = Vec::new();
     let mut times = Vec::new();
     for run in 0..=runs {
         let input = setup();
@@ -147,11 +199,22 @@ fn median<T>(runs: usize, mut setup: impl FnMut() -> T, mut work: impl FnMut(&T)
         if run > 0 {
             times.push(start.elapsed());
         }
-        inputs.push(input);
+        if inputs == Inputs::Kept {
+            kept.push(input);
+        }
     }
-    drop(inputs);
+    drop(kept);
     times.sort();
     times[times.len() / 2]
+}
+
+/// What [`median`] does with each run's input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Inputs {
+    /// Kept until every run is done: many small files.
+    Kept,
+    /// Dropped after each run: few large files.
+    Dropped,
 }
 
 fn hash_all(files: &[PathBuf]) {

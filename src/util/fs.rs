@@ -41,7 +41,15 @@ pub const TEMP_PREFIX: &str = ".ggen-tmp-";
 /// Writes `bytes` to `path` atomically: a temp file beside it, fsync,
 /// rename. Parent directories are created.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    write_via_temp(path, bytes, true)
+    write_via_temp(path, true, |temp| temp.write_all(bytes))
+}
+
+/// Copies the file at `from` to `to` as [`write_atomic`] writes (temp file,
+/// fsync, rename), the bytes moved by the kernel (`copy_file_range`; a
+/// reflink where the file system has them), never through memory.
+pub fn copy_atomic(from: &Path, to: &Path) -> Result<(), FsError> {
+    let mut source = fs::File::open(from).map_err(|e| FsError::new("open", from, e))?;
+    write_via_temp(to, true, |temp| io::copy(&mut source, temp).map(drop))
 }
 
 /// Like [`write_atomic`] but without the fsync, which costs milliseconds a
@@ -49,10 +57,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
 /// power loss may leave the new one empty or torn. Only for caches that
 /// verify what they read (by a checksum) and can fetch it again.
 pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    write_via_temp(path, bytes, false)
+    write_via_temp(path, false, |temp| temp.write_all(bytes))
 }
 
-fn write_via_temp(path: &Path, bytes: &[u8], sync: bool) -> Result<(), FsError> {
+/// Writes `path` through a temp file beside it that `fill` writes.
+fn write_via_temp(path: &Path, sync: bool, fill: impl FnOnce(&mut fs::File) -> io::Result<()>) -> Result<(), FsError> {
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -62,8 +71,7 @@ fn write_via_temp(path: &Path, bytes: &[u8], sync: bool) -> Result<(), FsError> 
         .prefix(TEMP_PREFIX)
         .tempfile_in(parent)
         .map_err(|e| FsError::new("create temp file in", parent, e))?;
-    temp.write_all(bytes)
-        .map_err(|e| FsError::new("write", temp.path(), e))?;
+    fill(temp.as_file_mut()).map_err(|e| FsError::new("write", temp.path(), e))?;
     set_final_mode(temp.as_file(), path).map_err(|e| FsError::new("set permissions of", temp.path(), e))?;
     if sync {
         temp.as_file()
@@ -280,6 +288,26 @@ mod tests {
     }
     use std::sync::mpsc;
     use std::time::Duration;
+
+    #[test]
+    fn copy_atomic_replaces_the_target_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, target) = (dir.path().join("source.tar.gz"), dir.path().join("in/index/a.tar.gz"));
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        fs::write(&source, &bytes).unwrap();
+        write_atomic(&target, b"older").unwrap();
+        copy_atomic(&source, &target).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), bytes);
+        let missing = dir.path().join("missing.tar.gz");
+        let err = copy_atomic(&missing, &target).unwrap_err();
+        assert!(err.to_string().contains("missing.tar.gz"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), bytes, "a failed copy changes nothing");
+        let names: Vec<_> = fs::read_dir(target.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["a.tar.gz"]);
+    }
 
     #[test]
     fn atomic_write_replaces_whole_files() {

@@ -78,7 +78,7 @@ use crate::format::rules::line::is_known;
 use crate::format::rules::versions::{already_published, published_versions, same_release};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::trust::{SecretKey, sign_entry_line};
-use crate::util::fs::{FileLock, FsError, TEMP_PREFIX, remove_stale_temp_files, set_final_mode, write_atomic};
+use crate::util::fs::{FileLock, FsError, TEMP_PREFIX, copy_atomic, remove_stale_temp_files, set_final_mode};
 use crate::util::progress::Progress;
 
 /// The lock file every writer of an index takes, in the index root.
@@ -547,9 +547,7 @@ fn place_archives(index: &Path, config: &IndexConfig, batch: &Batch) -> Result<(
             if same_file(&candidate.archive, target) {
                 return Ok(());
             }
-            let bytes =
-                std::fs::read(&candidate.archive).map_err(|e| FsError::new("read archive", &candidate.archive, e))?;
-            write_atomic(target, &bytes)
+            copy_atomic(&candidate.archive, target)
         })
         .map_err(AddError::Write)
 }

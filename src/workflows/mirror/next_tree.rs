@@ -30,10 +30,9 @@ impl NextTree {
     /// Removes what a killed update left beside `live` (call it under the
     /// mirror's lock), then makes the next tree: `live`'s files linked in.
     pub(super) fn begin(live: &Path) -> Result<NextTree, FsError> {
+        remove_leftovers(live)?;
         let live = live.canonicalize().map_err(|e| FsError::new("open", live, e))?;
         let root = beside(&live, "new");
-        remove_leftover(&root)?;
-        remove_leftover(&beside(&live, "old"))?;
         link_tree(&live, &root)?;
         Ok(NextTree {
             live,
@@ -68,6 +67,16 @@ impl Drop for NextTree {
             let _ = std::fs::remove_dir_all(&self.root);
         }
     }
+}
+
+/// Removes what a killed update left beside `live`: a next tree never
+/// swapped in, or the old tree of one that was (killed while removing it).
+/// Call it under the mirror's lock, on every update: one with nothing to
+/// change makes no next tree, and must still leave nothing beside.
+pub(super) fn remove_leftovers(live: &Path) -> Result<(), FsError> {
+    let live = live.canonicalize().map_err(|e| FsError::new("open", live, e))?;
+    remove_leftover(&beside(&live, "new"))?;
+    remove_leftover(&beside(&live, "old"))
 }
 
 /// `.NAME.ggen-update-WHAT` beside the mirror.
@@ -155,6 +164,24 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["m"], "nothing left beside the mirror");
+    }
+
+    #[test]
+    fn leftovers_are_removed_without_making_a_next_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let live = tmp.path().join("m");
+        tree(&live, &[("config.json", "live")]);
+        tree(
+            &tmp.path().join(".m.ggen-update-new"),
+            &[("config.json", "old, half removed")],
+        );
+        remove_leftovers(&live).unwrap();
+        remove_leftovers(&live).unwrap();
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["m"]);
     }
 
     #[test]

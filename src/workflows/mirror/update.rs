@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use super::admit::{self, ArchiveJob, sha256_hex};
 use super::layout::{LOCK_FILE, Layout};
-use super::next_tree::NextTree;
+use super::next_tree::{self, NextTree};
 use super::record::{MirrorRecord, MissingRecord};
 use super::selection::{self, ChosenPackage, MissingDependency};
 use super::upstream::{Upstream, UpstreamFile};
@@ -191,7 +191,8 @@ pub fn update(
 
     // More than mirror.toml changes: the changes go into a next tree,
     // swapped in whole (see `next_tree`); mirror.toml alone is one
-    // atomic write in place.
+    // atomic write in place. Either way, a killed run's leftovers go.
+    next_tree::remove_leftovers(dir)?;
     let config_text = mirror_config(&upstream, &layout, record.base_url.as_deref(), record.index_only)?.to_json();
     let config_changes = std::fs::read_to_string(layout.config_file()).ok().as_deref() != Some(config_text.as_str());
     let archives_enter = !record.index_only && plans.iter().any(|plan| !plan.entering.is_empty());
