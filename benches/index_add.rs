@@ -135,27 +135,16 @@ fn compare(
         || tempfile::tempdir_in(scratch).unwrap(),
         |dir| copy_all(&files, dir.path()),
     );
+    let row = |what: &str, time| println!("  {what:<43}{}", rate(files.len(), bytes, time));
     println!("{label}: {} archives, {:.1} MB", files.len(), bytes as f64 / 1e6);
-    println!(
-        "  read + sha2 on all cores (limit):         {}",
-        rate(files.len(), bytes, hashing)
-    );
-    println!(
-        "  index add, dl outside the index:          {}",
-        rate(files.len(), bytes, adding_outside)
-    );
+    row("read + sha2 on all cores (limit):", hashing);
+    row("index add, dl outside the index:", adding_outside);
     println!(
         "  ratio: {:.2} of the limit ({goal})",
         hashing.as_secs_f64() / adding_outside.as_secs_f64()
     );
-    println!(
-        "  index add, relative dl (archives copied): {}",
-        rate(files.len(), bytes, adding_inside)
-    );
-    println!(
-        "  copying alone (copy_atomic, all cores):   {}",
-        rate(files.len(), bytes, copying)
-    );
+    row("index add, relative dl (archives copied):", adding_inside);
+    row("copying alone (copy_atomic, all cores):", copying);
 }
 
 /// An empty index made by `index init` in a temp dir, with `dl` replaced

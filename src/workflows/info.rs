@@ -174,26 +174,37 @@ pub enum InfoError {
 /// The versions of `name` matching `requirement` (all when `None`).
 pub fn info(source: &dyn PackageSource, name: &str, requirement: Option<&str>) -> Result<PackageInfo, InfoError> {
     let lines = lines_of(source, name)?;
-    let matcher = requirement.map(req::parse).transpose()?;
-    let mut versions: Vec<(semver::Version, VersionInfo)> = lines
+    let versions = lines
         .iter()
-        .filter_map(|line| line.entry.version().ok().map(|v| (v, line)))
+        .filter_map(|line| line.entry.version().ok().map(|v| (v, line)));
+    let versions = matching_newest_first(name, requirement, versions)?;
+    Ok(PackageInfo {
+        name: lines[0].entry.name.clone(),
+        requirement: requirement.map(str::to_owned),
+        versions: versions.into_iter().map(|(_, line)| version_info(line)).collect(),
+        deprecated: deprecation(source, &lines[0].entry.name)?,
+    })
+}
+
+/// The versions (each with something of it) matching `requirement` (all
+/// when `None`), newest first; none is an error.
+fn matching_newest_first<T>(
+    name: &str,
+    requirement: Option<&str>,
+    versions: impl Iterator<Item = (semver::Version, T)>,
+) -> Result<Vec<(semver::Version, T)>, InfoError> {
+    let matcher = requirement.map(req::parse).transpose()?;
+    let mut matching: Vec<(semver::Version, T)> = versions
         .filter(|(v, _)| matcher.as_ref().is_none_or(|m| m.matches(v)))
-        .map(|(v, line)| (v, version_info(line)))
         .collect();
-    if versions.is_empty() {
+    if matching.is_empty() {
         return Err(InfoError::NoMatchingVersion {
             name: name.to_owned(),
             wanted: requirement.unwrap_or("*").to_owned(),
         });
     }
-    versions.sort_by(|a, b| b.0.cmp(&a.0));
-    Ok(PackageInfo {
-        name: lines[0].entry.name.clone(),
-        requirement: requirement.map(str::to_owned),
-        versions: versions.into_iter().map(|(_, info)| info).collect(),
-        deprecated: deprecation(source, &lines[0].entry.name)?,
-    })
+    matching.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(matching)
 }
 
 /// A package's versions as numbers and yanked flags: what `add` needs to
@@ -215,7 +226,6 @@ pub fn published_versions(
     name: &str,
     requirement: Option<&str>,
 ) -> Result<PublishedVersions, InfoError> {
-    let matcher = requirement.map(req::parse).transpose()?;
     let file = source
         .package_file(name)?
         .filter(|file| !file.text.trim().is_empty())
@@ -223,20 +233,9 @@ pub fn published_versions(
     let listed = PackageVersions::read(name, file.location, file.text, &[])?;
     let available = listed.candidates.iter().map(|c| (c.version.clone(), false));
     let yanked = listed.yanked.iter().map(|v| (v.clone(), true));
-    let mut versions: Vec<(semver::Version, bool)> = available
-        .chain(yanked)
-        .filter(|(v, _)| matcher.as_ref().is_none_or(|m| m.matches(v)))
-        .collect();
-    if versions.is_empty() {
-        return Err(InfoError::NoMatchingVersion {
-            name: name.to_owned(),
-            wanted: requirement.unwrap_or("*").to_owned(),
-        });
-    }
-    versions.sort_by(|a, b| b.0.cmp(&a.0));
     Ok(PublishedVersions {
         name: listed.name.to_string(),
-        versions,
+        versions: matching_newest_first(name, requirement, available.chain(yanked))?,
     })
 }
 
