@@ -106,7 +106,7 @@ pub struct Dependency {
     pub package: Option<String>,
 }
 
-fn default_true() -> bool {
+pub(super) fn default_true() -> bool {
     true
 }
 

@@ -116,13 +116,25 @@ impl FeatureAsk {
         FeatureAsk::default()
     }
 
-    /// What a dependency line of an index entry asks.
-    pub fn of_dependency(dep: &Dependency) -> Self {
+    /// `features` (empty names left out), and `default` when
+    /// `default_features`: what a dependency line or table asks.
+    pub fn new(default_features: bool, features: &[String]) -> Self {
         FeatureAsk {
             features: Vec::new(),
-            default_features: dep.default_features,
+            default_features,
         }
-        .with_all(dep.features.iter().map(String::as_str))
+        .with_all(features.iter().map(String::as_str))
+    }
+
+    /// What a dependency line of an index entry asks.
+    pub fn of_dependency(dep: &Dependency) -> Self {
+        FeatureAsk::new(dep.default_features, &dep.features)
+    }
+
+    /// What `asks` (dependency name → ask) asks of `name`: its default
+    /// features unless it says otherwise.
+    pub fn asked_of(asks: &BTreeMap<String, FeatureAsk>, name: &str) -> Self {
+        asks.get(name).cloned().unwrap_or_else(FeatureAsk::default_features)
     }
 
     /// This ask and feature `name` too.

@@ -75,12 +75,8 @@ struct DependencyTable {
     version: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     features: Vec<String>,
-    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    #[serde(default = "super::entry::default_true", skip_serializing_if = "is_yes")]
     default_features: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn is_yes(value: &bool) -> bool {
@@ -122,11 +118,7 @@ impl From<RawManifest> for Manifest {
             let requirement = match spec {
                 DependencySpec::Requirement(requirement) => requirement,
                 DependencySpec::Table(table) => {
-                    let ask = FeatureAsk {
-                        features: Vec::new(),
-                        default_features: table.default_features,
-                    }
-                    .with_all(table.features.iter().map(String::as_str));
+                    let ask = FeatureAsk::new(table.default_features, &table.features);
                     if !ask.is_default() {
                         manifest.features.insert(name.clone(), ask);
                     }
@@ -143,10 +135,7 @@ impl Manifest {
     /// What is asked of dependency `name`: its default features unless the
     /// manifest says otherwise.
     pub fn ask_of(&self, name: &str) -> FeatureAsk {
-        self.features
-            .get(name)
-            .cloned()
-            .unwrap_or_else(FeatureAsk::default_features)
+        FeatureAsk::asked_of(&self.features, name)
     }
 }
 

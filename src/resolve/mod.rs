@@ -145,10 +145,7 @@ impl Request {
 
     /// What is asked of dependency `name`.
     fn ask_of(&self, name: &str) -> FeatureAsk {
-        self.features
-            .get(name)
-            .cloned()
-            .unwrap_or_else(FeatureAsk::default_features)
+        FeatureAsk::asked_of(&self.features, name)
     }
 
     /// Adds a lockfile pin.
@@ -287,13 +284,10 @@ fn build_resolution(
     for package in chosen.keys() {
         if let Pkg::Feature { name, bucket, feature } = package {
             let ask = asked.entry((name, *bucket)).or_default();
-            *ask = match feature {
-                Feature::Default => FeatureAsk {
-                    default_features: true,
-                    ..std::mem::take(ask)
-                },
-                Feature::Named(feature) => std::mem::take(ask).with(feature),
-            };
+            match feature {
+                Feature::Default => ask.default_features = true,
+                Feature::Named(feature) => *ask = std::mem::take(ask).with(feature),
+            }
         }
     }
     let mut packages = Vec::new();
