@@ -172,13 +172,16 @@ impl SeenGuard {
         index: &dyn PackageSource,
         read: impl FnOnce(&SeenRecord, &SeenRecord) -> T,
     ) -> Result<T, String> {
-        let identity = self.identity(index).to_owned();
-        let mut state = self.lock();
+        let identity = self.identity(index);
+        let mut guard = self.lock();
+        let state = &mut *guard;
         let loaded = state
             .record
-            .get_or_insert_with(|| self.store.load(&identity).map_err(|e| e.to_string()))
-            .clone();
-        loaded.map(|record| read(&record, &state.pending))
+            .get_or_insert_with(|| self.store.load(identity).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(record) => Ok(read(record, &state.pending)),
+            Err(why) => Err(why.clone()),
+        }
     }
 
     fn refuse(&self, rewrite: PackageRewrite) -> PackageRewrite {

@@ -81,6 +81,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::download::{DEFAULT_MAX_CONNECTIONS, Downloader};
 use super::guard::{HistoryGuard, HistoryRefusal};
 use super::{PackageSource, SourceError, UpdateReport};
+use crate::format::rules::package_file::is_at_its_shard;
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::util::fs::{FileLock, FsError};
 use crate::util::progress::Progress;
@@ -348,7 +349,7 @@ impl GitSource {
             Some(before) => before
                 .changed_files(&after)?
                 .into_iter()
-                .filter(|path| *path == name::index_path(name::file_name_of(path)))
+                .filter(|path| is_at_its_shard(path))
                 .map(|path| name::file_name_of(&path).to_owned())
                 .collect(),
             None => guard.remembered_packages(&after),

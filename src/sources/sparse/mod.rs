@@ -44,6 +44,7 @@ use super::guard::{HistoryGuard, HistoryRefusal};
 use super::http::{self, HttpLimits, HttpResponse, Validators};
 use super::{NameListing, PackageSource, SourceError, UpdateReport};
 use crate::format::entry::{DepKind, Dependency};
+use crate::format::rules::package_file::is_at_its_shard;
 use crate::format::{CONFIG_FILE, IndexConfig, SignaturePolicy, name};
 use crate::util::progress::Progress;
 use std::collections::HashMap;
@@ -384,10 +385,10 @@ impl SparseSource {
         let Some(guard) = &self.guard else {
             return Ok(None);
         };
-        let file_name = name::file_name_of(rel);
-        if response.is_not_modified() || rel != name::index_path(file_name) {
+        if response.is_not_modified() || !is_at_its_shard(rel) {
             return Ok(None);
         }
+        let file_name = name::file_name_of(rel);
         let previous = match cached {
             CachedFile::Present { bytes, .. } => std::str::from_utf8(bytes).ok(),
             CachedFile::Missing | CachedFile::Unknown => None,
