@@ -87,6 +87,23 @@ fn write_via_temp(path: &Path, sync: bool, fill: impl FnOnce(&mut fs::File) -> i
 /// directly in `dir`; returns how many. Call it only while holding the lock
 /// every writer of `dir` takes: a live writer's temp file looks the same.
 pub fn remove_stale_temp_files(dir: &Path) -> Result<usize, FsError> {
+    sweep_temp_files(dir, None)
+}
+
+/// [`remove_stale_temp_files`] in `root` and every directory below it but
+/// those named `skip`, each directory listed once.
+pub fn remove_stale_temp_files_under(root: &Path, skip: &str) -> Result<usize, FsError> {
+    let mut pending = vec![root.to_owned()];
+    let mut removed = 0;
+    while let Some(dir) = pending.pop() {
+        removed += sweep_temp_files(&dir, Some((skip, &mut pending)))?;
+    }
+    Ok(removed)
+}
+
+/// Removes the temp files directly in `dir`; with `below`, queues its
+/// subdirectories not named `skip`.
+fn sweep_temp_files(dir: &Path, mut below: Option<(&str, &mut Vec<PathBuf>)>) -> Result<usize, FsError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -95,8 +112,14 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize, FsError> {
     let mut removed = 0;
     for entry in entries {
         let entry = entry.map_err(|e| FsError::new("read directory", dir, e))?;
-        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-        if is_file && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+        let Ok(file_type) = entry.file_type() else { continue };
+        if file_type.is_dir() {
+            if let Some((skip, pending)) = below.as_mut()
+                && entry.file_name() != *skip
+            {
+                pending.push(entry.path());
+            }
+        } else if file_type.is_file() && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
             let path = entry.path();
             match fs::remove_file(&path) {
                 Ok(()) => removed += 1,

@@ -78,7 +78,7 @@ use crate::format::rules::line::is_known;
 use crate::format::rules::versions::{already_published, published_versions, same_release};
 use crate::format::{CONFIG_FILE, IndexConfig, name};
 use crate::trust::{SecretKey, sign_entry_line};
-use crate::util::fs::{FileLock, FsError, TEMP_PREFIX, copy_atomic, remove_stale_temp_files, set_final_mode};
+use crate::util::fs::{FileLock, FsError, TEMP_PREFIX, copy_atomic, remove_stale_temp_files_under, set_final_mode};
 use crate::util::progress::Progress;
 
 /// The lock file every writer of an index takes, in the index root.
@@ -201,7 +201,8 @@ pub fn add(
         progress.start(&format!("Waiting for the lock on {}", path.display()), 0);
     })
     .map_err(AddError::Lock)?;
-    remove_stale_temps(index)?;
+    // What a killed run left anywhere but `.git`: staged package files and archives.
+    remove_stale_temp_files_under(index, ".git").map_err(AddError::Write)?;
     let existing = ExistingIndex::read(index, &candidates)?;
     let candidates = candidates
         .into_iter()
@@ -391,25 +392,6 @@ impl ExistingIndex {
             .and_then(|text| serde_json::from_slice::<Cksum>(text).ok())
             .is_some_and(|published| published.cksum == candidate.entry.cksum)
     }
-}
-
-/// Removes the temp files a killed run left anywhere in the index (but
-/// `.git`): staged package files and archives. Under the index's lock.
-fn remove_stale_temps(index: &Path) -> Result<(), AddError> {
-    let mut pending = vec![index.to_owned()];
-    while let Some(dir) = pending.pop() {
-        remove_stale_temp_files(&dir).map_err(AddError::Write)?;
-        let listing = std::fs::read_dir(&dir).map_err(|source| AddError::ReadIndex {
-            path: dir.clone(),
-            source,
-        })?;
-        for entry in listing.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) && entry.file_name() != ".git" {
-                pending.push(entry.path());
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The accepted batch: package name → its new entries in semver order.

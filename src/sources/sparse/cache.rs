@@ -34,7 +34,7 @@ use crate::format::name::index_path;
 use crate::sources::SourceError;
 use crate::sources::http::{MISSING_STATUSES, Validators};
 use crate::sources::local::collect_package_files;
-use crate::util::fs::{FileLock, FsError, remove_stale_temp_files, write_atomic_unsynced};
+use crate::util::fs::{FileLock, FsError, remove_stale_temp_files_under, write_atomic_unsynced};
 
 /// The version of the header layout; a file with another is ignored (and
 /// refetched).
@@ -174,19 +174,7 @@ impl DiskCache {
         let _locks: Vec<FileLock> = (0..LOCK_STRIPES)
             .map(|stripe| FileLock::exclusive(&self.root.join(LOCK_DIR).join(stripe.to_string()), |_| {}))
             .collect::<Result<_, _>>()?;
-        let mut removed = 0;
-        let mut pending = vec![self.root.clone()];
-        while let Some(dir) = pending.pop() {
-            removed += remove_stale_temp_files(&dir)?;
-            let listing = std::fs::read_dir(&dir).map_err(|e| FsError::new("read directory", &dir, e))?;
-            for entry in listing {
-                let entry = entry.map_err(|e| FsError::new("read directory", &dir, e))?;
-                if entry.file_type().is_ok_and(|t| t.is_dir()) && entry.file_name() != LOCK_DIR {
-                    pending.push(entry.path());
-                }
-            }
-        }
-        Ok(removed)
+        remove_stale_temp_files_under(&self.root, LOCK_DIR)
     }
 
     fn lock(&self, rel: &str) -> Result<FileLock, FsError> {
