@@ -82,8 +82,7 @@ fn check_one_line(line: &str) {
     }
     // The file is the line's own and every dependency it names is known,
     // so that a clean verdict is possible.
-    let (file_name, owned) = names(line);
-    let known: HashSet<&str> = owned.iter().map(String::as_str).collect();
+    let (file_name, known) = names(line);
     let ctx = LineContext {
         file_name: &file_name,
         known: &known,

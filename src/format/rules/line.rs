@@ -16,9 +16,10 @@
 //! one found clean in a file ([`CleanDependencies`]) is not parsed or
 //! checked again on the file's later lines.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::collections::HashSet;
 use std::fmt;
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
 
@@ -48,8 +49,8 @@ pub trait KnownPackages: Sync {
     fn holds(&self, lowercased: &str) -> bool;
 }
 
-/// A set of lowercased names.
-impl KnownPackages for HashSet<&str> {
+/// A set of lowercased names (`&str` or `String`).
+impl<S: Borrow<str> + Eq + Hash + Sync> KnownPackages for HashSet<S> {
     fn holds(&self, lowercased: &str) -> bool {
         self.contains(lowercased)
     }

@@ -95,8 +95,7 @@ impl Gate<'_> {
         published: &[(semver::Version, usize)],
     ) -> Result<Option<semver::Version>, GateError> {
         let file_name = name::file_name_of(path);
-        let owned = self.known_dependencies(text, file_name)?;
-        let known: HashSet<&str> = owned.iter().map(String::as_str).collect();
+        let known = self.known_dependencies(text, file_name)?;
         let mut problems = Vec::new();
         let version = check_line(
             text.as_bytes(),
@@ -212,12 +211,12 @@ impl Gate<'_> {
     }
 
     /// The new version's normal dependencies resolve against head.
-    fn resolves(&mut self, path: &str, line: usize, entry: &IndexEntry, known: &HashSet<&str>) {
+    fn resolves(&mut self, path: &str, line: usize, entry: &IndexEntry, known: &HashSet<String>) {
         let all_exist = entry
             .deps
             .iter()
             .filter(|dep| dep.registry.is_none())
-            .all(|dep| known.contains(dep.package_name().to_ascii_lowercase().as_str()));
+            .all(|dep| known.contains(&dep.package_name().to_ascii_lowercase()));
         if !all_exist {
             return; // already a missing_dependency
         }
