@@ -159,10 +159,7 @@ impl Words<'_, '_> {
                 format!("`{name} {}`", describe(&shown))
             }
             Pkg::Feature { name, bucket, feature } => {
-                let base = Pkg::Bucket {
-                    name: name.clone(),
-                    bucket: *bucket,
-                };
+                let base = Pkg::bucket_of(name, *bucket);
                 format!("{}{}", self.subject(&base, set), with_feature(feature))
             }
             Pkg::Choice { name, requirement, .. } => {
@@ -198,10 +195,7 @@ impl Words<'_, '_> {
         let (name, key, features) = match package {
             Pkg::Bucket { name, .. } | Pkg::Missing { name } => (name, package.clone(), String::new()),
             Pkg::Feature { name, bucket, feature } => {
-                let base = Pkg::Bucket {
-                    name: name.clone(),
-                    bucket: *bucket,
-                };
+                let base = Pkg::bucket_of(name, *bucket);
                 (name, base, with_feature(feature))
             }
             Pkg::Choice { name, requirement, ask } => {
@@ -259,10 +253,7 @@ impl Words<'_, '_> {
                 format!("no version of `{name}` matches {shown}{yanked}")
             }
             Pkg::Feature { name, bucket, feature } => {
-                let base = Pkg::Bucket {
-                    name: name.clone(),
-                    bucket: *bucket,
-                };
+                let base = Pkg::bucket_of(name, *bucket);
                 format!("{}{}", self.no_versions(&base, set), with_feature(feature))
             }
             Pkg::Links { library } => format!("no package may link the native library `{library}` here"),

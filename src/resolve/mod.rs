@@ -358,10 +358,7 @@ fn resolved_target(chosen: &HashMap<Pkg, Version>, target: Target, ask: &Feature
             return None;
         }
     };
-    let version = chosen.get(&Pkg::Bucket {
-        name: name.clone(),
-        bucket,
-    })?;
+    let version = chosen.get(&Pkg::bucket_of(&name, bucket))?;
     Some(PackageId {
         name: name.to_string(),
         version: version.clone(),

@@ -58,6 +58,16 @@ pub enum Pkg {
     Links { library: Arc<str> },
 }
 
+impl Pkg {
+    /// The bucket `bucket` of package `name`.
+    pub fn bucket_of(name: &Arc<str>, bucket: Bucket) -> Pkg {
+        Pkg::Bucket {
+            name: name.clone(),
+            bucket,
+        }
+    }
+}
+
 /// A feature a dependent asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Feature {
@@ -404,10 +414,7 @@ impl<'a> IndexProvider<'a> {
         let bucket = single_bucket(structural).map(|b| vec![b]).unwrap_or_else(matching);
         if let [bucket] = bucket[..] {
             return Target::Constraint {
-                package: Pkg::Bucket {
-                    name: versions.name.clone(),
-                    bucket,
-                },
+                package: Pkg::bucket_of(&versions.name, bucket),
                 versions: versions.exact_set(structural, req, bucket),
                 requirement,
             };
@@ -466,10 +473,7 @@ impl<'a> IndexProvider<'a> {
     ) -> Result<Result<Vec<(Pkg, VersionSet)>, Unusable>, ResolveError> {
         let deps: Vec<(&Dependency, FeatureAsk)> = deps.collect();
         self.prefetch(deps.iter().map(|(dep, _)| *dep));
-        let own = Pkg::Bucket {
-            name: name.clone(),
-            bucket,
-        };
+        let own = Pkg::bucket_of(name, bucket);
         let mut constraints: Vec<(Pkg, VersionSet)> = Vec::new();
         for (dep, ask) in deps {
             let (target, versions) = match self.dependency_target(dep)? {
@@ -527,10 +531,7 @@ impl<'a> IndexProvider<'a> {
         version: &Version,
     ) -> Result<Result<Vec<(Pkg, VersionSet)>, Unusable>, ResolveError> {
         let details = self.read_version(name, version, PackageVersions::details)?;
-        let own = Pkg::Bucket {
-            name: name.clone(),
-            bucket,
-        };
+        let own = Pkg::bucket_of(name, bucket);
         let needed = details
             .deps
             .iter()
@@ -566,10 +567,7 @@ impl<'a> IndexProvider<'a> {
             Ok(enabled) => enabled,
             Err(why) => return Ok(Err(Unusable::Features(why))),
         };
-        let own = Pkg::Bucket {
-            name: name.clone(),
-            bucket,
-        };
+        let own = Pkg::bucket_of(name, bucket);
         let turned_on = details
             .deps
             .iter()
