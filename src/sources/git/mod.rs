@@ -307,17 +307,19 @@ impl GitSource {
             source: source.into(),
         };
         let checked = match &self.guard {
-            Some(guard) => self.check_fetched(guard.as_ref(), git_dir),
-            None => Ok(()),
+            Some(guard) => self.check_fetched(guard.as_ref(), git_dir).map(Some),
+            None => Ok(None),
         };
-        if let Err(refused) = checked {
-            snapshot::drop_fetched(git_dir).map_err(error)?;
-            return Err(refused);
-        }
+        let fetched = match checked {
+            Ok(fetched) => fetched,
+            Err(refused) => {
+                snapshot::drop_fetched(git_dir).map_err(error)?;
+                return Err(refused);
+            }
+        };
         let commit = snapshot::take_fetched(git_dir).map_err(error)?;
-        if let Some(guard) = &self.guard {
-            let index = GitRevision::open(git_dir, &commit.to_string())?;
-            guard.commit_taken(&self.url.given, &commit.to_string(), &index);
+        if let (Some(guard), Some(fetched)) = (&self.guard, &fetched) {
+            guard.commit_taken(&self.url.given, &commit.to_string(), fetched);
         }
         Ok(())
     }
@@ -325,8 +327,9 @@ impl GitSource {
     /// The guard's verdict on the fetch in `git_dir`: its commit must
     /// descend from the one remembered, and every package file it changed
     /// (or, for a first clone, every package remembered) must keep the
-    /// history seen. All refused packages are reported together.
-    fn check_fetched(&self, guard: &dyn HistoryGuard, git_dir: &Path) -> Result<(), SourceError> {
+    /// history seen. All refused packages are reported together. Admitted,
+    /// the fetched index is returned.
+    fn check_fetched(&self, guard: &dyn HistoryGuard, git_dir: &Path) -> Result<GitRevision, SourceError> {
         let after = GitRevision::open(git_dir, snapshot::FETCHED_REF)?;
         let before = match Snapshot::open(git_dir) {
             Ok(Some(_)) => Some(GitRevision::open(git_dir, snapshot::INDEX_REF)?),
@@ -367,7 +370,7 @@ impl GitSource {
             }
         }
         if refused.is_empty() {
-            return Ok(());
+            return Ok(after);
         }
         Err(HistoryRefusal::Rewritten {
             registry: self.url.given.clone(),
