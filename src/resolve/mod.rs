@@ -102,6 +102,7 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use pubgrub::PubGrubError;
 use semver::Version;
@@ -280,6 +281,7 @@ fn build_resolution(
     root: &[RootRequirement],
     chosen: &HashMap<Pkg, Version>,
 ) -> Result<Resolution, ResolveError> {
+    let settled = settled_choices(chosen);
     let mut asked: HashMap<(&str, Bucket), FeatureAsk> = HashMap::new();
     for package in chosen.keys() {
         if let Pkg::Feature { name, bucket, feature } = package {
@@ -303,7 +305,8 @@ fn build_resolution(
             .expect("pubgrub only chooses features a version has");
         let mut dependencies = Vec::new();
         for dep in entry.entry.deps.iter().filter(|d| enabled.uses(d)) {
-            if let Some(to) = resolved_target(chosen, provider.dependency_target(dep)?, &enabled.ask_of(dep)) {
+            let target = provider.dependency_target(dep)?;
+            if let Some(to) = resolved_target(chosen, &settled, target, &enabled.ask_of(dep)) {
                 dependencies.push(Edge {
                     requirement: dep.req.clone(),
                     to,
@@ -324,7 +327,7 @@ fn build_resolution(
     let mut root_edges = Vec::new();
     for requirement in root {
         let target = provider.target(&requirement.name, &requirement.requirement)?;
-        if let Some(to) = resolved_target(chosen, target, &requirement.ask) {
+        if let Some(to) = resolved_target(chosen, &settled, target, &requirement.ask) {
             root_edges.push(Edge {
                 requirement: requirement.requirement.clone(),
                 to,
@@ -337,22 +340,47 @@ fn build_resolution(
     })
 }
 
+/// The multi-bucket requirements pubgrub settled, by (name, requirement):
+/// each ask made of one with the bucket chosen for it.
+type SettledChoices<'c> = HashMap<(Arc<str>, Arc<str>), Vec<(&'c FeatureAsk, Bucket)>>;
+
+fn settled_choices(chosen: &HashMap<Pkg, Version>) -> SettledChoices<'_> {
+    let mut settled: SettledChoices = HashMap::new();
+    for (package, version) in chosen {
+        if let Pkg::Choice { name, requirement, ask } = package {
+            settled
+                .entry((name.clone(), requirement.clone()))
+                .or_default()
+                .push((ask, Bucket::of(version)));
+        }
+    }
+    settled
+}
+
 /// The chosen version a dependency that asks `ask` leads to (through a
 /// choice, if any: dependents asking different features of one
-/// multi-bucket requirement are different choices).
-fn resolved_target(chosen: &HashMap<Pkg, Version>, target: Target, ask: &FeatureAsk) -> Option<PackageId> {
+/// multi-bucket requirement are different choices). Each feature of a
+/// dependent asks its own choice, so a dependent whose features together
+/// ask more than any one of them did takes the newest bucket chosen for
+/// that requirement.
+fn resolved_target(
+    chosen: &HashMap<Pkg, Version>,
+    settled: &SettledChoices,
+    target: Target,
+    ask: &FeatureAsk,
+) -> Option<PackageId> {
     let Target::Constraint { package, .. } = target else {
         return None;
     };
     let (name, bucket) = match package {
         Pkg::Bucket { name, bucket } => (name, bucket),
         Pkg::Choice { name, requirement, .. } => {
-            let choice = Pkg::Choice {
-                name: name.clone(),
-                requirement,
-                ask: std::sync::Arc::new(ask.clone()),
-            };
-            (name, Bucket::of(chosen.get(&choice)?))
+            let made = settled.get(&(name.clone(), requirement))?;
+            let (_, bucket) = made
+                .iter()
+                .find(|(asked, _)| *asked == ask)
+                .or_else(|| made.iter().max_by_key(|(_, bucket)| *bucket))?;
+            (name, *bucket)
         }
         Pkg::Root | Pkg::Missing { .. } | Pkg::Foreign { .. } | Pkg::Feature { .. } | Pkg::Links { .. } => {
             return None;

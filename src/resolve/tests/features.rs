@@ -239,3 +239,27 @@ fn a_feature_no_version_has_is_explained_once_not_per_version() {
          depends on `tls ^1` with feature `rustls`, the project's requirements cannot be met."
     );
 }
+
+#[test]
+fn two_features_asking_of_one_multi_bucket_dependency_keep_its_edge() {
+    let mut index = MemoryIndex::new();
+    publish(&mut index, "core", "0.9.0", vec![], &[("x", &[]), ("y", &[])]);
+    publish(&mut index, "core", "1.0.0", vec![], &[("x", &[]), ("y", &[])]);
+    publish(
+        &mut index,
+        "app",
+        "1.0.0",
+        vec![dep("core", "*")],
+        &[("a", &["core/x"]), ("b", &["core/y"])],
+    );
+    let ask = FeatureAsk::none().with("a").with("b");
+    let resolution = resolve_ok(&index, &Request::new([("app", "^1")]).features("app", ask));
+    assert_eq!(chosen(&resolution), ["app 1.0.0", "core 1.0.0"]);
+    assert_eq!(features_of(&resolution, "core 1.0.0"), ["x", "y"]);
+    let edges: Vec<String> = resolution.packages[0]
+        .dependencies
+        .iter()
+        .map(|e| e.to.to_string())
+        .collect();
+    assert_eq!(edges, ["core 1.0.0"]);
+}
