@@ -464,6 +464,71 @@ fn smart_http_clones_and_fetches_incrementally() {
     assert_fetched_new(&source, &corpus);
 }
 
+#[test]
+fn smart_http_follows_a_redirect_of_the_first_request_and_stays_there() {
+    let corpus = Corpus::serving(OLD);
+    let server = GitHttpServer::start(corpus.dir.path(), false);
+    // Answers every request with a redirect to the same path on the real
+    // server, and counts them: only `info/refs` may come here.
+    let redirector = TcpListener::bind("127.0.0.1:0").unwrap();
+    let moved_to = server.url();
+    let redirected = Arc::new(Mutex::new(Vec::new()));
+    let seen = redirected.clone();
+    let port = redirector.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in redirector.incoming() {
+            let mut stream = stream.unwrap();
+            let mut request_line = String::new();
+            BufReader::new(&stream).read_line(&mut request_line).unwrap();
+            let path = request_line.split(' ').nth(1).unwrap_or_default().to_owned();
+            let location = format!(
+                "{}{}",
+                moved_to.trim_end_matches('/'),
+                path.strip_prefix("/git").unwrap_or(&path)
+            );
+            seen.lock().unwrap().push(request_line.trim_end().to_owned());
+            let answer = format!(
+                "HTTP/1.1 301 Moved Permanently\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes());
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    });
+    let url = format!("git+http://127.0.0.1:{port}/git/{CORPUS_REPO}");
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&url, cache.path(), false).unwrap();
+    source.update(&NoProgress).unwrap();
+    assert_eq!(source.current_commit().as_deref(), Some(OLD));
+    let requests = redirected.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(
+        requests[0].starts_with("GET ") && requests[0].contains("/info/refs?service=git-upload-pack"),
+        "{requests:?}"
+    );
+    // The fetch went on at the new place.
+    server.wait_for_access_log(&format!("POST /git/{CORPUS_REPO}/git-upload-pack"));
+}
+
+#[test]
+fn smart_http_names_a_missing_repository_and_the_status() {
+    let corpus = Corpus::serving(OLD);
+    let server = GitHttpServer::start(corpus.dir.path(), false);
+    let url = format!("git+{}", server.repo_url("no-such-index.git"));
+    let cache = tempfile::tempdir().unwrap();
+    let err = GitSource::open(&url, cache.path(), false)
+        .unwrap()
+        .update(&NoProgress)
+        .unwrap_err();
+    let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    assert!(
+        chain.contains("no-such-index.git/info/refs?service=git-upload-pack") && chain.contains("404 Not Found"),
+        "{chain}"
+    );
+}
+
 /// Records what the fetch reports, phase by phase.
 #[derive(Default)]
 struct RecordedProgress {

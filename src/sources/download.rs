@@ -102,6 +102,12 @@ impl Downloader {
         self.offline
     }
 
+    /// The timeouts, redirect bound and size caps its requests keep (a git
+    /// index fetched over smart HTTP keeps them too).
+    pub fn limits(&self) -> &HttpLimits {
+        &self.limits
+    }
+
     /// The bytes at `url`: an http(s) URL, a `file://` URL or a local path.
     pub fn get(&self, url: &str) -> Result<Vec<u8>, DownloadError> {
         if url.starts_with("http://") || url.starts_with("https://") {

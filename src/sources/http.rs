@@ -314,7 +314,7 @@ fn stall_text(setting: &str) -> &'static str {
     }
 }
 
-fn status_text(status: u16) -> String {
+pub(crate) fn status_text(status: u16) -> String {
     let reason = StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -582,7 +582,7 @@ fn read_body(
 
 /// Whether a request to `from` ended at `to` over plain http although it
 /// began over https.
-fn is_downgrade(from: &str, to: &str) -> bool {
+pub(crate) fn is_downgrade(from: &str, to: &str) -> bool {
     from.starts_with("https://") && !to.starts_with("https://")
 }
 

@@ -9,21 +9,25 @@
 use std::sync::atomic::AtomicBool;
 
 use gix::ObjectId;
-use gix::protocol::transport::client::blocking_io::connect;
+use gix::protocol::transport::client::blocking_io::{Transport, connect};
 use gix::remote::Direction;
 use gix::remote::fetch::Tags;
+use gix::url::Scheme;
 
 use super::GitError;
 use super::progress::relay;
+use super::smart_http;
 use super::transport::SingleEndOfInteraction;
+use crate::sources::http::HttpLimits;
 use crate::util::progress::Progress;
 
 /// Fetches the commit at the remote's `HEAD` into the ref `target` of
-/// `repo` and returns it.
+/// `repo` and returns it; over http(s) within `limits`.
 pub(super) fn fetch_default_branch(
     repo: &gix::Repository,
     url: &gix::Url,
     target: &str,
+    limits: &HttpLimits,
     progress: &dyn Progress,
 ) -> Result<ObjectId, GitError> {
     // Interruption is the caller's process being killed; the pack and ref
@@ -38,13 +42,20 @@ pub(super) fn fetch_default_branch(
         progress,
         "contacting the remote",
         |mut gix_progress| -> gix::Result<_> {
-            // What `remote.connect()` does, with our transport wrapper.
+            // What `remote.connect()` does, with our transport wrapper and
+            // HTTP client.
             let (url, version) = remote.sanitized_url_and_version(Direction::Fetch)?;
-            let options = connect::Options {
-                version,
-                ..Default::default()
+            let transport: Box<dyn Transport + Send> = match url.scheme {
+                Scheme::Http | Scheme::Https => Box::new(smart_http::connect(url, version, limits)),
+                _ => connect::connect(
+                    url,
+                    connect::Options {
+                        version,
+                        ..Default::default()
+                    },
+                )?,
             };
-            let transport = SingleEndOfInteraction::new(connect::connect(url, options)?);
+            let transport = SingleEndOfInteraction::new(transport);
             remote
                 .to_connection_with_transport(transport)
                 .prepare_fetch(&mut gix_progress, Default::default())?

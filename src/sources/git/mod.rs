@@ -69,6 +69,7 @@
 mod fetch;
 mod progress;
 mod revision;
+mod smart_http;
 mod snapshot;
 mod transport;
 mod url;
@@ -270,8 +271,14 @@ impl GitSource {
     fn fetch_into_clone(&self, progress: &dyn Progress) -> Result<(), SourceError> {
         let git_dir = self.clone_dir();
         let repo = gix::open(&git_dir).map_err(|e| self.git_error(GitError::Gix(e)))?;
-        fetch::fetch_default_branch(&repo, &self.url.fetch, snapshot::FETCHED_REF, progress)
-            .map_err(|e| self.git_error(e))?;
+        fetch::fetch_default_branch(
+            &repo,
+            &self.url.fetch,
+            snapshot::FETCHED_REF,
+            self.downloader.limits(),
+            progress,
+        )
+        .map_err(|e| self.git_error(e))?;
         drop(repo);
         self.take_fetched(&git_dir)?;
         compact(&git_dir);
@@ -286,8 +293,14 @@ impl GitSource {
             .tempdir_in(&self.cache_dir)
             .map_err(|e| self.git_error(FsError::new("create directory in", &self.cache_dir, e).into()))?;
         let repo = gix::init_bare(in_progress.path()).map_err(|e| self.git_error(GitError::Gix(e)))?;
-        fetch::fetch_default_branch(&repo, &self.url.fetch, snapshot::FETCHED_REF, progress)
-            .map_err(|e| self.git_error(e))?;
+        fetch::fetch_default_branch(
+            &repo,
+            &self.url.fetch,
+            snapshot::FETCHED_REF,
+            self.downloader.limits(),
+            progress,
+        )
+        .map_err(|e| self.git_error(e))?;
         drop(repo);
         self.take_fetched(in_progress.path())?;
         let done = in_progress.keep();
