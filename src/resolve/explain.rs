@@ -198,12 +198,16 @@ impl Words<'_, '_> {
                 let base = Pkg::bucket_of(name, *bucket);
                 (name, base, with_feature(feature))
             }
-            Pkg::Choice { name, requirement, ask } => {
-                // Requirement texts are recorded before features are asked.
+            Pkg::Choice {
+                name, requirement, ask, ..
+            } => {
+                // Requirement texts are recorded before a dependent asks
+                // features of them.
                 let key = Pkg::Choice {
                     name: name.clone(),
                     requirement: requirement.clone(),
                     ask: Default::default(),
+                    dependent: None,
                 };
                 (name, key, with_features(ask))
             }
@@ -221,6 +225,22 @@ impl Words<'_, '_> {
             External::NoVersions(package, set) => self.no_versions(package, set),
             External::FromDependencyOf(Pkg::Root, _, dep, dep_set) => {
                 format!("the project depends on {}", self.requirement(dep, dep_set))
+            }
+            External::FromDependencyOf(
+                choice @ Pkg::Choice { ask, dependent, .. },
+                set,
+                dep @ Pkg::Choice { .. },
+                dep_set,
+            ) => {
+                let who = dependent
+                    .as_ref()
+                    .map_or_else(|| "the project".to_owned(), |dependent| format!("`{}`", dependent.0));
+                format!(
+                    "{}{} is the one version {who} depends on as {}",
+                    self.subject(choice, set),
+                    with_features(ask),
+                    self.subject(dep, dep_set)
+                )
             }
             External::FromDependencyOf(choice @ (Pkg::Choice { .. } | Pkg::Feature { .. }), set, dep, dep_set) => {
                 format!("{} means {}", self.subject(choice, set), self.subject(dep, dep_set))

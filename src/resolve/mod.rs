@@ -306,7 +306,7 @@ fn build_resolution(
         let mut dependencies = Vec::new();
         for dep in entry.entry.deps.iter().filter(|d| enabled.uses(d)) {
             let target = provider.dependency_target(dep)?;
-            if let Some(to) = resolved_target(chosen, &settled, target, &enabled.ask_of(dep)) {
+            if let Some(to) = resolved_target(chosen, &settled, target, Some((name, *bucket))) {
                 dependencies.push(Edge {
                     requirement: dep.req.clone(),
                     to,
@@ -327,7 +327,7 @@ fn build_resolution(
     let mut root_edges = Vec::new();
     for requirement in root {
         let target = provider.target(&requirement.name, &requirement.requirement)?;
-        if let Some(to) = resolved_target(chosen, &settled, target, &requirement.ask) {
+        if let Some(to) = resolved_target(chosen, &settled, target, None) {
             root_edges.push(Edge {
                 requirement: requirement.requirement.clone(),
                 to,
@@ -340,34 +340,36 @@ fn build_resolution(
     })
 }
 
-/// The multi-bucket requirements pubgrub settled, by (name, requirement):
-/// each ask made of one with the bucket chosen for it.
-type SettledChoices<'c> = HashMap<(Arc<str>, Arc<str>), Vec<(&'c FeatureAsk, Bucket)>>;
+/// A multi-bucket requirement of one dependent (`None`: the project).
+type ChoiceOf = (Arc<str>, Arc<str>, Option<Arc<(Arc<str>, Bucket)>>);
 
-fn settled_choices(chosen: &HashMap<Pkg, Version>) -> SettledChoices<'_> {
-    let mut settled: SettledChoices = HashMap::new();
-    for (package, version) in chosen {
-        if let Pkg::Choice { name, requirement, ask } = package {
-            settled
-                .entry((name.clone(), requirement.clone()))
-                .or_default()
-                .push((ask, Bucket::of(version)));
-        }
-    }
-    settled
+/// The bucket pubgrub settled each multi-bucket requirement of each
+/// dependent on (all the features asked of it settle on one).
+fn settled_choices(chosen: &HashMap<Pkg, Version>) -> HashMap<ChoiceOf, Bucket> {
+    chosen
+        .iter()
+        .filter_map(|(package, version)| match package {
+            Pkg::Choice {
+                name,
+                requirement,
+                dependent,
+                ..
+            } => Some((
+                (name.clone(), requirement.clone(), dependent.clone()),
+                Bucket::of(version),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
-/// The chosen version a dependency that asks `ask` leads to (through a
-/// choice, if any: dependents asking different features of one
-/// multi-bucket requirement are different choices). Each feature of a
-/// dependent asks its own choice, so a dependent whose features together
-/// ask more than any one of them did takes the newest bucket chosen for
-/// that requirement.
+/// The chosen version a dependency of `dependent` (`None`: the project)
+/// leads to, through the choice it made if the requirement spans buckets.
 fn resolved_target(
     chosen: &HashMap<Pkg, Version>,
-    settled: &SettledChoices,
+    settled: &HashMap<ChoiceOf, Bucket>,
     target: Target,
-    ask: &FeatureAsk,
+    dependent: Option<(&Arc<str>, Bucket)>,
 ) -> Option<PackageId> {
     let Target::Constraint { package, .. } = target else {
         return None;
@@ -375,12 +377,9 @@ fn resolved_target(
     let (name, bucket) = match package {
         Pkg::Bucket { name, bucket } => (name, bucket),
         Pkg::Choice { name, requirement, .. } => {
-            let made = settled.get(&(name.clone(), requirement))?;
-            let (_, bucket) = made
-                .iter()
-                .find(|(asked, _)| *asked == ask)
-                .or_else(|| made.iter().max_by_key(|(_, bucket)| *bucket))?;
-            (name, *bucket)
+            let dependent = dependent.map(|(name, bucket)| Arc::new((name.clone(), bucket)));
+            let bucket = *settled.get(&(name.clone(), requirement, dependent))?;
+            (name, bucket)
         }
         Pkg::Root | Pkg::Missing { .. } | Pkg::Foreign { .. } | Pkg::Feature { .. } | Pkg::Links { .. } => {
             return None;

@@ -44,10 +44,16 @@ pub enum Pkg {
     /// its versions stand for the buckets it can be met from, and the
     /// version chosen depends on the matching versions of that bucket, with
     /// the features `ask` names.
+    ///
+    /// One dependency resolves to one version (Cargo's rule), however many
+    /// features of its dependent ask something of it. So a choice is made
+    /// per `dependent` (`None`: the project), and one asking features
+    /// settles on the bucket of the same choice asking none.
     Choice {
         name: Arc<str>,
         requirement: Arc<str>,
         ask: Arc<FeatureAsk>,
+        dependent: Option<Arc<(Arc<str>, Bucket)>>,
     },
     /// A name the index does not have: no versions.
     Missing { name: Arc<str> },
@@ -424,6 +430,7 @@ impl<'a> IndexProvider<'a> {
             name: versions.name.clone(),
             requirement: requirement_key.clone(),
             ask: Arc::new(FeatureAsk::none()),
+            dependent: None,
         };
         let choice = Choice {
             buckets: bucket
@@ -503,7 +510,7 @@ impl<'a> IndexProvider<'a> {
                 }
                 continue;
             }
-            add_dependency(&mut constraints, target, versions, &ask);
+            add_dependency(&mut constraints, Some(&own), target, versions, &ask);
         }
         Ok(Ok(constraints))
     }
@@ -587,11 +594,17 @@ impl<'a> IndexProvider<'a> {
     }
 }
 
-/// Adds what depending on `target` at `versions` with `ask` means: those
-/// versions of the package and, for a bucket, the same versions of each
-/// feature asked (a multi-bucket requirement carries the ask to the bucket
-/// it settles on).
-fn add_dependency(constraints: &mut Vec<(Pkg, VersionSet)>, target: Pkg, versions: VersionSet, ask: &FeatureAsk) {
+/// Adds what `dependent` (`None`: the project) depending on `target` at
+/// `versions` with `ask` means: those versions of the package and, for a
+/// bucket, the same versions of each feature asked (a multi-bucket
+/// requirement carries the ask to the bucket it settles on).
+fn add_dependency(
+    constraints: &mut Vec<(Pkg, VersionSet)>,
+    dependent: Option<&Pkg>,
+    target: Pkg,
+    versions: VersionSet,
+    ask: &FeatureAsk,
+) {
     match target {
         Pkg::Bucket { name, bucket } => {
             for feature in Feature::asked(ask) {
@@ -605,10 +618,15 @@ fn add_dependency(constraints: &mut Vec<(Pkg, VersionSet)>, target: Pkg, version
             add_constraint(constraints, Pkg::Bucket { name, bucket }, versions);
         }
         Pkg::Choice { name, requirement, .. } => {
+            let dependent = match dependent {
+                Some(Pkg::Bucket { name, bucket }) => Some(Arc::new((name.clone(), *bucket))),
+                _ => None,
+            };
             let package = Pkg::Choice {
                 name,
                 requirement,
                 ask: Arc::new(ask.clone()),
+                dependent,
             };
             add_constraint(constraints, package, versions);
         }
@@ -727,7 +745,7 @@ impl DependencyProvider for IndexProvider<'_> {
                 for root in &self.root {
                     // Root requirements were checked before solving.
                     if let Target::Constraint { package, versions, .. } = self.target(&root.name, &root.requirement)? {
-                        add_dependency(&mut constraints, package, versions, &root.ask);
+                        add_dependency(&mut constraints, None, package, versions, &root.ask);
                     }
                 }
                 constraints
@@ -742,7 +760,12 @@ impl DependencyProvider for IndexProvider<'_> {
                     Err(why) => return Ok(Dependencies::Unavailable(why)),
                 }
             }
-            Pkg::Choice { name, ask, .. } => {
+            Pkg::Choice {
+                name,
+                requirement,
+                ask,
+                dependent,
+            } => {
                 let bucket = Bucket::of(version);
                 let choice = self.choice(package).expect("a choice is registered when it is created");
                 let (_, set) = choice
@@ -751,11 +774,17 @@ impl DependencyProvider for IndexProvider<'_> {
                     .find(|(b, _)| *b == bucket)
                     .expect("a choice's versions are its buckets");
                 let mut constraints = Vec::new();
-                let target = Pkg::Bucket {
-                    name: name.clone(),
-                    bucket,
-                };
-                add_dependency(&mut constraints, target, set.clone(), ask);
+                let target = Pkg::bucket_of(name, bucket);
+                add_dependency(&mut constraints, None, target, set.clone(), ask);
+                if **ask != FeatureAsk::none() {
+                    let asking_none = Pkg::Choice {
+                        name: name.clone(),
+                        requirement: requirement.clone(),
+                        ask: Arc::new(FeatureAsk::none()),
+                        dependent: dependent.clone(),
+                    };
+                    add_constraint(&mut constraints, asking_none, VersionSet::singleton(version.clone()));
+                }
                 constraints
             }
             // These have no dependencies (the first two have no versions).

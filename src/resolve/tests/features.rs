@@ -263,3 +263,57 @@ fn two_features_asking_of_one_multi_bucket_dependency_keep_its_edge() {
         .collect();
     assert_eq!(edges, ["core 1.0.0"]);
 }
+
+#[test]
+fn features_of_one_dependency_are_asked_of_one_version() {
+    // `core = "*"` asked `x` by feature `a` and `y` by feature `b`: Cargo
+    // asks both of the one version the dependency resolves to, and no
+    // version has both.
+    let mut index = MemoryIndex::new();
+    publish(&mut index, "core", "0.9.0", vec![], &[("y", &[])]);
+    publish(&mut index, "core", "1.0.0", vec![], &[("x", &[])]);
+    publish(
+        &mut index,
+        "app",
+        "1.0.0",
+        vec![dep("core", "*")],
+        &[("a", &["core/x"]), ("b", &["core/y"])],
+    );
+    let ask = FeatureAsk::none().with("a").with("b");
+    let why = no_solution(&index, &Request::new([("app", "^1")]).features("app", ask));
+    for part in [
+        "`core 0.9.0` with feature `x` cannot be used: it has no feature `x`",
+        "`core 1.0.0` with feature `y` cannot be used: it has no feature `y`",
+        "`core *` within 1.x with feature `x` is the one version `app` depends on as `core *` within 1.x",
+        "`app 1.0.0` with feature `b` and `app 1.0.0` with feature `a` cannot be used together",
+    ] {
+        assert!(why.contains(part), "{part:?} in:\n{why}");
+    }
+}
+
+#[test]
+fn two_dependents_may_settle_one_multi_bucket_requirement_apart() {
+    // Cargo resolves each dependency on its own: `left` needs `x` (only in
+    // 1.0.0) and `right` needs `y` (only in 0.9.0) of `core = "*"`.
+    let mut index = MemoryIndex::new();
+    publish(&mut index, "core", "0.9.0", vec![], &[("y", &[])]);
+    publish(&mut index, "core", "1.0.0", vec![], &[("x", &[])]);
+    let wanting = |feature: &str| with_features(dep("core", "*"), &[feature], true);
+    publish(&mut index, "left", "1.0.0", vec![wanting("x")], &[]);
+    publish(&mut index, "right", "1.0.0", vec![wanting("y")], &[]);
+    let resolution = resolve_ok(&index, &Request::new([("left", "^1"), ("right", "^1")]));
+    assert_eq!(
+        chosen(&resolution),
+        ["core 0.9.0", "core 1.0.0", "left 1.0.0", "right 1.0.0"]
+    );
+    let edge = |id: &str| {
+        let package = resolution.packages.iter().find(|p| p.id.to_string() == id).unwrap();
+        package
+            .dependencies
+            .iter()
+            .map(|e| e.to.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(edge("left 1.0.0"), ["core 1.0.0"]);
+    assert_eq!(edge("right 1.0.0"), ["core 0.9.0"]);
+}
