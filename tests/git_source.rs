@@ -514,15 +514,7 @@ fn smart_http_names_a_missing_repository_and_the_status() {
     let corpus = Corpus::serving(OLD);
     let server = GitHttpServer::start(corpus.dir.path(), false);
     let url = format!("git+{}", server.repo_url("no-such-index.git"));
-    let cache = tempfile::tempdir().unwrap();
-    let err = GitSource::open(&url, cache.path(), false)
-        .unwrap()
-        .update(&NoProgress)
-        .unwrap_err();
-    let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ");
+    let chain = failed_update(&url);
     assert!(
         chain.contains("no-such-index.git/info/refs?service=git-upload-pack") && chain.contains("404 Not Found"),
         "{chain}"
@@ -772,20 +764,25 @@ fn offline_reads_the_clone_and_never_connects() {
     assert_eq!(versions(&online, "demo"), Some(vec!["1.0.0".to_string()]));
 }
 
+/// Why a first update from `url` fails: the whole chain of causes.
+fn failed_update(url: &str) -> String {
+    let cache = tempfile::tempdir().unwrap();
+    let err = GitSource::open(url, cache.path(), false)
+        .unwrap()
+        .update(&NoProgress)
+        .unwrap_err();
+    std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 #[test]
 fn an_empty_remote_is_named_as_such() {
     let empty = tempfile::tempdir().unwrap();
     git(empty.path(), &["init", "-q", "--bare"]);
-    let cache = tempfile::tempdir().unwrap();
     let url = format!("file://{}", empty.path().display());
-    let err = GitSource::open(&url, cache.path(), false)
-        .unwrap()
-        .update(&NoProgress)
-        .unwrap_err();
-    let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ");
+    let chain = failed_update(&url);
     assert!(chain.contains("empty repository") && chain.contains(&url), "{chain}");
 }
 

@@ -240,11 +240,10 @@ fn a_feature_no_version_has_is_explained_once_not_per_version() {
     );
 }
 
-#[test]
-fn two_features_asking_of_one_multi_bucket_dependency_keep_its_edge() {
-    let mut index = MemoryIndex::new();
-    publish(&mut index, "core", "0.9.0", vec![], &[("x", &[]), ("y", &[])]);
-    publish(&mut index, "core", "1.0.0", vec![], &[("x", &[]), ("y", &[])]);
+/// `app` 1.0.0 depending on `core = "*"`, whose feature `a` asks `core/x`
+/// and `b` asks `core/y`, added to `index`; and a request for `app` with
+/// both features.
+fn app_asking_x_and_y_of_core(mut index: MemoryIndex) -> (MemoryIndex, Request) {
     publish(
         &mut index,
         "app",
@@ -253,7 +252,16 @@ fn two_features_asking_of_one_multi_bucket_dependency_keep_its_edge() {
         &[("a", &["core/x"]), ("b", &["core/y"])],
     );
     let ask = FeatureAsk::none().with("a").with("b");
-    let resolution = resolve_ok(&index, &Request::new([("app", "^1")]).features("app", ask));
+    (index, Request::new([("app", "^1")]).features("app", ask))
+}
+
+#[test]
+fn two_features_asking_of_one_multi_bucket_dependency_keep_its_edge() {
+    let mut index = MemoryIndex::new();
+    publish(&mut index, "core", "0.9.0", vec![], &[("x", &[]), ("y", &[])]);
+    publish(&mut index, "core", "1.0.0", vec![], &[("x", &[]), ("y", &[])]);
+    let (index, request) = app_asking_x_and_y_of_core(index);
+    let resolution = resolve_ok(&index, &request);
     assert_eq!(chosen(&resolution), ["app 1.0.0", "core 1.0.0"]);
     assert_eq!(features_of(&resolution, "core 1.0.0"), ["x", "y"]);
     let edges: Vec<String> = resolution.packages[0]
@@ -272,15 +280,8 @@ fn features_of_one_dependency_are_asked_of_one_version() {
     let mut index = MemoryIndex::new();
     publish(&mut index, "core", "0.9.0", vec![], &[("y", &[])]);
     publish(&mut index, "core", "1.0.0", vec![], &[("x", &[])]);
-    publish(
-        &mut index,
-        "app",
-        "1.0.0",
-        vec![dep("core", "*")],
-        &[("a", &["core/x"]), ("b", &["core/y"])],
-    );
-    let ask = FeatureAsk::none().with("a").with("b");
-    let why = no_solution(&index, &Request::new([("app", "^1")]).features("app", ask));
+    let (index, request) = app_asking_x_and_y_of_core(index);
+    let why = no_solution(&index, &request);
     for part in [
         "`core 0.9.0` with feature `x` cannot be used: it has no feature `x`",
         "`core 1.0.0` with feature `y` cannot be used: it has no feature `y`",

@@ -268,17 +268,24 @@ impl GitSource {
         }
     }
 
-    fn fetch_into_clone(&self, progress: &dyn Progress) -> Result<(), SourceError> {
-        let git_dir = self.clone_dir();
-        let repo = gix::open(&git_dir).map_err(|e| self.git_error(GitError::Gix(e)))?;
+    /// Fetches the remote's default branch into `repo` (checked, not yet
+    /// taken), within the `[net]` limits over http(s).
+    fn fetch_default_branch(&self, repo: &gix::Repository, progress: &dyn Progress) -> Result<(), SourceError> {
         fetch::fetch_default_branch(
-            &repo,
+            repo,
             &self.url.fetch,
             snapshot::FETCHED_REF,
             self.downloader.limits(),
             progress,
         )
-        .map_err(|e| self.git_error(e))?;
+        .map(drop)
+        .map_err(|e| self.git_error(e))
+    }
+
+    fn fetch_into_clone(&self, progress: &dyn Progress) -> Result<(), SourceError> {
+        let git_dir = self.clone_dir();
+        let repo = gix::open(&git_dir).map_err(|e| self.git_error(GitError::Gix(e)))?;
+        self.fetch_default_branch(&repo, progress)?;
         drop(repo);
         self.take_fetched(&git_dir)?;
         compact(&git_dir);
@@ -293,14 +300,7 @@ impl GitSource {
             .tempdir_in(&self.cache_dir)
             .map_err(|e| self.git_error(FsError::new("create directory in", &self.cache_dir, e).into()))?;
         let repo = gix::init_bare(in_progress.path()).map_err(|e| self.git_error(GitError::Gix(e)))?;
-        fetch::fetch_default_branch(
-            &repo,
-            &self.url.fetch,
-            snapshot::FETCHED_REF,
-            self.downloader.limits(),
-            progress,
-        )
-        .map_err(|e| self.git_error(e))?;
+        self.fetch_default_branch(&repo, progress)?;
         drop(repo);
         self.take_fetched(in_progress.path())?;
         let done = in_progress.keep();
