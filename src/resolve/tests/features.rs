@@ -318,3 +318,30 @@ fn two_dependents_may_settle_one_multi_bucket_requirement_apart() {
     assert_eq!(edge("left 1.0.0"), ["core 1.0.0"]);
     assert_eq!(edge("right 1.0.0"), ["core 0.9.0"]);
 }
+
+#[test]
+fn a_spanning_dependency_on_its_own_package_is_one_version_with_its_features() {
+    // Found by the features oracle: `d` 1.0.0 depends on `d >=1` (1.x or
+    // 2.0.0) and its default feature asks `f` of it. Only 1.0.0 has `f`, so
+    // the one version that dependency resolves to is 1.0.0 itself; 2.0.0
+    // is not needed.
+    let mut index = MemoryIndex::new();
+    publish(&mut index, "d", "0.1.0", vec![], &[("default", &[])]);
+    publish(
+        &mut index,
+        "d",
+        "1.0.0",
+        vec![with_features(dep("d", ">=1"), &[], false)],
+        &[("default", &["d/f"]), ("f", &[])],
+    );
+    publish(&mut index, "d", "2.0.0", vec![], &[("g", &[])]);
+    let resolution = resolve_ok(&index, &Request::new([("d", "^1")]));
+    assert_eq!(chosen(&resolution), ["d 1.0.0"]);
+    assert_eq!(features_of(&resolution, "d 1.0.0"), ["default", "f"]);
+    let edges: Vec<String> = resolution.packages[0]
+        .dependencies
+        .iter()
+        .map(|e| e.to.to_string())
+        .collect();
+    assert_eq!(edges, ["d 1.0.0"]);
+}

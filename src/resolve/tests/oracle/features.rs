@@ -1,13 +1,16 @@
 //! The resolver against an independent oracle for Cargo's features, optional
 //! dependencies and `links`, on generated registries.
 //!
-//! Every requirement here matches within one compatibility bucket, so in a
-//! choice of at most one version per (package, bucket) each requirement has
-//! at most one possible target, and what a choice turns on is a plain least
-//! fixpoint: start from the project's asks, follow each dependency that is
-//! on, turn on each feature asked, until nothing is new. The rules are
-//! written out again below, independently of `format::features` (which the
-//! resolver uses):
+//! Most requirements here match within one compatibility bucket, so in a
+//! choice of at most one version per (package, bucket) each has at most one
+//! possible target. A requirement that spans buckets (`*`, `>=1`) has
+//! several: which one a dependency of a given dependent leads to is a
+//! further choice, one per (dependent, dependency), as Cargo resolves each
+//! dependency to one version. Given these choices, what they turn on is a
+//! plain least fixpoint: start from the project's asks, follow each
+//! dependency that is on, turn on each feature asked, until nothing is new.
+//! The rules are written out again below, independently of
+//! `format::features` (which the resolver uses):
 //!
 //! - A version's features are its table plus `X = ["dep:X"]` for each
 //!   optional dependency `X` that no `dep:X` value names.
@@ -22,13 +25,14 @@
 //!   each dependency that is on must be met; two chosen versions may not
 //!   share a `links` value.
 //!
-//! A solution is checked by expanding the resolver's own choice and
-//! comparing: features, edges, nothing unreachable. A "no solution" is
-//! confirmed by trying every choice of versions for the (package, bucket)
-//! slots an expansion reaches: a slot is decided the first time a
-//! requirement needs it, once per version it holds, and a slot nothing
-//! needs stays empty. That is every assignment, less those that differ only
-//! in slots no requirement reaches.
+//! A solution is checked by expanding the resolver's own choice (its
+//! versions, and the targets of its edges) and comparing: features, edges,
+//! nothing unreachable. A "no solution" is confirmed by trying every choice
+//! of versions for the (package, bucket) slots an expansion reaches, and of
+//! targets for the spanning dependencies it follows: each is decided the
+//! first time the expansion needs it, once per possibility, and a slot
+//! nothing needs stays empty. That is every assignment, less those that
+//! differ only in what no requirement reaches.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,11 +61,15 @@ const RELEASES: [&str; 7] = ["0.1.0", "0.1.1", "1.0.0", "1.1.0", "1.2.0-beta.1",
 const BROAD: [&str; 4] = ["^1", "1.*", "^0.1", "^1.1"];
 /// More single-bucket requirements, each matching one or two releases.
 const NARROW: [&str; 5] = ["~1.1", "=1.1.0", "^1.2.0-beta", "=0.1.1", "^2"];
+/// Requirements whose matches lie in several buckets (checked by
+/// `each_spanning_requirement_matches_in_several_buckets`).
+const SPANNING: [&str; 3] = ["*", ">=0.1, <2", ">=1"];
 
 fn gen_requirement() -> impl Strategy<Value = &'static str> {
     prop_oneof![
-        3 => prop::sample::select(&BROAD[..]),
-        1 => prop::sample::select(&NARROW[..]),
+        6 => prop::sample::select(&BROAD[..]),
+        2 => prop::sample::select(&NARROW[..]),
+        1 => prop::sample::select(&SPANNING[..]),
     ]
 }
 
@@ -380,7 +388,16 @@ enum Stop {
     Invalid(String),
     /// A requirement needs this slot, which is not decided.
     Open(usize),
+    /// A spanning dependency is followed whose target is not decided: it
+    /// may lead to any of these slots.
+    OpenEdge(DependencyOf, Vec<usize>),
 }
+
+/// A dependency: (its dependent's slot, `None` for the project; its name).
+type DependencyOf = (Option<usize>, &'static str);
+
+/// The slot each spanning dependency leads to.
+type EdgePicks = BTreeMap<DependencyOf, usize>;
 
 /// What an assignment turns on.
 #[derive(Default)]
@@ -395,19 +412,27 @@ struct Expansion<'a> {
 struct Expander<'a, 'p> {
     slots: &'a [Slot<'a>],
     picks: &'p [Pick],
+    edge_picks: &'p EdgePicks,
     expansion: Expansion<'a>,
 }
 
-/// Expands the assignment `picks` from the project's requirements.
-fn expand<'a>(registry: &'a Registry, slots: &'a [Slot<'a>], picks: &[Pick]) -> Result<Expansion<'a>, Stop> {
+/// Expands the assignment (`picks`, `edge_picks`) from the project's
+/// requirements.
+fn expand<'a>(
+    registry: &'a Registry,
+    slots: &'a [Slot<'a>],
+    picks: &[Pick],
+    edge_picks: &EdgePicks,
+) -> Result<Expansion<'a>, Stop> {
     let mut expander = Expander {
         slots,
         picks,
+        edge_picks,
         expansion: Expansion::default(),
     };
     for (name, root) in &registry.root {
         let (features, default_features) = root.ask.clone().unwrap_or((Vec::new(), true));
-        let target = expander.target(name, root.req, false)?;
+        let target = expander.target(None, name, root.req, false)?;
         expander.follow(None, root.req, target, features, default_features)?;
     }
     let mut linked: BTreeMap<&str, usize> = BTreeMap::new();
@@ -438,18 +463,28 @@ impl<'a> Expander<'a, '_> {
         format!("{} {}", self.slots[slot].name, self.candidate(slot).version)
     }
 
-    /// The slot whose chosen version meets `name req`.
-    fn target(&self, name: &str, req: &str, foreign: bool) -> Result<usize, Stop> {
+    /// The slot whose chosen version meets the dependency `name req` of
+    /// `from` (`None`: the project).
+    fn target(&self, from: Option<usize>, name: &'static str, req: &str, foreign: bool) -> Result<usize, Stop> {
         let unmet = |why: &str| Stop::Invalid(format!("`{name} {req}` {why}"));
         if foreign {
             return Err(unmet("is from another registry"));
         }
         let parsed = VersionReq::parse(req).map_err(|_| unmet("is unreadable"))?;
-        let slot = self
-            .slots
-            .iter()
-            .position(|s| s.name == name && s.candidates.iter().any(|c| parsed.matches(&c.version)))
-            .ok_or_else(|| unmet("matches no usable version"))?;
+        let matching: Vec<usize> = (0..self.slots.len())
+            .filter(|&at| {
+                let slot = &self.slots[at];
+                slot.name == name && slot.candidates.iter().any(|c| parsed.matches(&c.version))
+            })
+            .collect();
+        let slot = match matching[..] {
+            [] => return Err(unmet("matches no usable version")),
+            [only] => only,
+            _ => *self
+                .edge_picks
+                .get(&(from, name))
+                .ok_or(Stop::OpenEdge((from, name), matching))?,
+        };
         match self.picks[slot] {
             Pick::Open => Err(Stop::Open(slot)),
             Pick::Chosen(at) if parsed.matches(&self.slots[slot].candidates[at].version) => Ok(slot),
@@ -491,7 +526,7 @@ impl<'a> Expander<'a, '_> {
 
     /// Follows dependency `dep` of `from`, asking `extra` of it too.
     fn follow_dependency(&mut self, from: usize, dep: &'a Dep, extra: Option<&'a str>) -> Result<(), Stop> {
-        let to = self.target(dep.name, dep.req, dep.foreign)?;
+        let to = self.target(Some(from), dep.name, dep.req, dep.foreign)?;
         let features = dep.features.iter().copied().chain(extra).collect();
         self.follow(Some(from), dep.req, to, features, dep.default_features)
     }
@@ -552,10 +587,30 @@ fn check_solution(registry: &Registry, slots: &[Slot<'_>], resolution: &Resoluti
         picks[slot] = Pick::Chosen(at);
         chosen.push((slot, package));
     }
-    let expansion = match expand(registry, slots, &picks) {
+    let slot_of = |id: &crate::resolve::PackageId| {
+        let at = |s: &Slot<'_>| s.name == id.name && s.candidates.iter().any(|c| c.version == id.version);
+        slots.iter().position(at)
+    };
+    let mut edge_picks = EdgePicks::new();
+    let dependents = chosen
+        .iter()
+        .map(|(slot, package)| (Some(*slot), &package.dependencies));
+    for (from, edges) in dependents.chain([(None, &resolution.root)]) {
+        for edge in edges {
+            let (Some(to), Some(name)) = (slot_of(&edge.to), NAMES.iter().find(|n| **n == edge.to.name)) else {
+                return Err(format!("an edge leads to {}, which is not chosen", edge.to));
+            };
+            edge_picks.insert((from, *name), to);
+        }
+    }
+    let expansion = match expand(registry, slots, &picks, &edge_picks) {
         Ok(expansion) => expansion,
         Err(Stop::Invalid(why)) => return Err(why),
         Err(Stop::Open(slot)) => unreachable!("every slot is decided, {slot} too"),
+        Err(Stop::OpenEdge((from, name), _)) => {
+            let from = from.map_or_else(|| "the project".to_owned(), |slot| slots[slot].name.to_owned());
+            return Err(format!("{from}'s dependency on {name} has no edge"));
+        }
     };
     let id = |slot: usize| match picks[slot] {
         Pick::Chosen(at) => format!("{} {}", slots[slot].name, slots[slot].candidates[at].version),
@@ -597,21 +652,39 @@ fn check_solution(registry: &Registry, slots: &[Slot<'_>], resolution: &Resoluti
 const MAX_EXPANSIONS: usize = 20_000;
 
 /// Whether some assignment expands without breaking a rule: decides each
-/// slot when a requirement first needs it, trying each of its versions.
-/// `None` when that takes more than `budget` expansions.
-fn has_solution(registry: &Registry, slots: &[Slot<'_>], picks: &mut [Pick], budget: &mut usize) -> Option<bool> {
+/// slot when a requirement first needs it, trying each of its versions,
+/// and each spanning dependency's target when it is first followed, trying
+/// each slot it may lead to. `None` when that takes more than `budget`
+/// expansions.
+fn has_solution(
+    registry: &Registry,
+    slots: &[Slot<'_>],
+    picks: &mut [Pick],
+    edge_picks: &mut EdgePicks,
+    budget: &mut usize,
+) -> Option<bool> {
     *budget = budget.checked_sub(1)?;
-    match expand(registry, slots, picks) {
+    match expand(registry, slots, picks, edge_picks) {
         Ok(_) => Some(true),
         Err(Stop::Invalid(_)) => Some(false),
         Err(Stop::Open(slot)) => {
             for at in 0..slots[slot].candidates.len() {
                 picks[slot] = Pick::Chosen(at);
-                if has_solution(registry, slots, picks, budget)? {
+                if has_solution(registry, slots, picks, edge_picks, budget)? {
                     return Some(true);
                 }
             }
             picks[slot] = Pick::Open;
+            Some(false)
+        }
+        Err(Stop::OpenEdge(dependency, targets)) => {
+            for target in targets {
+                edge_picks.insert(dependency, target);
+                if has_solution(registry, slots, picks, edge_picks, budget)? {
+                    return Some(true);
+                }
+            }
+            edge_picks.remove(&dependency);
             Some(false)
         }
     }
@@ -634,8 +707,24 @@ fn each_requirement_matches_within_one_bucket() {
     }
 }
 
+#[test]
+fn each_spanning_requirement_matches_in_several_buckets() {
+    for req in SPANNING {
+        let parsed = VersionReq::parse(req).unwrap();
+        let matching: Vec<Version> = RELEASES
+            .iter()
+            .map(|v| Version::parse(v).unwrap())
+            .filter(|v| parsed.matches(v))
+            .collect();
+        assert!(
+            matching.iter().any(|v| !compatible(v, &matching[0])),
+            "`{req}` matches {matching:?}"
+        );
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(6000))]
 
     #[test]
     fn features_and_links_obey_the_rules_and_failures_are_real(registry in gen_registry()) {
@@ -651,7 +740,7 @@ proptest! {
             Err(ResolveError::NoSolution { explanation }) => {
                 let mut picks = vec![Pick::Open; slots.len()];
                 let mut budget = MAX_EXPANSIONS;
-                let exists = has_solution(&registry, &slots, &mut picks, &mut budget);
+                let exists = has_solution(&registry, &slots, &mut picks, &mut EdgePicks::new(), &mut budget);
                 prop_assume!(exists.is_some(), "too many assignments to try");
                 prop_assert_eq!(exists, Some(false), "the resolver found no solution but one exists:\n{}", explanation);
             }
