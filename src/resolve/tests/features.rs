@@ -30,6 +30,12 @@ fn publish(index: &mut MemoryIndex, name: &str, vers: &str, deps: Vec<Dependency
     index.add(line);
 }
 
+/// Where the dependencies of the chosen package `id` lead.
+fn edges_of(resolution: &Resolution, id: &str) -> Vec<String> {
+    let package = resolution.packages.iter().find(|p| p.id.to_string() == id).unwrap();
+    package.dependencies.iter().map(|e| e.to.to_string()).collect()
+}
+
 fn features_of(resolution: &Resolution, id: &str) -> Vec<String> {
     let package = resolution.packages.iter().find(|p| p.id.to_string() == id);
     package.unwrap_or_else(|| panic!("{id} not chosen")).features.clone()
@@ -264,12 +270,7 @@ fn two_features_asking_of_one_multi_bucket_dependency_keep_its_edge() {
     let resolution = resolve_ok(&index, &request);
     assert_eq!(chosen(&resolution), ["app 1.0.0", "core 1.0.0"]);
     assert_eq!(features_of(&resolution, "core 1.0.0"), ["x", "y"]);
-    let edges: Vec<String> = resolution.packages[0]
-        .dependencies
-        .iter()
-        .map(|e| e.to.to_string())
-        .collect();
-    assert_eq!(edges, ["core 1.0.0"]);
+    assert_eq!(edges_of(&resolution, "app 1.0.0"), ["core 1.0.0"]);
 }
 
 #[test]
@@ -307,16 +308,8 @@ fn two_dependents_may_settle_one_multi_bucket_requirement_apart() {
         chosen(&resolution),
         ["core 0.9.0", "core 1.0.0", "left 1.0.0", "right 1.0.0"]
     );
-    let edge = |id: &str| {
-        let package = resolution.packages.iter().find(|p| p.id.to_string() == id).unwrap();
-        package
-            .dependencies
-            .iter()
-            .map(|e| e.to.to_string())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(edge("left 1.0.0"), ["core 1.0.0"]);
-    assert_eq!(edge("right 1.0.0"), ["core 0.9.0"]);
+    assert_eq!(edges_of(&resolution, "left 1.0.0"), ["core 1.0.0"]);
+    assert_eq!(edges_of(&resolution, "right 1.0.0"), ["core 0.9.0"]);
 }
 
 #[test]
@@ -338,10 +331,5 @@ fn a_spanning_dependency_on_its_own_package_is_one_version_with_its_features() {
     let resolution = resolve_ok(&index, &Request::new([("d", "^1")]));
     assert_eq!(chosen(&resolution), ["d 1.0.0"]);
     assert_eq!(features_of(&resolution, "d 1.0.0"), ["default", "f"]);
-    let edges: Vec<String> = resolution.packages[0]
-        .dependencies
-        .iter()
-        .map(|e| e.to.to_string())
-        .collect();
-    assert_eq!(edges, ["d 1.0.0"]);
+    assert_eq!(edges_of(&resolution, "d 1.0.0"), ["d 1.0.0"]);
 }

@@ -690,15 +690,20 @@ fn has_solution(
     }
 }
 
+/// The releases `req` matches.
+fn releases_matching(req: &str) -> Vec<Version> {
+    let parsed = VersionReq::parse(req).unwrap();
+    RELEASES
+        .iter()
+        .map(|v| Version::parse(v).unwrap())
+        .filter(|v| parsed.matches(v))
+        .collect()
+}
+
 #[test]
 fn each_requirement_matches_within_one_bucket() {
     for req in BROAD.iter().chain(&NARROW) {
-        let parsed = VersionReq::parse(req).unwrap();
-        let matching: Vec<Version> = RELEASES
-            .iter()
-            .map(|v| Version::parse(v).unwrap())
-            .filter(|v| parsed.matches(v))
-            .collect();
+        let matching = releases_matching(req);
         assert!(!matching.is_empty(), "`{req}` matches nothing");
         assert!(
             matching.iter().all(|v| compatible(v, &matching[0])),
@@ -710,12 +715,7 @@ fn each_requirement_matches_within_one_bucket() {
 #[test]
 fn each_spanning_requirement_matches_in_several_buckets() {
     for req in SPANNING {
-        let parsed = VersionReq::parse(req).unwrap();
-        let matching: Vec<Version> = RELEASES
-            .iter()
-            .map(|v| Version::parse(v).unwrap())
-            .filter(|v| parsed.matches(v))
-            .collect();
+        let matching = releases_matching(req);
         assert!(
             matching.iter().any(|v| !compatible(v, &matching[0])),
             "`{req}` matches {matching:?}"
