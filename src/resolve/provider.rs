@@ -510,7 +510,7 @@ impl<'a> IndexProvider<'a> {
                 }
                 continue;
             }
-            add_dependency(&mut constraints, Some(&own), target, versions, &ask);
+            add_dependency(&mut constraints, Some((name, bucket)), target, versions, &ask);
         }
         Ok(Ok(constraints))
     }
@@ -600,7 +600,7 @@ impl<'a> IndexProvider<'a> {
 /// requirement carries the ask to the bucket it settles on).
 fn add_dependency(
     constraints: &mut Vec<(Pkg, VersionSet)>,
-    dependent: Option<&Pkg>,
+    dependent: Option<(&Arc<str>, Bucket)>,
     target: Pkg,
     versions: VersionSet,
     ask: &FeatureAsk,
@@ -618,15 +618,11 @@ fn add_dependency(
             add_constraint(constraints, Pkg::Bucket { name, bucket }, versions);
         }
         Pkg::Choice { name, requirement, .. } => {
-            let dependent = match dependent {
-                Some(Pkg::Bucket { name, bucket }) => Some(Arc::new((name.clone(), *bucket))),
-                _ => None,
-            };
             let package = Pkg::Choice {
                 name,
                 requirement,
                 ask: Arc::new(ask.clone()),
-                dependent,
+                dependent: dependent.map(|(name, bucket)| Arc::new((name.clone(), bucket))),
             };
             add_constraint(constraints, package, versions);
         }

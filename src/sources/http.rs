@@ -441,6 +441,20 @@ impl Permanent {
     }
 }
 
+/// What went wrong with a request that failed before an answer, as a
+/// message naming `method`, `url` and, for a stall or a redirect loop, the
+/// `[net]` setting to raise (for requests made without retries, such as
+/// git's smart HTTP).
+pub(crate) fn failure_message(method: &str, url: &str, error: ureq::Error, agent: &ureq::Agent) -> String {
+    match classify(error, agent) {
+        Ok(transient) => format!("{method} {url}: {transient}"),
+        Err(Permanent::Transport(error)) if !matches!(error, ureq::Error::TooManyRedirects) => {
+            format!("{method} {url}: {error}")
+        }
+        Err(permanent) => permanent.for_url(url, agent).to_string(),
+    }
+}
+
 /// Sorts a transport error into one that may pass (a stall is named by
 /// its setting) and one that will not.
 fn classify(error: ureq::Error, agent: &ureq::Agent) -> Result<TransientError, Permanent> {

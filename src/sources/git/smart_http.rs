@@ -27,7 +27,7 @@ use gix::protocol::transport::client::blocking_io::http::{
 use ureq::ResponseExt;
 use ureq::http::{Response, StatusCode, header};
 
-use crate::sources::http::{self, HttpLimits};
+use crate::sources::http::{self, HttpError, HttpLimits};
 
 /// gix's HTTP transport over this crate's `ureq` agent.
 pub(super) struct SmartHttp {
@@ -69,7 +69,7 @@ impl Http for SmartHttp {
                 }
                 Err(refusal) => Answer::failed(refusal),
             },
-            Err(error) => Answer::failed(request_failed("GET", url, error)),
+            Err(error) => Answer::failed(request_failed("GET", url, error, &self.agent)),
         };
         Ok(answer_readers(Exchange::answered(answer)))
     }
@@ -131,9 +131,10 @@ fn redirected_base(url: &str, base_url: &str, final_url: &str) -> io::Result<Opt
         return Ok(None);
     }
     if http::is_downgrade(url, final_url) {
-        return Err(io::Error::other(format!(
-            "GET {url} was redirected to {final_url}, from https to plain http; refused: use a registry URL that stays on https"
-        )));
+        return Err(io::Error::other(HttpError::Downgrade {
+            url: url.to_owned(),
+            to: final_url.to_owned(),
+        }));
     }
     let tail = url.strip_prefix(base_url).unwrap_or_default();
     match final_url.strip_suffix(tail) {
@@ -144,19 +145,16 @@ fn redirected_base(url: &str, base_url: &str, final_url: &str) -> io::Result<Opt
     }
 }
 
-/// The io error a failed request is reported as, naming it.
-fn request_failed(method: &str, url: &str, error: ureq::Error) -> io::Error {
+/// The io error a request that got no answer is reported as: its kind
+/// (gix retries some), and a message naming the request and the `[net]`
+/// setting to raise when one would help.
+fn request_failed(method: &str, url: &str, error: ureq::Error, agent: &ureq::Agent) -> io::Error {
     let kind = match &error {
+        ureq::Error::Io(error) => error.kind(),
         ureq::Error::Timeout(_) => io::ErrorKind::TimedOut,
         _ => io::ErrorKind::Other,
     };
-    let text = match error {
-        ureq::Error::TooManyRedirects if method == "POST" => {
-            "the server redirected it, which git only allows for the first request of an interaction".to_owned()
-        }
-        error => error.to_string(),
-    };
-    io::Error::new(kind, format!("{method} {url}: {text}"))
+    io::Error::new(kind, http::failure_message(method, url, error, agent))
 }
 
 /// One request and its answer, shared by the request body (written first)
@@ -219,8 +217,19 @@ impl UnsentPost {
             request = request.header(name, value);
         }
         match request.send(&self.body[..]) {
+            Ok(response) if response.status().is_redirection() => {
+                let to = response
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|location| location.to_str().ok())
+                    .unwrap_or("elsewhere");
+                Answer::failed(io::Error::other(format!(
+                    "POST {}: the server redirected it to {to}, which git only allows for the first request of an interaction; use the repository's final URL",
+                    self.url
+                )))
+            }
             Ok(response) => Answer::from_response("POST", &self.url, response),
-            Err(error) => Answer::failed(request_failed("POST", &self.url, error)),
+            Err(error) => Answer::failed(request_failed("POST", &self.url, error, &self.agent)),
         }
     }
 }
@@ -415,6 +424,50 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("from https to plain http"), "{error}");
+    }
+
+    #[test]
+    fn a_redirected_post_is_refused_naming_where_it_was_sent() {
+        // A real server on loopback that answers every request with a 307.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut head = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+                let mut body = [0u8; 4];
+                let _ = reader.read_exact(&mut body);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:9/x\r\nContent-Length: 0\r\n\r\n",
+                );
+            }
+        });
+        let mut http = SmartHttp {
+            agent: http::new_agent(1, &HttpLimits::default()),
+            redirected_base: None,
+        };
+        let base = format!("http://127.0.0.1:{port}/i.git");
+        let url = format!("{base}/git-upload-pack");
+        let PostResponse {
+            mut post_body,
+            mut headers,
+            ..
+        } = http
+            .post(
+                &url,
+                &base,
+                ["Git-Protocol: version=2"],
+                PostBodyDataKind::BoundedAndFitsIntoMemory,
+            )
+            .unwrap();
+        post_body.write_all(b"0000").unwrap();
+        let error = headers.fill_buf().unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("POST {url}: the server redirected it to http://127.0.0.1:9/x")),
+            "{error}"
+        );
     }
 
     #[test]
