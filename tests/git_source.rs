@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use ggen_marketplace::sources::download::Downloader;
 use ggen_marketplace::sources::git::GitSource;
+use ggen_marketplace::sources::http::HttpLimits;
 use ggen_marketplace::sources::{PackageSource, SourceError};
 use ggen_marketplace::util::progress::{NoProgress, Progress};
 use support::servers::{
@@ -510,6 +512,33 @@ fn smart_http_follows_a_redirect_of_the_first_request_and_stays_there() {
 }
 
 #[test]
+fn smart_http_gives_up_on_a_stalled_pack_after_the_read_timeout_and_says_which() {
+    let corpus = Corpus::serving(OLD);
+    let server = GitHttpServer::start(corpus.dir.path(), false);
+    // lighttpd goes silent 256 KiB into each answer: mid-pack.
+    let proxy = BreakingProxy::start(server.port(), 256 * 1024, Break::Stall);
+    let url = format!("git+http://127.0.0.1:{}/git/{CORPUS_REPO}", proxy.port);
+    let limits = HttpLimits {
+        read_timeout: std::time::Duration::from_secs(1),
+        ..HttpLimits::default()
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&url, cache.path(), false)
+        .unwrap()
+        .with_downloader(Downloader::new(false, 1).with_limits(limits));
+    let started = std::time::Instant::now();
+    let chain = cause_chain(&source.update(&NoProgress).unwrap_err());
+    assert!(proxy.broken() >= 1, "the pack stalled: {chain}");
+    assert!(chain.contains("raise `read-timeout`"), "{chain}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(source.current_commit(), None, "nothing half-fetched is taken");
+}
+
+#[test]
 fn smart_http_names_a_missing_repository_and_the_status() {
     let corpus = Corpus::serving(OLD);
     let server = GitHttpServer::start(corpus.dir.path(), false);
@@ -767,11 +796,13 @@ fn offline_reads_the_clone_and_never_connects() {
 /// Why a first update from `url` fails: the whole chain of causes.
 fn failed_update(url: &str) -> String {
     let cache = tempfile::tempdir().unwrap();
-    let err = GitSource::open(url, cache.path(), false)
-        .unwrap()
-        .update(&NoProgress)
-        .unwrap_err();
-    std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+    let source = GitSource::open(url, cache.path(), false).unwrap();
+    cause_chain(&source.update(&NoProgress).unwrap_err())
+}
+
+/// An error and its sources, joined by ": ".
+fn cause_chain(err: &SourceError) -> String {
+    std::iter::successors(Some(err as &dyn std::error::Error), |e| e.source())
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(": ")

@@ -65,7 +65,7 @@ impl Http for SmartHttp {
             Ok(response) => match redirected_base(url, base_url, &response.get_uri().to_string()) {
                 Ok(base) => {
                     self.redirected_base = base.or(self.redirected_base.take());
-                    Answer::from_response("GET", url, response)
+                    Answer::from_response("GET", url, response, &self.agent)
                 }
                 Err(refusal) => Answer::failed(refusal),
             },
@@ -228,7 +228,7 @@ impl UnsentPost {
                     self.url
                 )))
             }
-            Ok(response) => Answer::from_response("POST", &self.url, response),
+            Ok(response) => Answer::from_response("POST", &self.url, response, &self.agent),
             Err(error) => Answer::failed(request_failed("POST", &self.url, error, &self.agent)),
         }
     }
@@ -239,7 +239,7 @@ impl UnsentPost {
 struct Answer {
     /// `name: value` lines, or why there is no answer to read.
     headers: Option<io::Result<Vec<u8>>>,
-    body: Option<ureq::BodyReader<'static>>,
+    body: Option<StreamedBody>,
 }
 
 impl Answer {
@@ -252,7 +252,7 @@ impl Answer {
 
     /// A 2xx answer's headers and body; any other status is a failure (a
     /// 401 one that gix answers with credentials).
-    fn from_response(method: &str, url: &str, response: Response<ureq::Body>) -> Self {
+    fn from_response(method: &'static str, url: &str, response: Response<ureq::Body>, agent: &ureq::Agent) -> Self {
         let status = response.status();
         if status.is_success() {
             let mut lines = Vec::new();
@@ -264,7 +264,12 @@ impl Answer {
             }
             return Answer {
                 headers: Some(Ok(lines)),
-                body: Some(response.into_body().into_reader()),
+                body: Some(StreamedBody {
+                    reader: response.into_body().into_reader(),
+                    method,
+                    url: url.to_owned(),
+                    agent: agent.clone(),
+                }),
             };
         }
         if status == StatusCode::UNAUTHORIZED {
@@ -292,6 +297,25 @@ impl Answer {
                 http::status_text(status.as_u16())
             ),
         ))
+    }
+}
+
+/// An answer's body as it arrives; a failure to read it names the request
+/// and, for a stall, the `[net]` setting to raise.
+struct StreamedBody {
+    reader: ureq::BodyReader<'static>,
+    method: &'static str,
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl Read for StreamedBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf).map_err(|error| {
+            let kind = error.kind();
+            let message = http::failure_message(self.method, &self.url, ureq::Error::from(error), &self.agent);
+            io::Error::new(kind, message)
+        })
     }
 }
 
