@@ -32,6 +32,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use ureq::ResponseExt;
 use ureq::http::{HeaderMap, StatusCode, header};
+use ureq::tls::{RootCerts, TlsConfig};
 
 /// Where the limits are set, for messages.
 const SETTINGS: &str = "the [net] table of GGEN_HOME/config.toml";
@@ -332,11 +333,16 @@ fn status_advice(status: u16) -> &'static str {
 
 /// An agent for up to `max_connections` simultaneous requests whose
 /// connections are all kept for reuse, with the timeouts and redirect bound
-/// of `limits`. HTTP error statuses are answers here, not errors.
+/// of `limits`. HTTP error statuses are answers here, not errors. https is
+/// checked against the system's trusted roots (as cargo and git do), which
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` can replace: an internal CA is trusted
+/// once the system, or those variables, trust it.
 pub fn new_agent(max_connections: usize, limits: &HttpLimits) -> ureq::Agent {
     let max_connections = max_connections.max(1);
+    let system_roots = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier).build();
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .tls_config(system_roots)
         .max_idle_connections(max_connections)
         .max_idle_connections_per_host(max_connections)
         .timeout_connect(Some(limits.connect_timeout))

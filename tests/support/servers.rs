@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | [`GitDaemon`] | `git daemon` (git:// protocol) | `git://127.0.0.1:P/` |
 //! | [`GitHttpServer`] | lighttpd + `git http-backend` (smart HTTP) | `http://127.0.0.1:P/git/` |
-//! | [`StaticServer`] | nginx, static files with ETag / Last-Modified | `http://127.0.0.1:P/` |
+//! | [`StaticServer`] | nginx, static files with ETag / Last-Modified (TLS with a test CA: `start_tls`) | `http://127.0.0.1:P/`, `https://…` |
 //! | [`FaultyServer`] | in-process HTTP/1.1 file server that injects faults | `http://127.0.0.1:P/` |
 //! | [`MarketServer`] | `ggen-market serve` (the binary under test) | `sparse+http://127.0.0.1:P/` |
 //!
@@ -115,7 +115,7 @@ pub fn find_program(name: &str) -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "`{name}` not found on PATH or in /usr/sbin: the integration tests need it. \
-                 Run `.ci/run --install-only` (installs lighttpd, nginx-light, minisign, git)."
+                 Run `.ci/run --install-only` (installs lighttpd, nginx-light, minisign, git, openssl)."
             )
         })
 }
@@ -609,19 +609,34 @@ pub struct StaticServer {
     process: ServerProcess,
     dir: TempDir,
     root: PathBuf,
+    tls: bool,
 }
 
 impl StaticServer {
     /// Serves `root` at `http://127.0.0.1:P/`; missing files are 404.
     pub fn start(root: &Path) -> StaticServer {
+        StaticServer::start_with(root, false)
+    }
+
+    /// Serves `root` at `https://127.0.0.1:P/`, with a certificate for
+    /// 127.0.0.1 issued by a CA made for this server alone
+    /// ([`ca_file`](Self::ca_file)), which nothing trusts by default.
+    pub fn start_tls(root: &Path) -> StaticServer {
+        StaticServer::start_with(root, true)
+    }
+
+    fn start_with(root: &Path, tls: bool) -> StaticServer {
         let root = canonical_dir(root);
         let dir = new_server_dir("nginx");
+        if tls {
+            make_test_certificates(dir.path());
+        }
         let nginx = find_program("nginx");
         let conf = dir.path().join("nginx.conf");
         let error_log = dir.path().join("error.log");
         let logs = [error_log.clone()];
         let process = ServerProcess::start("nginx", dir.path(), &logs, |port| {
-            fs::write(&conf, nginx_conf(dir.path(), port, &root)).expect("write nginx.conf");
+            fs::write(&conf, nginx_conf(dir.path(), port, &root, tls)).expect("write nginx.conf");
             let mut cmd = Command::new(&nginx);
             // -p: relative paths resolve in our dir; -e: the error log nginx
             // opens before it reads the config (else /var/log/nginx/...).
@@ -633,12 +648,24 @@ impl StaticServer {
                 .arg(&conf);
             cmd
         });
-        StaticServer { process, dir, root }
+        StaticServer {
+            process,
+            dir,
+            root,
+            tls,
+        }
     }
 
-    /// `http://127.0.0.1:P/` (with the trailing slash).
+    /// `http://127.0.0.1:P/` (`https` for [`start_tls`](Self::start_tls);
+    /// with the trailing slash).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port())
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/", self.port())
+    }
+
+    /// The PEM certificate of the CA that issued a TLS server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     pub fn port(&self) -> u16 {
@@ -698,8 +725,17 @@ impl StaticServer {
 /// every path (pid, logs, temp dirs) inside `dir`, nothing under /var.
 /// Tab-separated access log: `$request` goes last because it contains spaces
 /// (nginx escapes tabs and quotes inside variables, so tabs split safely).
-fn nginx_conf(dir: &Path, port: u16, root: &Path) -> String {
+fn nginx_conf(dir: &Path, port: u16, root: &Path, tls: bool) -> String {
     let q = |name: &str| conf_quote(path_str(&dir.join(name)));
+    let tls = if tls {
+        format!(
+            "listen 127.0.0.1:{port} ssl;\n        ssl_certificate {};\n        ssl_certificate_key {};",
+            q("server.pem"),
+            q("server.key")
+        )
+    } else {
+        format!("listen 127.0.0.1:{port};")
+    };
     format!(
         r#"daemon off;
 master_process off;
@@ -721,7 +757,7 @@ http {{
     keepalive_requests 1000000;
     keepalive_timeout 60s;
     server {{
-        listen 127.0.0.1:{port};
+        {tls}
         server_name localhost;
         root {root};
         location / {{
@@ -740,6 +776,69 @@ http {{
         scgi = q("scgi_temp"),
         root = conf_quote(path_str(root)),
     )
+}
+
+/// Writes into `dir` a CA (`ca.pem`) and a certificate for 127.0.0.1 that
+/// it issued (`server.pem`, `server.key`), with the `openssl` CLI.
+fn make_test_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let output = Command::new(find_program("openssl"))
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let subject_ip = "subjectAltName=IP:127.0.0.1";
+    fs::write(dir.join("server.ext"), format!("{subject_ip}\n")).expect("write server.ext");
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=ggen test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
 }
 
 /// Parses `connection\tconnection_requests\tstatus\tbytes\tMETHOD /path HTTP/1.1`.
@@ -1604,6 +1703,10 @@ const PROXY_VARS: [&str; 8] = [
     "NO_PROXY",
 ];
 
+/// Other trusted roots for https (git's OpenSSL and the binary's rustls
+/// both read them): a test that trusts its own CA sets them itself.
+const TLS_ROOT_VARS: [&str; 2] = ["SSL_CERT_FILE", "SSL_CERT_DIR"];
+
 /// A HOME for git with no config in it, shared by all tests of a run, so a
 /// developer's ~/.gitconfig (signing, hooks, url rewrites) cannot leak in.
 pub fn git_home() -> &'static Path {
@@ -1619,10 +1722,11 @@ pub fn git_home() -> &'static Path {
 }
 
 /// Puts the test git environment on `cmd`: fixed identity and dates,
-/// isolated HOME, no system or user config, no proxy, `main` as default
+/// isolated HOME, no system or user config, no proxy, the system's TLS
+/// roots only, `main` as default
 /// branch, C locale (stable messages), never prompting.
 pub fn apply_git_env(cmd: &mut Command) -> &mut Command {
-    for var in INHERITED_GIT_VARS.iter().chain(&PROXY_VARS) {
+    for var in INHERITED_GIT_VARS.iter().chain(&PROXY_VARS).chain(&TLS_ROOT_VARS) {
         cmd.env_remove(var);
     }
     let home = git_home();
