@@ -7,8 +7,8 @@ mod support;
 
 use std::process::Command;
 
-use support::fixture::{Registry, assert_ok, assert_refused, copy_tree, market};
-use support::servers::{GitHttpServer, StaticServer, commit_all, free_port, init_bare_from_worktree, init_worktree};
+use support::fixture::{Registry, assert_ok, assert_refused, market};
+use support::servers::{GitHttpServer, StaticServer, free_port};
 
 #[test]
 fn an_unreachable_sparse_url_is_an_error_naming_it() {
@@ -27,10 +27,7 @@ fn an_unreachable_sparse_url_is_an_error_naming_it() {
 #[test]
 fn a_bare_http_url_is_a_git_repository_and_typos_get_the_closest_names() {
     let registry = Registry::with_catalog();
-    let worktree = copy_tree(&registry.index, &init_worktree(&registry.root.join("worktree")));
-    commit_all(&worktree, "index");
-    let served = registry.root.join("served");
-    init_bare_from_worktree(&worktree, &served.join("index.git"));
+    let (_, served) = registry.index_in_git("index");
     let server = GitHttpServer::start(&served, false);
     let url = server.repo_url("index.git");
     assert!(url.starts_with("http://"), "{url}");
@@ -49,10 +46,7 @@ fn a_bare_http_url_is_a_git_repository_and_typos_get_the_closest_names() {
 #[test]
 fn sync_offline_fetches_nothing_on_every_transport() {
     let registry = Registry::with_catalog();
-    let worktree = copy_tree(&registry.index, &init_worktree(&registry.root.join("worktree")));
-    commit_all(&worktree, "index");
-    let served = registry.root.join("served");
-    init_bare_from_worktree(&worktree, &served.join("index.git"));
+    let (_, served) = registry.index_in_git("index");
     let git = GitHttpServer::start(&served, false);
     let nginx = StaticServer::start(&registry.index);
     let transports = [

@@ -99,10 +99,7 @@ fn upstream() -> Registry {
 #[test]
 fn a_plain_directory_git_over_smart_http_and_sparse_give_the_same_mirror() {
     let registry = upstream();
-    let worktree = copy_tree(&registry.index, &init_worktree(&registry.root.join("worktree")));
-    commit_all(&worktree, "index with its archives");
-    let served = registry.root.join("served");
-    init_bare_from_worktree(&worktree, &served.join("index.git"));
+    let (worktree, served) = registry.index_in_git("index with its archives");
     let lighttpd = GitHttpServer::start(&served, false);
     let nginx = StaticServer::start(&registry.index);
     let selection = ["--closure", "io.ggen.rust.axum", "--packages", "io.ggen.tools"];

@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use support::fixture::{Package, Registry, assert_ok, assert_refused, copy_tree, lock_of, market, snapshot};
-use support::servers::{GitDaemon, StaticServer, commit_all, init_bare_from_worktree, init_worktree};
+use support::servers::{GitDaemon, StaticServer, commit_all};
 
 /// `ggen-market --registry R ARGS… --project P` with `GGEN_HOME=home`.
 fn in_project(home: &Path, registry: &str, project: &Path, args: &[&str]) -> std::process::Output {
@@ -56,10 +56,7 @@ fn a_lock_made_over_git_installs_unchanged_from_a_copy_and_from_nginx() {
     let registry = Registry::with_catalog();
     // The index as a publisher keeps it: archives committed beside the
     // package files, where the relative `dl` of `index init` points.
-    let worktree = copy_tree(&registry.index, &init_worktree(&registry.root.join("worktree")));
-    commit_all(&worktree, "index with its archives");
-    let served = registry.root.join("served");
-    init_bare_from_worktree(&worktree, &served.join("index.git"));
+    let (worktree, served) = registry.index_in_git("index with its archives");
     let daemon = GitDaemon::start(&served);
     let git_url = daemon.repo_url("index.git");
 
@@ -132,10 +129,7 @@ fn a_lock_made_over_git_installs_unchanged_from_a_copy_and_from_nginx() {
 #[test]
 fn pins_follow_the_identity_across_transports() {
     let mut registry = Registry::with_catalog();
-    let worktree = copy_tree(&registry.index, &init_worktree(&registry.root.join("worktree")));
-    commit_all(&worktree, "index");
-    let served = registry.root.join("served");
-    init_bare_from_worktree(&worktree, &served.join("index.git"));
+    let (_, served) = registry.index_in_git("index");
     let daemon = GitDaemon::start(&served);
     let home = registry.home("h");
     let project = registry.project("p");

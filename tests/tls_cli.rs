@@ -1,12 +1,13 @@
 //! https registries: the real binary against nginx with TLS on 127.0.0.1,
-//! its certificate issued by a CA made for the test. The binary trusts what
-//! the system trusts (as cargo and git do), so that CA is refused until
-//! `SSL_CERT_FILE` names it, the way an internal CA is added.
+//! its certificate issued by a CA made for the test, serving a sparse index
+//! itself or standing in front of lighttpd + `git http-backend`. The binary
+//! trusts what the system trusts (as cargo and git do), so that CA is
+//! refused until `SSL_CERT_FILE` names it, the way an internal CA is added.
 
 mod support;
 
-use support::fixture::{assert_ok, assert_refused, command};
-use support::servers::{StaticServer, write_file};
+use support::fixture::{Registry, assert_ok, assert_refused, command};
+use support::servers::{GitHttpServer, StaticServer, TlsProxy, write_file};
 
 const LINE: &str = r#"{"name":"demo","vers":"1.0.0","deps":[],"cksum":"00","features":{},"yanked":false}"#;
 
@@ -38,5 +39,30 @@ fn an_https_registry_is_read_once_its_ca_is_trusted_and_refused_before() {
     assert!(
         requests.iter().any(|r| r.path == "/de/mo/demo" && r.status == 200),
         "{requests:#?}"
+    );
+}
+
+#[test]
+fn a_git_index_over_https_is_fetched_once_its_ca_is_trusted_and_refused_before() {
+    let registry = Registry::with_catalog();
+    let (_, served) = registry.index_in_git("index");
+    let git = GitHttpServer::start(&served, false);
+    let proxy = TlsProxy::start(git.port());
+    let url = format!("git+{}git/index.git", proxy.url());
+    let search = ["--registry", url.as_str(), "search", "rust"];
+
+    let untrusted = command(&registry.home("untrusted"), &search).output().unwrap();
+    assert_refused(&untrusted, &["certificate"]);
+
+    let trusted = command(&registry.home("trusted"), &search)
+        .env("SSL_CERT_FILE", proxy.ca_file())
+        .output()
+        .unwrap();
+    let found = assert_ok(&trusted);
+    assert!(found.contains("io.ggen.rust.axum"), "{found}");
+    let requests = git.wait_for_access_log("POST /git/index.git/git-upload-pack");
+    assert!(
+        requests.contains("GET /git/index.git/info/refs?service=git-upload-pack"),
+        "{requests}"
     );
 }

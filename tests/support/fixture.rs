@@ -17,7 +17,7 @@ use ggen_marketplace::format::name::index_path;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::servers::{MarketServer, apply_git_env};
+use super::servers::{MarketServer, apply_git_env, commit_all, init_bare_from_worktree, init_worktree};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ggen-market");
 
@@ -311,6 +311,17 @@ impl Registry {
 
     pub fn entry_file(&self, name: &str) -> PathBuf {
         self.index.join(index_path(name))
+    }
+
+    /// The index (archives included) committed with `message` to a fresh
+    /// repository `worktree`, and cloned bare to `served/index.git` for a
+    /// git server to serve: returns (`worktree`, `served`).
+    pub fn index_in_git(&self, message: &str) -> (PathBuf, PathBuf) {
+        let worktree = copy_tree(&self.index, &init_worktree(&self.root.join("worktree")));
+        commit_all(&worktree, message);
+        let served = self.root.join("served");
+        init_bare_from_worktree(&worktree, &served.join("index.git"));
+        (worktree, served)
     }
 
     /// A `GGEN_HOME` for this test (not created: the binary creates it).

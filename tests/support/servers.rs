@@ -13,6 +13,7 @@
 //! | [`GitDaemon`] | `git daemon` (git:// protocol) | `git://127.0.0.1:P/` |
 //! | [`GitHttpServer`] | lighttpd + `git http-backend` (smart HTTP) | `http://127.0.0.1:P/git/` |
 //! | [`StaticServer`] | nginx, static files with ETag / Last-Modified (TLS with a test CA: `start_tls`) | `http://127.0.0.1:P/`, `https://…` |
+//! | [`TlsProxy`] | nginx terminating TLS (a test CA) in front of another of these | `https://127.0.0.1:P/` |
 //! | [`FaultyServer`] | in-process HTTP/1.1 file server that injects faults | `http://127.0.0.1:P/` |
 //! | [`MarketServer`] | `ggen-market serve` (the binary under test) | `sparse+http://127.0.0.1:P/` |
 //!
@@ -628,26 +629,7 @@ impl StaticServer {
     fn start_with(root: &Path, tls: bool) -> StaticServer {
         let root = canonical_dir(root);
         let dir = new_server_dir("nginx");
-        if tls {
-            make_test_certificates(dir.path());
-        }
-        let nginx = find_program("nginx");
-        let conf = dir.path().join("nginx.conf");
-        let error_log = dir.path().join("error.log");
-        let logs = [error_log.clone()];
-        let process = ServerProcess::start("nginx", dir.path(), &logs, |port| {
-            fs::write(&conf, nginx_conf(dir.path(), port, &root, tls)).expect("write nginx.conf");
-            let mut cmd = Command::new(&nginx);
-            // -p: relative paths resolve in our dir; -e: the error log nginx
-            // opens before it reads the config (else /var/log/nginx/...).
-            cmd.arg("-p")
-                .arg(dir.path())
-                .arg("-e")
-                .arg(&error_log)
-                .arg("-c")
-                .arg(&conf);
-            cmd
-        });
+        let process = start_nginx(&dir, Site::Files(&root), tls);
         StaticServer {
             process,
             dir,
@@ -721,12 +703,82 @@ impl StaticServer {
     }
 }
 
+/// Starts nginx in `dir` for `site`, over TLS with certificates made for
+/// it when `tls`.
+fn start_nginx(dir: &TempDir, site: Site<'_>, tls: bool) -> ServerProcess {
+    if tls {
+        make_test_certificates(dir.path());
+    }
+    let nginx = find_program("nginx");
+    let conf = dir.path().join("nginx.conf");
+    let error_log = dir.path().join("error.log");
+    let logs = [error_log.clone()];
+    ServerProcess::start("nginx", dir.path(), &logs, |port| {
+        fs::write(&conf, nginx_conf(dir.path(), port, &site, tls)).expect("write nginx.conf");
+        let mut cmd = Command::new(&nginx);
+        // -p: relative paths resolve in our dir; -e: the error log nginx
+        // opens before it reads the config (else /var/log/nginx/...).
+        cmd.arg("-p")
+            .arg(dir.path())
+            .arg("-e")
+            .arg(&error_log)
+            .arg("-c")
+            .arg(&conf);
+        cmd
+    })
+}
+
+/// What an nginx server does with a request.
+enum Site<'a> {
+    /// Answers it from the files under this directory.
+    Files(&'a Path),
+    /// Passes it on to the HTTP server on this port of 127.0.0.1.
+    ProxyTo(u16),
+}
+
+/// nginx in front of another server on 127.0.0.1, terminating TLS with a
+/// certificate issued by a CA made for it alone: an https face for a
+/// server that speaks only http (lighttpd + `git http-backend`, say).
+pub struct TlsProxy {
+    process: ServerProcess,
+    dir: TempDir,
+}
+
+impl TlsProxy {
+    /// Passes every request on to `http://127.0.0.1:{upstream_port}`.
+    pub fn start(upstream_port: u16) -> TlsProxy {
+        let dir = new_server_dir("nginx-tls");
+        let process = start_nginx(&dir, Site::ProxyTo(upstream_port), true);
+        TlsProxy { process, dir }
+    }
+
+    /// `https://127.0.0.1:P/` (with the trailing slash).
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/", self.process.port)
+    }
+
+    /// The PEM certificate of the CA that issued the proxy's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+}
+
 /// nginx config for an unprivileged-style, single-process, foreground run:
 /// every path (pid, logs, temp dirs) inside `dir`, nothing under /var.
 /// Tab-separated access log: `$request` goes last because it contains spaces
 /// (nginx escapes tabs and quotes inside variables, so tabs split safely).
-fn nginx_conf(dir: &Path, port: u16, root: &Path, tls: bool) -> String {
+fn nginx_conf(dir: &Path, port: u16, site: &Site<'_>, tls: bool) -> String {
     let q = |name: &str| conf_quote(path_str(&dir.join(name)));
+    let site = match site {
+        Site::Files(root) => format!(
+            "root {};\n        location / {{\n            try_files $uri =404;\n        }}",
+            conf_quote(path_str(root))
+        ),
+        Site::ProxyTo(upstream) => format!(
+            "location / {{\n            proxy_pass http://127.0.0.1:{upstream};\n            \
+             proxy_buffering off;\n            proxy_request_buffering off;\n        }}"
+        ),
+    };
     let tls = if tls {
         format!(
             "listen 127.0.0.1:{port} ssl;\n        ssl_certificate {};\n        ssl_certificate_key {};",
@@ -759,10 +811,7 @@ http {{
     server {{
         {tls}
         server_name localhost;
-        root {root};
-        location / {{
-            try_files $uri =404;
-        }}
+        {site}
     }}
 }}
 "#,
@@ -774,7 +823,6 @@ http {{
         fastcgi = q("fastcgi_temp"),
         uwsgi = q("uwsgi_temp"),
         scgi = q("scgi_temp"),
-        root = conf_quote(path_str(root)),
     )
 }
 
