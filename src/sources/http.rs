@@ -295,6 +295,11 @@ pub enum HttpError {
         "GET {url} was redirected to {to}, from https to plain http; refused: use a registry URL that stays on https"
     )]
     Downgrade { url: String, to: String },
+    /// TLS failed: a certificate nothing trusted, a failed handshake.
+    #[error(
+        "GET {url}: TLS failed: {reason}. https is checked against this system's trusted roots: if the server's certificate comes from an internal CA, install that CA on the system or name its PEM file in SSL_CERT_FILE"
+    )]
+    Tls { url: String, reason: String },
 }
 
 impl HttpError {
@@ -436,7 +441,10 @@ impl Permanent {
                 url,
                 limit: agent.config().max_redirects(),
             },
-            Permanent::Transport(source) => HttpError::Request { url, source },
+            Permanent::Transport(source) => match tls_failure(&source) {
+                Some(reason) => HttpError::Tls { url, reason },
+                None => HttpError::Request { url, source },
+            },
             Permanent::TooLarge(cap) => HttpError::TooLarge {
                 url,
                 limit: cap.bytes,
@@ -454,7 +462,9 @@ impl Permanent {
 pub(crate) fn failure_message(method: &str, url: &str, error: ureq::Error, agent: &ureq::Agent) -> String {
     match classify(error, agent) {
         Ok(transient) => format!("{method} {url}: {transient}"),
-        Err(Permanent::Transport(error)) if !matches!(error, ureq::Error::TooManyRedirects) => {
+        Err(Permanent::Transport(error))
+            if !matches!(error, ureq::Error::TooManyRedirects) && tls_failure(&error).is_none() =>
+        {
             format!("{method} {url}: {error}")
         }
         Err(permanent) => permanent.for_url(url, agent).to_string(),
@@ -609,15 +619,28 @@ pub(crate) fn is_downgrade(from: &str, to: &str) -> bool {
 /// Whether a transport error may pass on its own: network trouble does,
 /// a malformed URL or a refused certificate does not.
 fn is_transient(error: &ureq::Error) -> bool {
-    matches!(
-        error,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::HostNotFound
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::Protocol(_)
-            | ureq::Error::Decompress(..)
-    )
+    tls_failure(error).is_none()
+        && matches!(
+            error,
+            ureq::Error::Io(_)
+                | ureq::Error::Timeout(_)
+                | ureq::Error::HostNotFound
+                | ureq::Error::ConnectionFailed
+                | ureq::Error::Protocol(_)
+                | ureq::Error::Decompress(..)
+        )
+}
+
+/// What went wrong in TLS, if that is what `error` is: rustls reports a
+/// certificate it cannot trust, or a failed handshake, through the
+/// connection's io error.
+fn tls_failure(error: &ureq::Error) -> Option<String> {
+    let tls = match error {
+        ureq::Error::Rustls(error) => error,
+        ureq::Error::Io(error) => error.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    Some(tls.to_string())
 }
 
 /// A `Retry-After` given in seconds (the HTTP-date form is rare for 429/503
