@@ -275,6 +275,9 @@ fn assert_fetched_new(source: &GitSource, corpus: &Corpus) {
 enum Break {
     /// Closes the connection: the server died.
     Cut,
+    /// Closes the first connection that reaches the limit; later ones pass
+    /// whole: a server that died once and came back.
+    CutOnce,
     /// Holds the connection open and silent until the proxy is dropped: a
     /// fetch caught in the middle of a pack.
     Stall,
@@ -304,6 +307,10 @@ impl BreakingProxy {
                     }
                     let Ok(client) = client else { continue };
                     let server = TcpStream::connect(("127.0.0.1", upstream_port)).unwrap();
+                    let limit = match how {
+                        Break::CutOnce if broken.load(Ordering::SeqCst) > 0 => usize::MAX,
+                        _ => limit,
+                    };
                     let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                     std::thread::spawn(move || std::io::copy(&mut from_client, &mut to_server));
                     let (broken, stop) = (broken.clone(), stop.clone());
@@ -343,7 +350,7 @@ fn forward_until(mut server: &TcpStream, mut client: &TcpStream, limit: usize) -
     let mut sent = 0;
     let mut buf = [0; 16 * 1024];
     while let Ok(n @ 1..) = server.read(&mut buf) {
-        let n = n.min(limit - sent);
+        let n = n.min(limit.saturating_sub(sent));
         if client.write_all(&buf[..n]).is_err() {
             return false;
         }
@@ -438,6 +445,22 @@ fn a_git_daemon_dying_or_stalling_mid_pack_leaves_the_clone_as_it_was_then_the_f
     assert_eq!(progress.received_objects(), corpus.object_count(NEW, Some(OLD)) as u64);
     assert_fetched_new(&source, &corpus);
     assert!(packs_being_received(&clone).is_empty());
+}
+
+#[test]
+fn a_fetch_cut_short_once_is_retried_and_completes() {
+    let corpus = Corpus::serving(OLD);
+    let daemon = GitDaemon::start(corpus.dir.path());
+    // The server dies 256 KiB into the first pack, then serves whole.
+    let proxy = BreakingProxy::start(daemon.port(), 256 * 1024, Break::CutOnce);
+    let cache = tempfile::tempdir().unwrap();
+    let source = GitSource::open(&proxy.url(), cache.path(), false).unwrap();
+    let progress = RecordedProgress::default();
+    let report = source.update(&progress).unwrap();
+    assert_eq!(proxy.broken(), 1, "the first try was cut short");
+    assert!(report.summary.starts_with("cloned"), "{}", report.summary);
+    assert_eq!(source.current_commit().as_deref(), Some(OLD));
+    assert!(packs_being_received(&source.clone_dir()).is_empty());
 }
 
 #[test]

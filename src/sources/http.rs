@@ -150,7 +150,7 @@ impl RetryPolicy {
     /// The wait actually used: between half of [`backoff`](Self::backoff)
     /// and all of it, at random, so that many clients failing together do
     /// not retry together.
-    fn jittered(&self, retry: u32) -> Duration {
+    pub(crate) fn jittered(&self, retry: u32) -> Duration {
         let full = self.backoff(retry);
         // A fresh RandomState is randomly seeded: enough randomness for
         // jitter without a dependency.

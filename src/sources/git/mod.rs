@@ -262,24 +262,40 @@ impl GitSource {
     }
 
     fn git_error(&self, source: GitError) -> SourceError {
+        self.fetch_failed(source, 1)
+    }
+
+    /// A fetch that failed after `tries` tries.
+    fn fetch_failed(&self, source: GitError, tries: u32) -> SourceError {
+        let tried = if tries > 1 {
+            format!(" ({tries} tries)")
+        } else {
+            String::new()
+        };
         SourceError::Git {
-            action: format!("fetch {} into {}", self.url.given, self.clone_dir().display()),
+            action: format!("fetch {} into {}{tried}", self.url.given, self.clone_dir().display()),
             source,
         }
     }
 
     /// Fetches the remote's default branch into `repo` (checked, not yet
-    /// taken), within the `[net]` limits over http(s).
+    /// taken), within the `[net]` limits over http(s). A failure that may
+    /// pass (the connection dropped, refused or stalled, a 5xx) is retried
+    /// as `[net] retries` says: a failed fetch leaves the repository as it
+    /// was, so the next try starts clean.
     fn fetch_default_branch(&self, repo: &gix::Repository, progress: &dyn Progress) -> Result<(), SourceError> {
-        fetch::fetch_default_branch(
-            repo,
-            &self.url.fetch,
-            snapshot::FETCHED_REF,
-            self.downloader.limits(),
-            progress,
-        )
-        .map(drop)
-        .map_err(|e| self.git_error(e))
+        let limits = self.downloader.limits();
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match fetch::fetch_default_branch(repo, &self.url.fetch, snapshot::FETCHED_REF, limits, progress) {
+                Ok(_) => return Ok(()),
+                Err(GitError::Gix(error)) if tries < limits.retry.max_tries && error.can_retry_lenient() => {
+                    std::thread::sleep(limits.retry.jittered(tries));
+                }
+                Err(error) => return Err(self.fetch_failed(error, tries)),
+            }
+        }
     }
 
     fn fetch_into_clone(&self, progress: &dyn Progress) -> Result<(), SourceError> {
