@@ -462,12 +462,10 @@ impl Permanent {
 pub(crate) fn failure_message(method: &str, url: &str, error: ureq::Error, agent: &ureq::Agent) -> String {
     match classify(error, agent) {
         Ok(transient) => format!("{method} {url}: {transient}"),
-        Err(Permanent::Transport(error))
-            if !matches!(error, ureq::Error::TooManyRedirects) && tls_failure(&error).is_none() =>
-        {
-            format!("{method} {url}: {error}")
-        }
-        Err(permanent) => permanent.for_url(url, agent).to_string(),
+        Err(permanent) => match permanent.for_url(url, agent) {
+            HttpError::Request { source, .. } => format!("{method} {url}: {source}"),
+            named => named.to_string(),
+        },
     }
 }
 

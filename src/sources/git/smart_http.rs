@@ -311,11 +311,9 @@ struct StreamedBody {
 
 impl Read for StreamedBody {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.reader.read(buf).map_err(|error| {
-            let kind = error.kind();
-            let message = http::failure_message(self.method, &self.url, ureq::Error::from(error), &self.agent);
-            io::Error::new(kind, message)
-        })
+        self.reader
+            .read(buf)
+            .map_err(|error| request_failed(self.method, &self.url, ureq::Error::from(error), &self.agent))
     }
 }
 
