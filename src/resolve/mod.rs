@@ -109,7 +109,9 @@ use semver::Version;
 
 use crate::format::features::FeatureAsk;
 use crate::sources::{EntryLine, PackageSource, SourceError};
-use provider::{Feature, IndexProvider, Pkg, RootRequirement, Target, read_requirement, root_version};
+use provider::{
+    Dependent, Feature, IndexProvider, Pkg, RootRequirement, Target, dependent_key, read_requirement, root_version,
+};
 use ranges::Bucket;
 use versions::PackageVersions;
 
@@ -341,7 +343,7 @@ fn build_resolution(
 }
 
 /// A multi-bucket requirement of one dependent (`None`: the project).
-type ChoiceOf = (Arc<str>, Arc<str>, Option<Arc<(Arc<str>, Bucket)>>);
+type ChoiceOf = (Arc<str>, Arc<str>, Option<Dependent>);
 
 /// The bucket pubgrub settled each multi-bucket requirement of each
 /// dependent on (all the features asked of it settle on one).
@@ -377,8 +379,7 @@ fn resolved_target(
     let (name, bucket) = match package {
         Pkg::Bucket { name, bucket } => (name, bucket),
         Pkg::Choice { name, requirement, .. } => {
-            let dependent = dependent.map(|(name, bucket)| Arc::new((name.clone(), bucket)));
-            let bucket = *settled.get(&(name.clone(), requirement, dependent))?;
+            let bucket = *settled.get(&(name.clone(), requirement, dependent_key(dependent)))?;
             (name, bucket)
         }
         Pkg::Root | Pkg::Missing { .. } | Pkg::Foreign { .. } | Pkg::Feature { .. } | Pkg::Links { .. } => {

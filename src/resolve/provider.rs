@@ -53,7 +53,7 @@ pub enum Pkg {
         name: Arc<str>,
         requirement: Arc<str>,
         ask: Arc<FeatureAsk>,
-        dependent: Option<Arc<(Arc<str>, Bucket)>>,
+        dependent: Option<Dependent>,
     },
     /// A name the index does not have: no versions.
     Missing { name: Arc<str> },
@@ -62,6 +62,14 @@ pub enum Pkg {
     /// A native library (`links`): its versions stand for the (package,
     /// bucket) pairs that link it, so only one of them can be chosen.
     Links { library: Arc<str> },
+}
+
+/// The package, in one bucket, a dependency belongs to.
+pub type Dependent = Arc<(Arc<str>, Bucket)>;
+
+/// The key of `dependent` (`None`: the project) in a [`Pkg::Choice`].
+pub fn dependent_key(dependent: Option<(&Arc<str>, Bucket)>) -> Option<Dependent> {
+    dependent.map(|(name, bucket)| Arc::new((name.clone(), bucket)))
 }
 
 impl Pkg {
@@ -622,7 +630,7 @@ fn add_dependency(
                 name,
                 requirement,
                 ask: Arc::new(ask.clone()),
-                dependent: dependent.map(|(name, bucket)| Arc::new((name.clone(), bucket))),
+                dependent: dependent_key(dependent),
             };
             add_constraint(constraints, package, versions);
         }
